@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+# Needs only Python >= 3.11 and a C compiler; everything else is installed into .venv by uv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TOOLS  := .tools
+UV     := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test install lint typecheck sizecheck clean
+
+run: $(VENV)/.installed
+	$(BIN)/evoforum run configs/quickstart.yaml --out runs/quickstart
+
+test: $(VENV)/.installed lint typecheck sizecheck
+	$(BIN)/python -m pytest -q
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+# Bootstrap uv when the machine has none.
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet uv
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check evoforum tests benchmarks search_spaces experiments
+	$(BIN)/ruff format --check evoforum tests benchmarks search_spaces experiments
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+sizecheck: $(VENV)/.installed
+	$(BIN)/python tools/module_sizes.py --max 800 evoforum search_spaces experiments
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
