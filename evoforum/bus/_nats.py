@@ -1,0 +1,280 @@
+"""``NatsBus``: the bus on NATS; durable subjects on JetStream (nats-py, imported lazily).
+
+Plain subjects use core NATS (at most once, request/reply). A durable subject has its own file
+stream (``Subject.stream``); ``publish`` returns once JetStream acknowledged the store (retrying
+with the same ``Nats-Msg-Id`` across a reconnect, so a retry never stores twice), and a durable
+pull consumer acknowledges a message only after the handler returned. A handler that raises
+naks it (redelivered after a short back-off); a message that fails the schema is terminated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from evoforum.bus._dispatch import Dispatch, check_consumer, check_request, raise_remote
+from evoforum.bus._nats_private import connect_client, nats_errors, translate
+from evoforum.bus._protocol import ForumHook, Handler, Rejected, log, log_rejection
+from evoforum.bus._subject import Envelope, Subject, headers_for, transcript_of
+from evoforum.errors import Timeout
+
+_FETCH_BATCH = 8
+_FETCH_WAIT = 1.0
+_NAK_DELAY = 0.05
+
+
+class _NatsSubscription:
+    def __init__(self, dispatch: Dispatch, closer: Any) -> None:
+        self._dispatch = dispatch
+        self._closer = closer
+
+    @property
+    def rejected(self) -> int:
+        return self._dispatch.rejected
+
+    async def close(self) -> None:
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            await closer()
+
+
+class NatsBus:
+    """A ``Bus`` on a NATS server (JetStream enabled for durable subjects).
+
+    ``await NatsBus.connect(url)`` opens (and owns) a connection that reconnects forever;
+    ``NatsBus(client)`` wraps a connected ``nats.aio.client.Client`` that the caller closes.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        forum: ForumHook | None = None,
+        publish_timeout: float = 30.0,
+        owns: bool = False,
+    ) -> None:
+        self._nc = client
+        self._js = client.jetstream()
+        self._forum = forum
+        self._publish_timeout = publish_timeout
+        self._owns = owns
+        self._streams: set[str] = set()
+        self._subscriptions: list[_NatsSubscription] = []
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, forum: ForumHook | None = None, publish_timeout: float = 30.0
+    ) -> NatsBus:
+        """Connect to ``url``; the bus closes the connection in ``close()``."""
+        return cls(await connect_client(url), forum=forum, publish_timeout=publish_timeout, owns=True)
+
+    @property
+    def client(self) -> Any:
+        """The underlying nats-py client."""
+        return self._nc
+
+    async def publish(self, subject: Subject[Any, Any], value: Any, *, transcript: str | None = None) -> None:
+        model = subject.validate(value)
+        if self._forum is not None:
+            transcript = await self._forum.record(subject.name, model, transcript)
+        headers = headers_for(subject.schema, transcript)
+        data = model.model_dump_json().encode()
+        if subject.durable:
+            await self._publish_durable(subject, data, headers)
+            return
+        try:
+            await self._nc.publish(subject.name, data, headers=headers)
+        except nats_errors() as error:
+            raise translate(error, f"publish on {subject.name!r}") from None
+
+    async def subscribe(
+        self,
+        subject: Subject[Any, Any],
+        handler: Handler,
+        *,
+        consumer: str | None = None,
+        max_attempts: int = 5,
+        on_reject: Rejected = log_rejection,
+    ) -> _NatsSubscription:
+        check_consumer(subject, consumer, max_attempts)
+        dispatch = Dispatch(subject, handler, on_reject, self._forum)
+        try:
+            if consumer is None:
+                subscription = await self._subscribe_core(subject, dispatch)
+            else:
+                subscription = await self._subscribe_durable(subject, consumer, dispatch, max_attempts)
+        except nats_errors() as error:
+            raise translate(error, f"subscribe to {subject.name!r}") from None
+        self._subscriptions.append(subscription)
+        return subscription
+
+    async def request(
+        self,
+        subject: Subject[Any, Any],
+        value: Any,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a NATS request carries its own timeout
+        transcript: str | None = None,
+    ) -> Envelope[Any]:
+        check_request(subject)
+        model = subject.validate(value)
+        if self._forum is not None:
+            transcript = await self._forum.record(subject.name, model, transcript)
+        from nats.errors import NoRespondersError
+        from nats.errors import TimeoutError as NatsTimeout
+
+        data = model.model_dump_json().encode()
+        try:
+            msg = await self._nc.request(
+                subject.name, data, timeout=timeout, headers=headers_for(subject.schema, transcript)
+            )
+        except NoRespondersError:
+            raise Timeout(
+                f"no one answers requests on {subject.name!r}", subject=subject.name, timeout=timeout
+            ) from None
+        except NatsTimeout:
+            raise Timeout(
+                f"no reply on {subject.name!r} within {timeout} s", subject=subject.name, timeout=timeout
+            ) from None
+        except nats_errors() as error:
+            raise translate(error, f"request on {subject.name!r}") from None
+        headers = msg.headers or {}
+        raise_remote(subject.name, headers)
+        parsed = Subject(subject.name, subject.reply_schema()).decode(msg.data)
+        return Envelope(subject.name, parsed, transcript_of(headers), headers=dict(headers))
+
+    async def publish_raw(self, name: str, data: bytes, headers: Mapping[str, str] | None = None) -> None:
+        """Send bytes unchecked, as a foreign publisher would (core NATS)."""
+        await self._nc.publish(name, data, headers=dict(headers or {}))
+
+    async def close(self) -> None:
+        for subscription in list(self._subscriptions):
+            await subscription.close()
+        self._subscriptions.clear()
+        if self._owns and not self._nc.is_closed:
+            with contextlib.suppress(*nats_errors()):
+                await self._nc.drain()
+            await self._nc.close()
+
+    async def __aenter__(self) -> NatsBus:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- core NATS ---------------------------------------------------------------------------
+
+    async def _subscribe_core(self, subject: Subject[Any, Any], dispatch: Dispatch) -> _NatsSubscription:
+        async def on_message(msg: Any) -> None:
+            outcome = await dispatch(msg.data, msg.headers)
+            if msg.reply:
+                with contextlib.suppress(*nats_errors()):
+                    await self._nc.publish(msg.reply, outcome.reply, headers=outcome.reply_headers)
+
+        sub = await self._nc.subscribe(subject.name, cb=on_message)
+
+        async def closer() -> None:
+            with contextlib.suppress(*nats_errors()):
+                await sub.unsubscribe()
+
+        return _NatsSubscription(dispatch, closer)
+
+    # -- JetStream ---------------------------------------------------------------------------
+
+    async def _ensure_stream(self, subject: Subject[Any, Any]) -> None:
+        if subject.stream in self._streams:
+            return
+        from nats.js.api import StorageType
+        from nats.js.errors import NotFoundError
+
+        try:
+            await self._js.stream_info(subject.stream)
+        except NotFoundError:
+            await self._js.add_stream(name=subject.stream, subjects=[subject.name], storage=StorageType.FILE)
+        self._streams.add(subject.stream)
+
+    async def _publish_durable(
+        self, subject: Subject[Any, Any], data: bytes, headers: dict[str, str]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._publish_timeout
+        headers["Nats-Msg-Id"] = uuid.uuid4().hex
+        while True:
+            try:
+                await self._ensure_stream(subject)
+                await self._js.publish(
+                    subject.name, data, headers=dict(headers), timeout=1.0, stream=subject.stream
+                )
+                return
+            except nats_errors() as error:
+                if loop.time() >= deadline:
+                    raise translate(error, f"publish on durable {subject.name!r}") from None
+                log.debug("JetStream publish on %r failed, retrying: %r", subject.name, error)
+                await asyncio.sleep(0.1)
+
+    async def _subscribe_durable(
+        self, subject: Subject[Any, Any], consumer: str, dispatch: Dispatch, max_attempts: int
+    ) -> _NatsSubscription:
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+        await self._ensure_stream(subject)
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_deliver=max_attempts
+        )
+        pull = await self._js.pull_subscribe(
+            subject.name, durable=consumer, stream=subject.stream, config=config
+        )
+        task = asyncio.create_task(self._pull_loop(subject, pull, dispatch, max_attempts))
+
+        async def closer() -> None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            with contextlib.suppress(*nats_errors()):
+                await pull.unsubscribe()
+
+        return _NatsSubscription(dispatch, closer)
+
+    async def _pull_loop(
+        self, subject: Subject[Any, Any], pull: Any, dispatch: Dispatch, max_attempts: int
+    ) -> None:
+        from nats.errors import TimeoutError as NatsTimeout
+
+        while True:
+            try:
+                messages = await pull.fetch(batch=_FETCH_BATCH, timeout=_FETCH_WAIT)
+            except NatsTimeout:
+                continue
+            except nats_errors() as error:  # disconnected, server restarting: try again
+                log.debug("fetch on %r failed, retrying: %r", subject.name, error)
+                await asyncio.sleep(0.1)
+                continue
+            for index, msg in enumerate(messages):
+                try:
+                    await _settle(subject, msg, dispatch, max_attempts)
+                except asyncio.CancelledError:
+                    for unsettled in messages[index:]:
+                        with contextlib.suppress(*nats_errors()):
+                            await unsettled.nak()
+                    raise
+
+
+async def _settle(subject: Subject[Any, Any], msg: Any, dispatch: Dispatch, max_attempts: int) -> None:
+    """Handle one JetStream message, then ack, nak or terminate it."""
+    attempt = msg.metadata.num_delivered
+    outcome = await dispatch(msg.data, msg.headers, attempt)
+    try:
+        if outcome.status == "handled":
+            await msg.ack()
+        elif outcome.status == "rejected":
+            await msg.term()
+        elif attempt >= max_attempts:
+            log.error("gave up on a message on %r after %d attempts", subject.name, attempt)
+            await msg.term()
+        else:
+            await msg.nak(delay=_NAK_DELAY * attempt)
+    except nats_errors() as error:  # the server redelivers what it did not hear settled
+        log.debug("could not settle a message on %r: %r", subject.name, error)

@@ -1,0 +1,50 @@
+"""``run_script(workflow, INPUTS)``: what an exported module runs under ``python module.py …``.
+
+The language model comes from the environment (``EVOFORUM_LLM_URL``, ``EVOFORUM_LLM_MODEL``,
+``EVOFORUM_LLM_KEY``; see ``evoforum.llm.LLMConfig``). The output is printed (JSON when it is not
+text); bad input exits with status 2 and one line, a failed run with status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from evoforum.errors import EvoforumError, UsageError
+
+
+def run_script(workflow: Any, inputs: Sequence[str], argv: Sequence[str] | None = None) -> None:
+    """Run ``workflow`` on the command-line arguments (one per input name) and print its output."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != len(inputs):
+        names = " ".join(name.upper() for name in inputs)
+        print(f"usage: python {sys.argv[0]} {names}", file=sys.stderr)
+        raise SystemExit(2)
+    try:
+        output = asyncio.run(_run(workflow, dict(zip(inputs, args, strict=True))))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except EvoforumError as error:
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(output if isinstance(output, str) else json.dumps(output, indent=2, default=str))
+
+
+async def _run(workflow: Any, inputs: dict[str, str]) -> Any:
+    from evoforum.flow import Runtime
+    from evoforum.llm import Ledger, LLMConfig, open_client
+
+    config = LLMConfig.from_env()
+    if config.url is None:
+        async with Runtime(transcripts=False) as runtime:
+            return (await runtime.run(workflow, inputs)).output
+    async with (
+        open_client(config, ledger=Ledger(), rng=random.Random(0)) as llm,
+        Runtime(llm=llm, transcripts=False) as runtime,
+    ):
+        return (await runtime.run(workflow, inputs)).output

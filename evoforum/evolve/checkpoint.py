@@ -1,0 +1,52 @@
+"""Checkpoints: the whole state of a run, written atomically after every generation.
+
+A checkpoint is a pickle of a versioned dict (genomes are arbitrary Python objects), written to a
+temporary file, fsynced, then moved over ``checkpoint.pkl`` with ``os.replace``: a reader sees
+the previous checkpoint or the new one, never a torn file.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+from evoforum.errors import ConfigError
+
+VERSION = 1
+FILENAME = "checkpoint.pkl"
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(out_dir: Path, state: dict[str, Any], *, durable: bool = True) -> None:
+    """Store ``state`` as the run's current checkpoint."""
+    payload = {"version": VERSION, **state}
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    write_atomic(out_dir / FILENAME, data, durable=durable)
+
+
+def load_checkpoint(out_dir: Path) -> dict[str, Any] | None:
+    """The run's last checkpoint, or None when it has none yet."""
+    path = out_dir / FILENAME
+    if not path.exists():
+        return None
+    with path.open("rb") as handle:
+        state: dict[str, Any] = pickle.load(handle)
+    if state.get("version") != VERSION:
+        raise ConfigError(
+            f"{path}: checkpoint version {state.get('version')!r} cannot be resumed by this release "
+            f"(it reads version {VERSION})"
+        )
+    return state

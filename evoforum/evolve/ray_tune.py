@@ -1,0 +1,196 @@
+"""``RayTuneEvaluator``: jobs evaluated in Ray Tune trials, many candidates per trial.
+
+A Tune trial costs ~0.25 s even with ``reuse_actors=True``, far more than one cheap candidate, so
+jobs are always batched. Two modes:
+
+* ``persistent=True`` (default): one Tune experiment runs for the evaluator's lifetime with
+  ``workers`` long-lived trials; each ``evaluate`` call hands them batches through Ray queues.
+  Overhead per call is a few queue hops, which cheap candidates need.
+* ``persistent=False``: each ``evaluate`` call runs one Tune experiment whose trials each score
+  one batch (``tune.with_parameters`` ships the batches through the object store).
+
+Ray is started on first use (``num_cpus=workers``, no dashboard, quiet, files under a short
+temporary folder) unless it is already running or ``address`` names a cluster. Workers import
+``fn`` by its module name; ``by_value=True`` ships the module's code instead (scripts, tests). Tune's verbose
+output and per-trial result loggers are switched off through its environment variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from evoforum.errors import BackendError, RunError
+from evoforum.evolve._ray_trainables import batch_trial, decode, worker_trial
+from evoforum.evolve.evaluate import ItemFn, ItemResult, Job, chunks
+
+_QUIET = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_DEDUP_LOGS": "0"}
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as error:  # pragma: no cover - ray is a dependency
+        raise BackendError("Ray is not installed: uv add 'ray[tune]'", cause=str(error)) from None
+    return ray
+
+
+class RayTuneEvaluator:
+    """Evaluates jobs with ``fn`` in Ray Tune trials; see the module docstring."""
+
+    def __init__(
+        self,
+        fn: ItemFn,
+        *,
+        workers: int = 2,
+        address: str | None = None,
+        persistent: bool = True,
+        batches_per_worker: int = 1,
+        storage_path: Path | None = None,
+        temp_dir: Path | None = None,
+        by_value: bool = False,
+    ) -> None:
+        self.fn = fn
+        self.workers = workers
+        self.address = address
+        self.persistent = persistent
+        self.batches_per_worker = batches_per_worker
+        self.storage_path = storage_path
+        self.temp_dir = temp_dir
+        self.by_value = by_value
+        self._names = count()
+        self._tickets = count()
+        self._queues: tuple[Any, Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        self._started_ray = False
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _ray(self) -> Any:
+        for key, value in _QUIET.items():
+            os.environ.setdefault(key, value)
+        ray = _import_ray()
+        if not ray.is_initialized():
+            temp = self.temp_dir or Path(tempfile.mkdtemp(prefix="efray-"))
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            if self.address is None:
+                options.update(num_cpus=self.workers, _temp_dir=str(temp))
+            ray.init(address=self.address, **options)
+            self._started_ray = True
+        if self.by_value:
+            import sys
+
+            from ray import cloudpickle
+
+            cloudpickle.register_pickle_by_value(sys.modules[self.fn.__module__])
+        if self.storage_path is None:
+            self.storage_path = Path(tempfile.mkdtemp(prefix="eftune-"))
+        return ray
+
+    def _tuner(self, trainable: Any, space: dict[str, Any], concurrent: int) -> Any:
+        from ray import tune
+
+        return tune.Tuner(
+            trainable,
+            param_space=space,
+            tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=concurrent),
+            run_config=tune.RunConfig(
+                name=f"evaluate-{os.getpid()}-{next(self._names)}",
+                storage_path=str(self.storage_path),
+                verbose=0,
+            ),
+        )
+
+    # -- evaluation ----------------------------------------------------------------------------
+
+    async def evaluate(self, jobs: Sequence[Job]) -> list[ItemResult]:
+        if not jobs:
+            return []
+        parts = chunks(jobs, self.workers * self.batches_per_worker)
+        if self.persistent:
+            return await self._via_workers(parts)
+        return await asyncio.to_thread(self._via_trials, parts)
+
+    def _via_trials(self, parts: list[list[Job]]) -> list[ItemResult]:
+        self._ray()
+        from ray import tune
+
+        trainable = tune.with_parameters(batch_trial, fn=self.fn, batches=parts)
+        space = {"batch": tune.grid_search(list(range(len(parts))))}
+        grid = self._tuner(trainable, space, min(self.workers, len(parts))).fit()
+        by_batch: dict[int, list[ItemResult]] = {}
+        for result in grid:
+            if result.error is not None:
+                raise RunError(f"an evaluation trial failed: {result.error}")
+            by_batch[int(result.config["batch"])] = decode(result.metrics["results"])
+        return [item for index in range(len(parts)) for item in by_batch[index]]
+
+    async def _via_workers(self, parts: list[list[Job]]) -> list[ItemResult]:
+        from ray.util.queue import Empty
+
+        inbox, outbox = self._start_workers()
+        tickets = {next(self._tickets): index for index in range(len(parts))}
+        for ticket, index in tickets.items():
+            await inbox.put_async((ticket, parts[index]))
+        found: dict[int, list[ItemResult]] = {}
+        while len(found) < len(parts):
+            try:
+                ticket, results = await outbox.get_async(block=True, timeout=1.0)
+            except Empty:
+                if self._thread is None or not self._thread.is_alive():
+                    raise RunError(f"the evaluation trials stopped: {self._failure!r}") from None
+                continue
+            if ticket not in tickets:
+                continue  # left over from a call that failed before collecting everything
+            if isinstance(results, BaseException):
+                raise RunError(f"an evaluation batch failed: {results!r}") from results
+            found[tickets[ticket]] = results
+        return [item for index in range(len(parts)) for item in found[index]]
+
+    def _start_workers(self) -> tuple[Any, Any]:
+        if self._queues is not None:
+            return self._queues
+        self._ray()
+        from ray import tune
+        from ray.util.queue import Queue
+
+        inbox, outbox = Queue(actor_options={"num_cpus": 0}), Queue(actor_options={"num_cpus": 0})
+        trainable = tune.with_parameters(worker_trial, fn=self.fn, inbox=inbox, outbox=outbox)
+        space = {"worker": tune.grid_search(list(range(self.workers)))}
+        tuner = self._tuner(trainable, space, self.workers)
+
+        def fit() -> None:
+            try:
+                grid = tuner.fit()
+                errors = [result.error for result in grid if result.error is not None]
+                if errors:
+                    self._failure = errors[0]
+            except BaseException as error:  # reported by the waiting evaluate() call
+                self._failure = error
+
+        self._thread = threading.Thread(target=fit, name="evoforum-tune", daemon=True)
+        self._thread.start()
+        self._queues = (inbox, outbox)
+        return self._queues
+
+    async def aclose(self) -> None:
+        """Stop the worker trials (and Ray, when this evaluator started it)."""
+        if self._queues is not None:
+            inbox, outbox = self._queues
+            for _ in range(self.workers):
+                await inbox.put_async(None)
+            if self._thread is not None:
+                await asyncio.to_thread(self._thread.join, 120)
+            inbox.shutdown()
+            outbox.shutdown()
+            self._queues, self._thread = None, None
+        if self._started_ray:
+            _import_ray().shutdown()
+            self._started_ray = False

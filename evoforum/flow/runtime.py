@@ -1,0 +1,150 @@
+"""``Runtime``: the resources a workflow runs with, their scopes, and provider overrides.
+
+A runtime is the **experiment** scope: values of experiment-scoped providers live until
+``aclose()`` (or the end of ``async with Runtime(...) as runtime``). Each flow or state-machine
+run opens a **run** scope inside it, each task attempt a **task** scope inside that.
+
+Tests replace a provider without patching anything::
+
+    runtime = Runtime()
+    runtime.override(providers.llm, lambda: StubLLM())   # or: with runtime.override(...):
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Self
+
+from evoforum.flow._resolve import ScopeState, parameters, resolve_all
+from evoforum.flow.depends import find_depends
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from evoforum.llm.protocol import LLMClient
+
+
+class Override:
+    """A provider override in force; leaving ``with`` (or ``.undo()``) restores the previous one."""
+
+    def __init__(self, runtime: Runtime, provider: Callable[..., Any], previous: Any) -> None:
+        self._runtime, self._provider, self._previous = runtime, provider, previous
+
+    def undo(self) -> None:
+        if self._previous is None:
+            self._runtime.overrides.pop(self._provider, None)
+        else:
+            self._runtime.overrides[self._provider] = self._previous
+
+    def __enter__(self) -> Override:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.undo()
+
+
+class Runtime:
+    """Holds the resources (forum, bus, memory, llm, config, pools) and the experiment scope.
+
+    ``forum`` defaults to an in-memory ``Forum`` (created on first use); run transcripts are
+    written there unless ``transcripts=False``. ``processes`` sizes the process pool used by
+    ``executor="process"`` tasks (created on first use, shut down by ``aclose()``).
+    """
+
+    def __init__(
+        self,
+        *,
+        forum: Any = None,
+        bus: Any = None,
+        memory: Any = None,
+        llm: LLMClient | None = None,
+        config: Mapping[str, Any] | None = None,
+        processes: int | None = None,
+        transcripts: bool = True,
+    ) -> None:
+        self._forum = forum
+        self.bus = bus
+        self.memory = memory
+        self.llm = llm
+        self.config: Mapping[str, Any] = dict(config or {})
+        self.transcripts = transcripts
+        self.overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.experiment = ScopeState("experiment", None)
+        self._processes = processes
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    @property
+    def forum(self) -> Any:
+        """The forum runs write their transcripts to (in memory unless one was given)."""
+        if self._forum is None:
+            from evoforum.forum import Forum
+
+            self._forum = Forum()
+        return self._forum
+
+    def override(self, provider: Callable[..., Any], replacement: Callable[..., Any]) -> Override:
+        """Use ``replacement`` wherever ``provider`` is asked for, until undone."""
+        previous = self.overrides.get(provider)
+        self.overrides[provider] = replacement
+        return Override(self, provider, previous)
+
+    def process_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        """The runtime's process pool (forkserver workers), created on first use."""
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = concurrent.futures.ProcessPoolExecutor(self._processes, mp_context=context)
+        return self._pool
+
+    async def run(self, target: Any, inputs: Mapping[str, Any] | None = None) -> Any:
+        """Run a task, a flow (built or not) or a state machine with this runtime."""
+        from evoforum.flow.dag import Flow
+        from evoforum.flow.task import Task
+
+        runnable = Flow.of(target).build() if isinstance(target, Flow | Task) else target
+        return await runnable.run(inputs or {}, runtime=self)
+
+    async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn`` with its ``Depends`` parameters resolved, and await what it returns.
+
+        ``fn`` is any function, or an ``@agent`` (its function's ``Depends`` parameters are
+        passed as keyword arguments of the call; the answer ``Message`` is returned). The call
+        gets its own run scope, closed when it returns.
+        """
+        import inspect
+
+        from evoforum.forum.agent import Agent
+
+        declared = fn.target if isinstance(fn, Agent) else fn
+        injected = [
+            (param.name, dep)
+            for param, hint in parameters(declared)
+            if param.name not in kwargs and (dep := find_depends(hint, param.default)) is not None
+        ]
+        scope = self.experiment.child("run")
+        try:
+            values = await resolve_all(self, injected, scope)
+            result = fn(*args, **kwargs, **values)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        finally:
+            await scope.close()
+
+    async def aclose(self) -> None:
+        """Close experiment-scoped resources and the process pool."""
+        try:
+            await self.experiment.close()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

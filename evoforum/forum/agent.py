@@ -1,0 +1,227 @@
+"""``@agent``: turn an async function, async generator or class into an agent.
+
+An agent receives the branch (``list[Message]``, root first) and any keyword arguments the caller
+passes (a later runtime injects dependencies this way), and produces one answer message by
+yielding or returning:
+
+- ``str``: tokens, streamed at once; the answer's text is their concatenation;
+- a ``MessagePromise`` (another agent's call): its tokens are streamed through as they come, and
+  its answer's text joins this agent's text;
+- a ``Message`` or a pydantic model: a text message joins the text like a token; anything else
+  (data, reply, forward …) becomes the answer itself (a structured answer wins over streamed text).
+
+Calling an agent returns a ``MessagePromise`` at once. With ``forum=`` the branch, the answer (or
+the error / cancelled marker) are posted to the forum, and the answer is cached in the forum's
+store under (agent identity, branch hash): a later call on the same branch streams the stored
+answer without running the agent. The identity includes the agent's version, a hash of its source
+code, so a changed agent never reuses an old answer. ``@agent(cache=False)`` opts out.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, overload
+
+from pydantic import BaseModel
+
+from evoforum.errors import NotSerializable
+from evoforum.forum.message import Message
+from evoforum.forum.promise import DEFAULT_MAX_LAG, MessagePromise
+from evoforum.hashing import Hash, digest
+
+if TYPE_CHECKING:
+    from evoforum.forum.forum import Forum
+
+CACHE_NAMESPACE = "agent-answer"
+"""The ref-index namespace of cached agent answers."""
+
+Branch = Sequence[Message] | Message | str | None
+
+
+class Agent:
+    """An agent: call it with a branch to get a ``MessagePromise``."""
+
+    def __init__(
+        self,
+        target: Callable[..., Any],
+        *,
+        name: str | None = None,
+        cache: bool = True,
+        version: str | None = None,
+        max_lag: int = DEFAULT_MAX_LAG,
+    ) -> None:
+        self.target = target
+        self.name: str = name or str(getattr(target, "__name__", type(target).__name__))
+        self.qualname = f"{target.__module__}.{getattr(target, '__qualname__', self.name)}"
+        self.cache = cache
+        self.version = version or code_version(target)
+        self.max_lag = max_lag
+        self.__doc__ = target.__doc__
+
+    @property
+    def identity(self) -> str:
+        """``module.qualname@version``: what cached answers are keyed by."""
+        return f"{self.qualname}@{self.version}"
+
+    def __repr__(self) -> str:
+        return f"<agent {self.identity}>"
+
+    def __call__(
+        self, branch: Branch = None, /, *, forum: Forum | None = None, **kwargs: Any
+    ) -> MessagePromise:
+        """Start the agent on ``branch`` (messages, one message, a str, or None) and return at once."""
+        messages = _as_branch(branch)
+        head = messages[-1].hash if messages else None
+        on_cancel = None
+        if forum is not None:
+
+            async def on_cancel(marker: Message) -> None:
+                await forum.post_many([*messages, marker])  # the branch may not be posted yet
+
+        async def produce(promise: MessagePromise) -> Message:
+            return await self._produce(promise, messages, head, forum, kwargs)
+
+        return MessagePromise(
+            produce, sender=self.name, parent=head, max_lag=self.max_lag, on_cancel=on_cancel
+        )
+
+    def cache_key(self, head: str | None) -> str:
+        return f"{self.identity}:{head or 'root'}"
+
+    async def _produce(
+        self,
+        promise: MessagePromise,
+        branch: list[Message],
+        head: Hash | None,
+        forum: Forum | None,
+        kwargs: dict[str, Any],
+    ) -> Message:
+        use_cache = forum is not None and self.cache
+        if forum is not None:
+            await forum.post_many(branch)
+            if use_cache:
+                hit = await forum.store.get_ref(CACHE_NAMESPACE, self.cache_key(head))
+                if hit:
+                    message = await forum.get(hit[-1])
+                    promise._push(message.text)
+                    return message
+        try:
+            answer = await self._run(promise, branch, head, kwargs)
+        except Exception as error:
+            failed = Message.error(error, self.name, head)
+            if forum is not None:
+                await forum.post(failed)
+            return failed
+        if forum is not None:
+            await forum.post(answer)
+            if use_cache:
+                await forum.store.put_ref(CACHE_NAMESPACE, self.cache_key(head), [answer.hash])
+        return answer
+
+    async def _run(
+        self, promise: MessagePromise, branch: list[Message], head: Hash | None, kwargs: dict[str, Any]
+    ) -> Message:
+        target: Any = self.target
+        if inspect.isclass(target):
+            instance: Any = target()  # a class agent: a fresh instance per call
+            target = instance.run
+        result = target(list(branch), **kwargs)
+        parts: list[str] = []
+        answer: Message | None = None
+        if inspect.isasyncgen(result):
+            async for item in result:
+                answer = await _take(promise, item, parts) or answer
+        else:
+            value = await result if inspect.isawaitable(result) else result
+            if value is not None:
+                answer = await _take(promise, value, parts)
+        if answer is None:
+            return Message("".join(parts), self.name, head)
+        return Message(
+            answer.content,
+            self.name,
+            head,
+            kind=answer.kind,
+            metadata=answer.metadata,
+            ref=answer.ref,
+            schema_name=answer.schema_name,
+        )
+
+
+async def _take(promise: MessagePromise, item: object, parts: list[str]) -> Message | None:
+    """Stream one yielded item; return it when it is a structured answer rather than text."""
+    if isinstance(item, str):
+        parts.append(item)
+        if promise._push(item):
+            await promise._throttle()
+        return None
+    if isinstance(item, MessagePromise):
+        message = await promise._forward(item)
+        if message.kind == "text":
+            parts.append(message.text)
+            return None
+        return message
+    if isinstance(item, BaseModel) and not isinstance(item, Message):
+        item = Message(item)
+    if isinstance(item, Message):
+        text = item.text
+        if item.kind == "text":
+            parts.append(text)
+        if promise._push(text):
+            await promise._throttle()
+        return None if item.kind == "text" else item
+    raise NotSerializable(
+        f"an agent yields str, Message, a pydantic model or another agent's promise, not {type(item).__name__}"
+    )
+
+
+def _as_branch(branch: Branch) -> list[Message]:
+    if branch is None:
+        return []
+    if isinstance(branch, str):
+        return [Message(branch)]
+    if isinstance(branch, Message):
+        return [branch]
+    return list(branch)
+
+
+def code_version(target: Callable[..., Any]) -> str:
+    """A short hash of ``target``'s source (its bytecode and constants when there is no source)."""
+    try:
+        source: Any = inspect.getsource(target)
+    except (OSError, TypeError):
+        code = getattr(target, "__code__", None)
+        source = [code.co_code.hex(), repr(code.co_consts)] if code is not None else repr(target)
+    return digest(source, domain="agent-code")[:16]
+
+
+@overload
+def agent(target: Callable[..., Any], /) -> Agent: ...
+
+
+@overload
+def agent(
+    *, name: str | None = None, cache: bool = True, version: str | None = None, max_lag: int = DEFAULT_MAX_LAG
+) -> Callable[[Callable[..., Any]], Agent]: ...
+
+
+def agent(
+    target: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    cache: bool = True,
+    version: str | None = None,
+    max_lag: int = DEFAULT_MAX_LAG,
+) -> Agent | Callable[[Callable[..., Any]], Agent]:
+    """Make an agent of an async function, an async generator, or a class with a ``run`` method.
+
+    ``name`` is the sender of its messages (default: the function's name); ``version`` overrides
+    the source-code hash; ``cache=False`` never reuses a stored answer.
+    """
+
+    def wrap(function: Callable[..., Any]) -> Agent:
+        return Agent(function, name=name, cache=cache, version=version, max_lag=max_lag)
+
+    return wrap(target) if target is not None else wrap

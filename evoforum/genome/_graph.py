@@ -1,0 +1,225 @@
+"""Structural checks of DAGs and state machines (used by ``validate``)."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+
+from evoforum.errors import did_you_mean
+from evoforum.genome._code import CodeFacts, is_name
+from evoforum.genome.agents import FunctionAgent
+from evoforum.genome.flows import DagSpec, FromInput, FromTask, MachineSpec, Predicate, TaskSpec, walk
+from evoforum.genome.model import WorkflowGenome
+
+
+def output_names(body: DagSpec | MachineSpec) -> set[str]:
+    """The output names of every task in ``body``."""
+    return {task.output_name for _, part in walk(body) if isinstance(part, DagSpec) for task in part.tasks}
+
+
+class FlowChecker:
+    """Walks the entry flow, appending problems; remembers task names and context keys."""
+
+    def __init__(self, genome: WorkflowGenome, facts: CodeFacts, problems: list[tuple[str, str]]) -> None:
+        self.genome = genome
+        self.facts = facts
+        self.problems = problems
+        self.task_names: list[str] = []
+        self.context_keys: set[str] = set(genome.inputs) | output_names(genome.entry)
+        self._task_paths: dict[str, str] = {}
+
+    def add(self, path: str, what: str) -> None:
+        self.problems.append((path, what))
+
+    def check(self, body: DagSpec | MachineSpec, path: str) -> None:
+        if isinstance(body, DagSpec):
+            self._dag(body, path)
+        else:
+            self._machine(body, path)
+
+    # -- DAGs ----------------------------------------------------------------------------------
+
+    def _dag(self, dag: DagSpec, path: str) -> None:
+        if not dag.tasks:
+            self.add(f"{path}.tasks", "a DAG needs at least one task")
+            return
+        names = [task.name for task in dag.tasks]
+        outputs = {task.name: task.output_name for task in dag.tasks}
+        for index, task in enumerate(dag.tasks):
+            self._task(task, names, outputs, f"{path}.tasks[{index}]")
+        for name, count in Counter(task.output_name for task in dag.tasks).items():
+            if count > 1:
+                self.add(f"{path}.tasks", f"{count} tasks of this DAG output {name!r}")
+        for name, count in Counter(names).items():
+            if count > 1:
+                self.add(f"{path}.tasks", f"task {name!r} is defined {count} times in this DAG")
+        upstream = {
+            task.name: [w.source.task for w in task.inputs if isinstance(w.source, FromTask)]
+            for task in dag.tasks
+        }
+        cycle = _find_cycle(upstream)
+        if cycle:
+            self.add(f"{path}.tasks", "cycle: " + " -> ".join(cycle))
+        read = {source for sources in upstream.values() for source in sources}
+        sinks = [name for name in dict.fromkeys(names) if name not in read]
+        if len(sinks) > 1 and not cycle:
+            self.add(
+                f"{path}.tasks",
+                f"a DAG has one output task, but {', '.join(map(repr, sinks))} all have no downstream task",
+            )
+
+    def _task(self, task: TaskSpec, dag_names: list[str], outputs: dict[str, str], path: str) -> None:
+        if not is_name(task.name):
+            self.add(f"{path}.name", f"{task.name!r} is not a Python name")
+        if task.name in self._task_paths:
+            self.add(f"{path}.name", f"task name {task.name!r} is also used at {self._task_paths[task.name]}")
+        else:
+            self._task_paths[task.name] = path
+            self.task_names.append(task.name)
+        if task.output is not None and not is_name(task.output):
+            self.add(f"{path}.output", f"{task.output!r} is not a Python name")
+        agent = self.genome.agent(task.agent)
+        if agent is None:
+            known = [a.name for a in self.genome.agents]
+            self.add(f"{path}.agent", f"unknown agent {task.agent!r}{did_you_mean(task.agent, known)}")
+        for name, count in Counter(w.parameter for w in task.inputs).items():
+            if count > 1:
+                self.add(f"{path}.inputs", f"parameter {name!r} is wired {count} times")
+        parents = {
+            outputs[w.source.task]: w.source.task
+            for w in task.inputs
+            if isinstance(w.source, FromTask) and w.source.task in outputs
+        }
+        for index, wire in enumerate(task.inputs):
+            where = f"{path}.inputs[{index}]"
+            if not is_name(wire.parameter):
+                self.add(f"{where}.parameter", f"{wire.parameter!r} is not a Python name")
+            source = wire.source
+            if isinstance(source, FromTask) and source.task not in dag_names:
+                hint = did_you_mean(source.task, dag_names)
+                self.add(f"{where}.source.task", f"unknown task {source.task!r} in this DAG{hint}")
+            elif isinstance(source, FromInput) and source.name in parents:
+                self.add(
+                    f"{where}.source",
+                    f"reads {source.name!r} as a value, but upstream task {parents[source.name]!r}"
+                    " outputs a value of that name too: wire it from that task",
+                )
+            elif isinstance(source, FromInput) and source.name not in self.context_keys:
+                hint = did_you_mean(source.name, sorted(self.context_keys))
+                self.add(
+                    f"{where}.source.name",
+                    f"unknown input {source.name!r}: no workflow input or task output has that name{hint}",
+                )
+        if isinstance(agent, FunctionAgent):
+            self._signature(task, agent, path)
+
+    def _signature(self, task: TaskSpec, agent: FunctionAgent, path: str) -> None:
+        signature = self.facts.functions.get(agent.function)
+        if signature is None:
+            return
+        wired = {w.parameter for w in task.inputs}
+        if not signature.variadic:
+            for name in sorted(wired - set(signature.parameters)):
+                self.add(f"{path}.inputs", f"function {agent.function!r} has no parameter {name!r}")
+        for name in sorted(signature.required - wired):
+            self.add(f"{path}.inputs", f"required parameter {name!r} of {agent.function!r} is not wired")
+
+    # -- machines ------------------------------------------------------------------------------
+
+    def _machine(self, machine: MachineSpec, path: str) -> None:
+        names = [state.name for state in machine.states]
+        if not names:
+            self.add(f"{path}.states", "a state machine needs at least one state")
+            return
+        for name, count in Counter(names).items():
+            if count > 1:
+                self.add(f"{path}.states", f"state {name!r} is defined {count} times")
+        known = set(names)
+        for index, state in enumerate(machine.states):
+            self.check(state.body, f"{path}.states[{index}].body")
+
+        def unknown(name: str, where: str, role: str) -> bool:
+            if name in known:
+                return False
+            self.add(where, f"unknown {role} {name!r}{did_you_mean(name, names)}")
+            return True
+
+        unknown(machine.initial, f"{path}.initial", "initial state")
+        if not machine.final:
+            self.add(path, "no final state: every state has an outgoing transition")
+        edges: dict[str, list[str]] = {name: [] for name in names}
+        for index, transition in enumerate(machine.transitions):
+            where = f"{path}.transitions[{index}]"
+            bad = unknown(transition.source, f"{where}.source", "state")
+            bad = unknown(transition.target, f"{where}.target", "state") or bad
+            guard = transition.guard
+            if (
+                isinstance(guard, Predicate)
+                and self.facts.error is None
+                and guard.function not in self.facts.functions
+            ):
+                hint = did_you_mean(guard.function, sorted(self.facts.functions))
+                self.add(f"{where}.guard.function", f"unknown predicate {guard.function!r}{hint}")
+            if not bad:
+                edges[transition.source].append(transition.target)
+        if machine.initial in known and machine.final:
+            self._reachability(machine, edges, path)
+
+    def _reachability(self, machine: MachineSpec, edges: dict[str, list[str]], path: str) -> None:
+        reachable = _reach([machine.initial], edges)
+        backwards: dict[str, list[str]] = {name: [] for name in edges}
+        for source, targets in edges.items():
+            for target in targets:
+                backwards[target].append(source)
+        finals = [name for name in machine.final if name in edges]
+        can_finish = _reach(finals, backwards)
+        for index, state in enumerate(machine.states):
+            if state.name not in reachable:
+                self.add(
+                    f"{path}.states[{index}]", f"state {state.name!r} is unreachable from {machine.initial!r}"
+                )
+            elif state.name not in can_finish:
+                self.add(
+                    f"{path}.states[{index}]",
+                    f"no way out: no final state is reachable from state {state.name!r}",
+                )
+
+
+def _reach(starts: list[str], edges: dict[str, list[str]]) -> set[str]:
+    seen = set(starts)
+    queue = deque(starts)
+    while queue:
+        for target in edges.get(queue.popleft(), []):
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return seen
+
+
+def _find_cycle(upstream: dict[str, list[str]]) -> list[str]:
+    """One cycle as a list of names (first name repeated at the end), or [] when there is none."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = 1
+        stack.append(name)
+        for parent in upstream.get(name, []):
+            if parent not in upstream:
+                continue
+            if state.get(parent) == 1:
+                order = stack[stack.index(parent) :][::-1]
+                return [*order, order[0]]
+            if parent not in state:
+                found = visit(parent)
+                if found:
+                    return found
+        stack.pop()
+        state[name] = 2
+        return []
+
+    for name in upstream:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []

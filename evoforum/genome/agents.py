@@ -1,0 +1,45 @@
+"""Agent specs: what a task calls. An LLM agent or a function from the genome's code."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from evoforum.genome._base import Frozen
+
+
+class OutputSchema(Frozen):
+    """The structured output an LLM agent is asked for: a name and a JSON schema."""
+
+    name: str
+    json_schema: dict[str, Any] = Field(default_factory=dict)
+
+
+class LLMAgent(Frozen):
+    """A language-model agent.
+
+    ``prompt`` is the user message template; its ``{placeholders}`` are filled from the task's
+    wired parameters. ``tools`` name functions of the genome's code the model may call.
+    """
+
+    kind: Literal["llm"] = "llm"
+    name: str
+    model: str
+    system_prompt: str = ""
+    prompt: str = ""
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    tools: tuple[str, ...] = ()
+    output_schema: OutputSchema | None = None
+
+
+class FunctionAgent(Frozen):
+    """An agent that is a plain function of the genome's code; ``function`` is its name there."""
+
+    kind: Literal["function"] = "function"
+    name: str
+    function: str
+
+
+Agent = Annotated[LLMAgent | FunctionAgent, Field(discriminator="kind")]
+"""Either kind of agent, told apart by ``kind``."""

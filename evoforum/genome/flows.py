@@ -1,0 +1,174 @@
+"""Flow specs: task DAGs and hierarchical state machines, as data.
+
+Data flow (the same as ``evoforum.flow``'s). A run keeps one dictionary of named *values*,
+started from the workflow inputs; after a DAG ran, every task's output is written into it under
+the task's output name (its name unless ``output`` says otherwise). Inside a DAG a task parameter
+is wired either to an upstream task's output (optionally one field of it) or to a value
+(``FromInput``: a workflow input or an output of a task in another state). A DAG's output is the
+output of its one sink task; a machine's output is the output of the final state it ended in.
+
+Transitions are tried in order; the first whose source is the current state and whose guard holds
+on the state's output is taken. A state without outgoing transitions is final.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from evoforum.genome._base import Frozen
+
+Executor = Literal["asyncio", "process", "ray"]
+Scalar = str | int | float | bool | None
+
+
+class FromTask(Frozen):
+    """The output of an upstream task in the same DAG, or one field of it."""
+
+    kind: Literal["task"] = "task"
+    task: str
+    field: str | None = None
+
+
+class FromInput(Frozen):
+    """A workflow input, or a value a state wrote into the machine's context."""
+
+    kind: Literal["input"] = "input"
+    name: str
+
+
+Source = Annotated[FromTask | FromInput, Field(discriminator="kind")]
+
+
+class Wire(Frozen):
+    """Feeds ``source`` into the agent parameter ``parameter``."""
+
+    parameter: str
+    source: Source
+
+
+class TaskSpec(Frozen):
+    """One task: an agent called with its wired inputs, on an executor."""
+
+    name: str
+    agent: str
+    inputs: tuple[Wire, ...] = ()
+    executor: Executor = "asyncio"
+    output: str | None = None
+
+    @property
+    def output_name(self) -> str:
+        """The name the output is published under: ``output``, else the task's name."""
+        return self.output if self.output is not None else self.name
+
+
+class DagSpec(Frozen):
+    """Tasks whose edges follow their ``FromTask`` wiring; exactly one sink gives the output."""
+
+    kind: Literal["dag"] = "dag"
+    tasks: tuple[TaskSpec, ...]
+
+
+Op = Literal["==", "!=", "<", "<=", ">", ">=", "contains"]
+
+
+class Always(Frozen):
+    """A guard that always holds."""
+
+    kind: Literal["always"] = "always"
+
+
+class Compare(Frozen):
+    """``output[field] <op> value`` (the whole output when ``field`` is None; dots go deeper)."""
+
+    kind: Literal["compare"] = "compare"
+    field: str | None = None
+    op: Op = "=="
+    value: Scalar = None
+
+    def __call__(self, output: Any) -> bool:
+        """Whether the guard holds on ``output`` (False when the field is missing or types clash)."""
+        found = output
+        for part in self.field.split(".") if self.field else ():
+            if isinstance(found, Mapping) and part in found:
+                found = found[part]
+            elif hasattr(found, part):
+                found = getattr(found, part)
+            else:
+                return False
+        try:
+            return bool(_OPS[self.op](found, self.value))
+        except TypeError:
+            return False
+
+
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "contains": lambda found, value: value in found,
+}
+
+
+class Predicate(Frozen):
+    """A function of the genome's code, called with the state's output, returning a bool."""
+
+    kind: Literal["predicate"] = "predicate"
+    function: str
+
+
+Guard = Annotated[Always | Compare | Predicate, Field(discriminator="kind")]
+
+
+class Transition(Frozen):
+    """From ``source`` to ``target`` when ``guard`` holds on the source state's output."""
+
+    source: str
+    target: str
+    guard: Guard = Field(default_factory=Always)
+
+
+class StateSpec(Frozen):
+    """A state: a DAG or a nested machine."""
+
+    name: str
+    body: Annotated[DagSpec | MachineSpec, Field(discriminator="kind")]
+
+
+class MachineSpec(Frozen):
+    """A state machine: states, guarded transitions, an initial state and a step limit.
+
+    Final states are the states without outgoing transitions (``final``).
+    """
+
+    kind: Literal["machine"] = "machine"
+    states: tuple[StateSpec, ...]
+    transitions: tuple[Transition, ...] = ()
+    initial: str
+    step_limit: int = Field(default=20, ge=1)
+
+    @property
+    def final(self) -> tuple[str, ...]:
+        """The states no transition leaves, in state order."""
+        sources = {transition.source for transition in self.transitions}
+        return tuple(state.name for state in self.states if state.name not in sources)
+
+
+Body = Annotated[DagSpec | MachineSpec, Field(discriminator="kind")]
+
+StateSpec.model_rebuild()
+
+
+def walk(body: DagSpec | MachineSpec, path: str = "entry") -> list[tuple[str, DagSpec | MachineSpec]]:
+    """Every DAG and machine in ``body`` (itself first, then depth-first) with its path."""
+    found: list[tuple[str, DagSpec | MachineSpec]] = [(path, body)]
+    if isinstance(body, MachineSpec):
+        for index, state in enumerate(body.states):
+            found.extend(walk(state.body, f"{path}.states[{index}].body"))
+    return found

@@ -1,0 +1,160 @@
+"""``compile(genome) -> runnable``: a genome on the workflow runtime (``evoforum.flow``).
+
+LLM agents are asked through the runtime's ``LLMClient`` (``Depends(providers.llm)``). Functions
+of the genome's code (function agents, predicate guards) are never executed in this process: they
+go through a ``CodeRunner`` (default ``SubprocessRunner``), so every compiled task runs on the
+asyncio executor whatever executor the genome names (the name is kept for exported code).
+LLM tools are checked by validation but not offered to the model: the LLM layer has no tool calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from evoforum.errors import LLMMisbehaved
+from evoforum.flow import (
+    CompiledFlow,
+    CompiledMachine,
+    Depends,
+    StateMachine,
+    Task,
+    Transition,
+    dag,
+    providers,
+)
+from evoforum.genome._runner import CodeRunner, SubprocessRunner
+from evoforum.genome.agents import FunctionAgent, LLMAgent
+from evoforum.genome.flows import Always, Compare, DagSpec, FromTask, Guard, MachineSpec, TaskSpec
+from evoforum.genome.model import WorkflowGenome
+from evoforum.llm import LLMClient, chat_request
+
+__all__ = ["CodeRunner", "SubprocessRunner", "ask", "compile", "render_prompt"]
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
+
+
+def render_prompt(template: str, values: Mapping[str, Any]) -> str:
+    """``template`` with each ``{name}`` of ``values`` filled in (other braces are left alone);
+    values the template does not mention are appended as ``name:`` sections."""
+    used = set(_PLACEHOLDER.findall(template)) & set(values)
+    text = _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
+    rest = [f"{name}:\n{value}" for name, value in values.items() if name not in used]
+    return "\n\n".join(part for part in [text, *rest] if part)
+
+
+async def ask(llm: LLMClient, agent: LLMAgent, **values: Any) -> Any:
+    """One call of an LLM agent: its answer text, or a dict when it has an output schema."""
+    schema = agent.output_schema
+    request = chat_request(
+        agent.model,
+        render_prompt(agent.prompt, values),
+        system=agent.system_prompt or None,
+        schema=schema.json_schema if schema is not None else None,
+        temperature=agent.temperature,
+    )
+    if schema is not None:
+        request = request.model_copy(update={"schema_name": schema.name})
+    completion = await llm.complete(request)
+    if schema is None:
+        return completion.text
+    fenced = _FENCE.match(completion.text)
+    try:
+        return json.loads(fenced[1] if fenced else completion.text)
+    except json.JSONDecodeError as error:
+        raise LLMMisbehaved(
+            f"agent {agent.name!r} did not answer JSON: {error}", raw=completion.text
+        ) from None
+
+
+def compile(genome: WorkflowGenome, *, runner: CodeRunner | None = None) -> CompiledFlow | CompiledMachine:
+    """The runnable workflow of a valid ``genome``: ``await runtime.run(compiled, inputs)``."""
+    genome.validate_all()
+    return _Compiler(genome, runner or SubprocessRunner()).body(genome.entry)
+
+
+class _Compiler:
+    def __init__(self, genome: WorkflowGenome, runner: CodeRunner) -> None:
+        self.genome = genome
+        self.runner = runner
+
+    def body(self, body: DagSpec | MachineSpec) -> CompiledFlow | CompiledMachine:
+        return self.dag(body) if isinstance(body, DagSpec) else self.machine(body).build()
+
+    def machine(self, spec: MachineSpec) -> StateMachine:
+        states = {
+            state.name: self.machine(state.body)
+            if isinstance(state.body, MachineSpec)
+            else self.dag(state.body)
+            for state in spec.states
+        }
+        transitions = [Transition(t.source, t.target, when=self.guard(t.guard)) for t in spec.transitions]
+        return StateMachine(
+            states=states, transitions=tuple(transitions), initial=spec.initial, max_steps=spec.step_limit
+        )
+
+    def guard(self, guard: Guard) -> Callable[[Any], bool] | None:
+        if isinstance(guard, Always):
+            return None
+        if isinstance(guard, Compare):
+            return guard
+        code, function = self.genome.code, guard.function
+        return lambda output: bool(self.runner.run(code, function, [output], {}))
+
+    def dag(self, spec: DagSpec) -> CompiledFlow:
+        outputs = {task.name: task.output_name for task in spec.tasks}
+        tasks: dict[str, Task[Any]] = {
+            t.name: Task(self.function(t, outputs), t.name, t.output_name) for t in spec.tasks
+        }
+        edges = {
+            (w.source.task, t.name) for t in spec.tasks for w in t.inputs if isinstance(w.source, FromTask)
+        }
+        children = {v for _, v in edges}
+        declared = {
+            w.source.name
+            for t in spec.tasks
+            if t.name in children
+            for w in t.inputs
+            if not isinstance(w.source, FromTask)
+        }
+        flow = dag(*tasks.values(), edges=[(tasks[u], tasks[v]) for u, v in sorted(edges)])
+        return flow.build(inputs=sorted(declared))
+
+    def function(self, spec: TaskSpec, outputs: Mapping[str, str]) -> Callable[..., Any]:
+        agent = self.genome.agent(spec.agent)
+        wires = [
+            (w.parameter, outputs[w.source.task], w.source.field)
+            if isinstance(w.source, FromTask)
+            else (w.parameter, w.source.name, None)
+            for w in spec.inputs
+        ]
+        code, runner = self.genome.code, self.runner
+
+        async def run(**values: Any) -> Any:
+            kwargs = {parameter: _field(values[source], key) for parameter, source, key in wires}
+            if isinstance(agent, LLMAgent):
+                return await ask(values["llm"], agent, **kwargs)
+            assert isinstance(agent, FunctionAgent)
+            return await asyncio.to_thread(runner.run, code, agent.function, [], kwargs)
+
+        parameters = [
+            inspect.Parameter(source, inspect.Parameter.KEYWORD_ONLY)
+            for source in dict.fromkeys(source for _, source, _ in wires)
+        ]
+        if isinstance(agent, LLMAgent):
+            default = Depends(providers.llm)
+            parameters.append(inspect.Parameter("llm", inspect.Parameter.KEYWORD_ONLY, default=default))
+        run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        run.__name__ = run.__qualname__ = spec.name
+        return run
+
+
+def _field(value: Any, key: str | None) -> Any:
+    if key is None:
+        return value
+    return value[key] if isinstance(value, Mapping) else getattr(value, key)

@@ -1,0 +1,95 @@
+"""Translating between evoforum's request/completion and the openai client (its inputs, outputs, errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evoforum.errors import EvoforumError, LLMMisbehaved, LLMUnavailable, Timeout
+from evoforum.llm._tokens import count_prompt, count_tokens
+from evoforum.llm.types import ChatRequest, Completion, Usage
+
+
+def request_kwargs(request: ChatRequest, *, json_schema: bool) -> dict[str, Any]:
+    """Keyword arguments of ``chat.completions.create`` for ``request``."""
+    kwargs: dict[str, Any] = {
+        "model": request.model,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+    }
+    for key, value in request.params.model_dump(exclude_none=True).items():
+        kwargs[key] = list(value) if key == "stop" else value
+    if request.output_schema is not None:
+        if json_schema:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": request.schema_name, "schema": request.output_schema},
+            }
+        else:
+            kwargs["response_format"] = {"type": "json_object"}
+    return kwargs
+
+
+def completion_from_response(request: ChatRequest, response: Any) -> Completion:
+    """A ``Completion`` from a non-streamed response; ``LLMMisbehaved`` when it is not one."""
+    try:
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        finish = choice.finish_reason
+        model = response.model or request.model
+        usage_data = response.usage
+    except (AttributeError, IndexError, TypeError, KeyError) as error:
+        raise LLMMisbehaved(
+            f"the server's reply is not a chat completion ({error})",
+            raw=repr(response)[:2000],
+            retryable=True,
+        ) from None
+    if usage_data is not None and getattr(usage_data, "prompt_tokens", None) is not None:
+        usage = Usage(
+            prompt_tokens=usage_data.prompt_tokens or 0, completion_tokens=usage_data.completion_tokens or 0
+        )
+    else:
+        usage = Usage(
+            prompt_tokens=count_prompt(m.content for m in request.messages),
+            completion_tokens=count_tokens(text),
+            counted=True,
+        )
+    return Completion(
+        text=text, model=str(model), usage=usage, finish_reason=finish, request_hash=request.hash
+    )
+
+
+def openai_error(error: Exception, where: str) -> EvoforumError:
+    """The evoforum error for an exception raised by the openai client (or its transport)."""
+    import openai
+
+    if isinstance(error, openai.APITimeoutError):
+        return Timeout(f"the model at {where} timed out", retryable=True)
+    if isinstance(error, openai.APIConnectionError):
+        return LLMUnavailable(f"cannot reach the model at {where}: {error}", retryable=True, status=None)
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        retry_after = _retry_after(error)
+        retryable = status == 429 or status == 408 or status >= 500
+        what = "rate-limited" if status == 429 else f"answered HTTP {status}"
+        return LLMUnavailable(
+            f"the model at {where} {what}: {error.message}",
+            status=status,
+            retryable=retryable,
+            retry_after=retry_after,
+        )
+    if isinstance(error, openai.APIResponseValidationError | ValueError | TypeError | AttributeError):
+        return LLMMisbehaved(
+            f"the model at {where} sent a malformed reply: {error}", raw=str(error)[:2000], retryable=True
+        )
+    if isinstance(error, openai.OpenAIError):
+        return LLMUnavailable(f"the model at {where} failed: {error}", retryable=False, status=None)
+    return LLMUnavailable(
+        f"unexpected failure talking to {where}: {type(error).__name__}: {error}", retryable=True, status=None
+    )
+
+
+def _retry_after(error: Any) -> float | None:
+    try:
+        value = error.response.headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None

@@ -1,0 +1,241 @@
+"""Accounting: tokens and cost of every call, charged to the context the caller set.
+
+``charged_to(experiment=..., generation=..., candidate=..., operator=...)`` sets the context for
+the calls made inside it (a ``contextvars`` variable, so it follows asyncio tasks). ``Metered``
+reserves a call's estimated tokens and cost before the call and settles them after, so a
+``Budget`` is never exceeded by more than what the calls already in flight spend beyond their
+estimates; a call that would not fit is refused with ``BudgetExceeded``. Every answered call is
+recorded in the ``Ledger``, also the one that uses the budget up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from evoforum.errors import BudgetExceeded
+from evoforum.llm._tokens import count_prompt
+from evoforum.llm.protocol import LLMClient, TokenSink, Wrapper
+from evoforum.llm.types import ChatRequest, Completion, Usage
+
+
+class Charge(BaseModel):
+    """Who pays for a call: the experiment, generation, candidate and operator (any may be None)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    experiment: str | None = None
+    generation: int | None = None
+    candidate: str | None = None
+    operator: str | None = None
+
+
+_NOBODY = Charge()
+_CHARGE: ContextVar[Charge | None] = ContextVar("evoforum_llm_charge", default=None)
+
+ChargeKey = Literal["experiment", "generation", "candidate", "operator", "model"]
+
+
+def current_charge() -> Charge:
+    """The charge context of the calling task."""
+    return _CHARGE.get() or _NOBODY
+
+
+@contextmanager
+def charged_to(**fields: Any) -> Iterator[Charge]:
+    """Charge the calls made inside to ``fields``, merged over the enclosing context."""
+    charge = current_charge().model_copy(update=Charge(**fields).model_dump(exclude_unset=True))
+    token = _CHARGE.set(charge)
+    try:
+        yield charge
+    finally:
+        _CHARGE.reset(token)
+
+
+class Price(BaseModel):
+    """Dollars per one million tokens in (prompt) and out (completion)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_per_1m: float = 0.0
+    output_per_1m: float = 0.0
+
+
+class PriceTable(BaseModel):
+    """Prices per model name; a model not listed costs nothing (local models)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    models: dict[str, Price] = {}
+
+    def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        price = self.models.get(model)
+        if price is None:
+            return 0.0
+        return (prompt_tokens * price.input_per_1m + completion_tokens * price.output_per_1m) / 1e6
+
+
+class Budget(BaseModel):
+    """Limits on tokens (prompt + completion) and money; None means no limit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_tokens: int | None = None
+    max_cost: float | None = None
+
+
+class Entry(BaseModel):
+    """One answered call."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["chat", "embed"]
+    model: str
+    request_hash: str | None
+    charge: Charge
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    counted: bool = False
+
+
+class Totals(BaseModel):
+    """Sums over ledger entries."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def plus(self, entry: Entry) -> Totals:
+        return Totals(
+            calls=self.calls + 1,
+            prompt_tokens=self.prompt_tokens + entry.prompt_tokens,
+            completion_tokens=self.completion_tokens + entry.completion_tokens,
+            cost=self.cost + entry.cost,
+        )
+
+
+class Ledger:
+    """Every answered call, in order, with totals overall and per charge key."""
+
+    def __init__(self) -> None:
+        self.entries: list[Entry] = []
+        self._total = Totals()
+
+    def record(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self._total = self._total.plus(entry)
+
+    def total(self) -> Totals:
+        return self._total
+
+    def totals(self, by: ChargeKey) -> dict[Any, Totals]:
+        """Totals per value of ``by`` (a charge field, or ``"model"``)."""
+        result: dict[Any, Totals] = {}
+        for entry in self.entries:
+            key = entry.model if by == "model" else getattr(entry.charge, by)
+            result[key] = result.get(key, Totals()).plus(entry)
+        return result
+
+
+class Metered(Wrapper):
+    """Charges each answered call to the current ``Charge`` and enforces ``budget``.
+
+    A call reserves ``prompt estimate + (params.max_tokens or default_max_tokens)`` tokens and
+    their price; it is refused if spent + reserved + this reservation would pass a limit.
+    """
+
+    def __init__(
+        self,
+        inner: LLMClient,
+        ledger: Ledger,
+        *,
+        prices: PriceTable | None = None,
+        budget: Budget | None = None,
+        default_max_tokens: int = 1024,
+    ) -> None:
+        super().__init__(inner)
+        self.ledger = ledger
+        self.prices = prices or PriceTable()
+        self.budget = budget or Budget()
+        self.default_max_tokens = default_max_tokens
+        self.reserved_tokens = 0
+        self.reserved_cost = 0.0
+
+    def _reserve(self, model: str, prompt: int, completion: int) -> tuple[int, float]:
+        tokens, cost = prompt + completion, self.prices.cost(model, prompt, completion)
+        total = self.ledger.total()
+        limit_tokens, limit_cost = self.budget.max_tokens, self.budget.max_cost
+        if limit_tokens is not None and total.tokens + self.reserved_tokens + tokens > limit_tokens:
+            raise BudgetExceeded(
+                f"token budget of {limit_tokens} reached ({total.tokens} spent, "
+                f"{self.reserved_tokens} reserved, this call needs up to {tokens})",
+                spent_tokens=total.tokens,
+                max_tokens=limit_tokens,
+            )
+        if limit_cost is not None and total.cost + self.reserved_cost + cost > limit_cost:
+            raise BudgetExceeded(
+                f"money budget of ${limit_cost:g} reached (${total.cost:.6f} spent, "
+                f"${self.reserved_cost:.6f} reserved, this call needs up to ${cost:.6f})",
+                spent_cost=total.cost,
+                max_cost=limit_cost,
+            )
+        self.reserved_tokens += tokens
+        self.reserved_cost += cost
+        return tokens, cost
+
+    def _settle(self, tokens: int, cost: float) -> None:
+        self.reserved_tokens -= tokens
+        self.reserved_cost -= cost
+
+    def _record(
+        self, kind: Literal["chat", "embed"], model: str, request_hash: str | None, usage: Usage
+    ) -> None:
+        cost = self.prices.cost(model, usage.prompt_tokens, usage.completion_tokens)
+        self.ledger.record(
+            Entry(
+                kind=kind,
+                model=model,
+                request_hash=request_hash,
+                charge=current_charge(),
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cost=cost,
+                counted=usage.counted,
+            )
+        )
+
+    async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        prompt = count_prompt(m.content for m in request.messages)
+        reservation = self._reserve(
+            request.model, prompt, request.params.max_tokens or self.default_max_tokens
+        )
+        try:
+            completion = await self.inner.complete(request, on_token=on_token)
+        finally:
+            self._settle(*reservation)
+        if not completion.replayed:
+            self._record("chat", request.model, request.hash, completion.usage)
+        return completion
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        name = model or "embedding"
+        prompt = count_prompt(texts)
+        reservation = self._reserve(name, prompt, 0)
+        try:
+            vectors = await self.inner.embed(texts, model=model)
+        finally:
+            self._settle(*reservation)
+        self._record("embed", name, None, Usage(prompt_tokens=prompt, counted=True))
+        return vectors

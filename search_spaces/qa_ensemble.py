@@ -1,0 +1,203 @@
+"""Question answering ensembles: solvers, verifiers and voters in DAG or retry-machine topologies.
+
+Inputs: ``question``. Output: the answer text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from evoforum.genome import (
+    Compare,
+    Constraints,
+    DagSpec,
+    FunctionAgent,
+    LLMAgent,
+    MachineSpec,
+    Metadata,
+    StateSpec,
+    TaskSpec,
+    Transition,
+    Wire,
+    WorkflowGenome,
+)
+from search_spaces._base import BuildingBlocks, SearchSpace, chance, code_of, pick, system_prompt, wire
+
+MODEL = "qwen2.5-coder-0.5b-instruct"
+
+TOOLS = {
+    "majority_vote": '''
+def majority_vote(**answers: str) -> str:
+    """The most common answer (after trimming and lower-casing); ties go to the first."""
+    counts = Counter(answer.strip().lower() for answer in answers.values())
+    best = max(counts.values())
+    trimmed = [answer.strip() for answer in answers.values()]
+    return next(answer for answer in trimmed if counts[answer.lower()] == best)
+''',
+    "first_line": '''
+def first_line(text: str) -> str:
+    """The first non-empty line of a reply."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else ""
+''',
+    "last_line": '''
+def last_line(text: str) -> str:
+    """The last non-empty line of a reply (where a final answer usually is)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+''',
+}
+
+BLOCKS = BuildingBlocks(
+    models=(MODEL,),
+    system_prompts=(
+        "You answer questions accurately.",
+        "You are a patient expert who reasons step by step.",
+        "You are a concise assistant.",
+    ),
+    prompt_fragments=(
+        "End with the final answer on its own line.",
+        "Think step by step.",
+        "If unsure, say which answer is most likely.",
+        "Answer briefly.",
+    ),
+    tools=TOOLS,
+    task_templates=("solve", "verify", "vote", "judge"),
+)
+
+SOLVE_PROMPTS = ("{question}", "Question: {question}\nAnswer:")
+VERIFY_PROMPT = (
+    "Question: {question}\nProposed answer: {answer}\n"
+    "Check the answer. Reply with the corrected final answer on the last line."
+)
+
+
+class QAEnsemble(SearchSpace):
+    """One to four solvers, optional verifiers, a voting function or an LLM judge; optionally in a
+    machine that asks again when the judge is not confident."""
+
+    name = "qa_ensemble"
+    blocks = BLOCKS
+    constraints = Constraints(
+        max_tasks=12, max_states=4, allowed_models=BLOCKS.models, allowed_imports=("collections", "re")
+    )
+
+    def seeds(self) -> tuple[WorkflowGenome, ...]:
+        base = BLOCKS.system_prompts[0]
+        return (
+            _genome([(base, 0.0)], SOLVE_PROMPTS[0], verify=False, judge=False, retry=False, seed=0),
+            _genome(
+                [(base, 0.2), (base, 0.5), (base, 0.8)],
+                SOLVE_PROMPTS[1],
+                verify=True,
+                judge=False,
+                retry=False,
+                seed=1,
+            ),
+            _genome(
+                [(base, 0.2), (base, 0.8)], SOLVE_PROMPTS[1], verify=False, judge=True, retry=True, seed=2
+            ),
+        )
+
+    def _generate(self, rng: np.random.Generator) -> WorkflowGenome:
+        count = int(rng.integers(1, 5))
+        solvers = [
+            (system_prompt(rng, BLOCKS, pick(rng, BLOCKS.system_prompts)), pick(rng, BLOCKS.temperatures))
+            for _ in range(count)
+        ]
+        judge = chance(rng, 0.4)
+        return _genome(
+            solvers,
+            pick(rng, SOLVE_PROMPTS),
+            verify=chance(rng, 0.4) and count <= 3,
+            judge=judge,
+            retry=judge and chance(rng, 0.5),
+            seed=None,
+        )
+
+
+def _genome(
+    solvers: list[tuple[str, float]], prompt: str, *, verify: bool, judge: bool, retry: bool, seed: int | None
+) -> WorkflowGenome:
+    agents: list[LLMAgent | FunctionAgent] = []
+    tasks: list[TaskSpec] = []
+    finals: list[str] = []
+    for index, (system, temperature) in enumerate(solvers):
+        agents.append(
+            LLMAgent(
+                name=f"solver_{index}",
+                model=MODEL,
+                system_prompt=system,
+                prompt=prompt,
+                temperature=temperature,
+            )
+        )
+        tasks.append(
+            TaskSpec(name=f"solve_{index}", agent=f"solver_{index}", inputs=(wire("question", "question"),))
+        )
+        last = f"solve_{index}"
+        if verify:
+            tasks.append(
+                TaskSpec(
+                    name=f"verify_{index}",
+                    agent="verifier",
+                    inputs=(wire("question", "question"), wire("answer", last, task=True)),
+                )
+            )
+            last = f"verify_{index}"
+        finals.append(last)
+    if verify:
+        agents.append(
+            LLMAgent(name="verifier", model=MODEL, system_prompt=solvers[0][0], prompt=VERIFY_PROMPT)
+        )
+    tools = ["last_line"]
+    shortened = []
+    for index, name in enumerate(finals):
+        tasks.append(
+            TaskSpec(name=f"short_{index}", agent="shorten", inputs=(wire("text", name, task=True),))
+        )
+        shortened.append(f"short_{index}")
+    agents.append(FunctionAgent(name="shorten", function="last_line"))
+    votes: tuple[Wire, ...] = tuple(wire(f"answer_{i}", name, task=True) for i, name in enumerate(shortened))
+    if judge:
+        listing = "\n".join(f"Answer {i + 1}: {{answer_{i}}}" for i in range(len(shortened)))
+        agents.append(
+            LLMAgent(
+                name="judge",
+                model=MODEL,
+                system_prompt="You pick the best answer.",
+                prompt=f"Question: {{question}}\n{listing}\nReply with the best answer, then CONFIDENT or UNSURE.",
+            )
+        )
+        tasks.append(TaskSpec(name="decide", agent="judge", inputs=(wire("question", "question"), *votes)))
+    else:
+        tools.append("majority_vote")
+        agents.append(FunctionAgent(name="voter", function="majority_vote"))
+        tasks.append(TaskSpec(name="decide", agent="voter", inputs=votes))
+    header = "from collections import Counter" if "majority_vote" in tools else ""
+    entry: DagSpec | MachineSpec = DagSpec(tasks=tuple(tasks))
+    if retry:
+        tools.append("first_line")
+        agents.append(FunctionAgent(name="first", function="first_line"))
+        final = TaskSpec(name="final", agent="first", inputs=(wire("text", "decide"),))
+        entry = MachineSpec(
+            states=(
+                StateSpec(name="answer", body=entry),
+                StateSpec(name="done", body=DagSpec(tasks=(final,))),
+            ),
+            transitions=(
+                Transition(source="answer", target="done", guard=Compare(op="contains", value="CONFIDENT")),
+                Transition(source="answer", target="answer"),
+            ),
+            initial="answer",
+            step_limit=3,
+        )
+    origin: dict[str, object] = {"space": "qa_ensemble"}
+    origin.update({"seed_genome": seed} if seed is not None else {"operator": "random"})
+    return WorkflowGenome(
+        inputs=("question",),
+        agents=tuple(agents),
+        code=code_of(BLOCKS, tools, header),
+        entry=entry,
+        metadata=Metadata(name="qa-ensemble", origin=origin),
+    )

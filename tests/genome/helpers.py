@@ -1,0 +1,102 @@
+"""Small genomes built by hand for the genome and codegen tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evoforum.genome import (
+    Compare,
+    DagSpec,
+    FromInput,
+    FromTask,
+    FunctionAgent,
+    LLMAgent,
+    MachineSpec,
+    StateSpec,
+    TaskSpec,
+    Transition,
+    Wire,
+    WorkflowGenome,
+)
+
+CODE = """\
+def shout(text: str) -> str:
+    return text.upper() + "!"
+
+
+def count(text: str) -> dict:
+    return {"length": len(text), "long": len(text) > 5}
+
+
+def is_long(report: dict) -> bool:
+    return bool(report["long"])
+"""
+
+
+def wire(parameter: str, source: str, *, task: bool = False, field: str | None = None) -> Wire:
+    if task:
+        return Wire(parameter=parameter, source=FromTask(task=source, field=field))
+    return Wire(parameter=parameter, source=FromInput(name=source))
+
+
+def pipeline(**changes: Any) -> WorkflowGenome:
+    """A valid two-task DAG: an LLM writer feeding a function agent."""
+    data: dict[str, Any] = {
+        "inputs": ("topic",),
+        "agents": (
+            LLMAgent(name="writer", model="m", system_prompt="Be brief.", prompt="About {topic}"),
+            FunctionAgent(name="loud", function="shout"),
+        ),
+        "code": CODE,
+        "entry": DagSpec(
+            tasks=(
+                TaskSpec(name="draft", agent="writer", inputs=(wire("topic", "topic"),)),
+                TaskSpec(name="final", agent="loud", inputs=(wire("text", "draft", task=True),)),
+            )
+        ),
+    }
+    data.update(changes)
+    return WorkflowGenome(**data)
+
+
+def machine(**changes: Any) -> WorkflowGenome:
+    """A valid loop: shout the topic (overwriting it) -> measure -> (done when long | shout again)."""
+    spec: dict[str, Any] = {
+        "states": (
+            StateSpec(
+                name="write",
+                body=DagSpec(
+                    tasks=(
+                        TaskSpec(name="yell", agent="loud", inputs=(wire("text", "topic"),), output="topic"),
+                    )
+                ),
+            ),
+            StateSpec(
+                name="measure",
+                body=DagSpec(
+                    tasks=(TaskSpec(name="size", agent="counter", inputs=(wire("text", "topic"),)),)
+                ),
+            ),
+            StateSpec(
+                name="done",
+                body=DagSpec(tasks=(TaskSpec(name="finish", agent="loud", inputs=(wire("text", "topic"),)),)),
+            ),
+        ),
+        "transitions": (
+            Transition(source="write", target="measure"),
+            Transition(source="measure", target="done", guard=Compare(field="long", op="==", value=True)),
+            Transition(source="measure", target="write"),
+        ),
+        "initial": "write",
+        "step_limit": 12,
+    }
+    spec.update(changes)
+    return WorkflowGenome(
+        inputs=("topic",),
+        agents=(
+            FunctionAgent(name="loud", function="shout"),
+            FunctionAgent(name="counter", function="count"),
+        ),
+        code=CODE,
+        entry=MachineSpec(**spec),
+    )

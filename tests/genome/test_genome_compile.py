@@ -1,0 +1,132 @@
+"""compile(): genomes on the workflow runtime, code run through the CodeRunner (a subprocess)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+import search_spaces
+from evoforum.errors import GenomeInvalid, SandboxFailure
+from evoforum.flow import Runtime
+from evoforum.genome import Predicate, Transition, compile
+from evoforum.genome.runnable import SubprocessRunner, render_prompt
+from evoforum.llm import ChatRequest, Completion
+from tests.genome.helpers import machine, pipeline
+
+PROBLEM = 'def add(a, b):\n    """Add.\n\n    >>> add(1, 2)\n    3\n    """\n'
+
+
+class Scripted:
+    """An LLMClient that answers from a list, in order, and keeps the requests."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.requests: list[ChatRequest] = []
+
+    async def complete(self, request: ChatRequest, *, on_token: Any = None) -> Completion:
+        self.requests.append(request)
+        return Completion(text=self.answers.pop(0), model=request.model)
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        return [[0.0] for _ in texts]
+
+    async def aclose(self) -> None:
+        return None
+
+
+class Counting:
+    """A CodeRunner that counts calls and delegates to the subprocess runner."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.inner = SubprocessRunner()
+
+    def run(self, code: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        self.calls.append(function)
+        return self.inner.run(code, function, args, kwargs)
+
+
+async def test_dag_runs_llm_and_function_agents() -> None:
+    llm = Scripted("hello there")
+    runner = Counting()
+    async with Runtime(llm=llm, transcripts=False) as runtime:
+        result = await runtime.run(compile(pipeline(), runner=runner), {"topic": "cats"})
+    assert result.output == "HELLO THERE!"
+    assert runner.calls == ["shout"]
+    request = llm.requests[0]
+    assert [m.content for m in request.messages] == ["Be brief.", "About cats"]
+
+
+async def test_machine_loops_until_the_guard_holds() -> None:
+    async with Runtime(transcripts=False) as runtime:
+        result = await runtime.run(compile(machine()), {"topic": "hi"})
+    # yell: "HI!" (3 chars, short) -> measure -> write again: "HI!!" ... until longer than 5
+    assert result.output == "HI!!!!!"
+    assert [path[-1] for path in result.trace][:3] == ["write", "measure", "write"]
+
+
+async def test_predicate_guards_run_through_the_runner() -> None:
+    spec = machine().entry
+    transitions = list(spec.transitions)  # type: ignore[union-attr]
+    transitions[1] = Transition(source="measure", target="done", guard=Predicate(function="is_long"))
+    genome = machine(transitions=tuple(transitions))
+    runner = Counting()
+    async with Runtime(transcripts=False) as runtime:
+        result = await runtime.run(compile(genome, runner=runner), {"topic": "hi"})
+    assert result.output == "HI!!!!!"
+    assert "is_long" in runner.calls
+
+
+async def test_code_writing_seed_runs_write_test_done() -> None:
+    genome = search_spaces.get("code_writing").seeds()[0]
+    llm = Scripted("```python\ndef add(a, b):\n    return a + b\n```")
+    async with Runtime(llm=llm, transcripts=False) as runtime:
+        result = await runtime.run(compile(genome), {"problem": PROBLEM})
+    assert result.output == "def add(a, b):\n    return a + b\n"
+    assert [path[-1] for path in result.trace] == ["write", "test", "done"]
+
+
+async def test_code_writing_seed_fixes_failing_code() -> None:
+    genome = search_spaces.get("code_writing").seeds()[0]
+    llm = Scripted("def add(a, b):\n    return a - b", "```python\ndef add(a, b):\n    return b + a\n```")
+    async with Runtime(llm=llm, transcripts=False) as runtime:
+        result = await runtime.run(compile(genome), {"problem": PROBLEM})
+    assert [path[-1] for path in result.trace] == ["write", "test", "fix", "test", "done"]
+    assert "return b + a" in result.output
+    fix_prompt = llm.requests[1].messages[-1].content
+    assert "return a - b" in fix_prompt and "Failed example" in fix_prompt
+
+
+async def test_qa_seed_votes() -> None:
+    genome = search_spaces.get("qa_ensemble").seeds()[1]
+    llm = Scripted("x", "y", "z", "think\n42", "hmm\n41", "so\n 42 ")
+    async with Runtime(llm=llm, transcripts=False) as runtime:
+        result = await runtime.run(compile(genome), {"question": "6 times 7?"})
+    assert result.output == "42"
+    assert len(llm.requests) == 6
+
+
+def test_invalid_genomes_do_not_compile() -> None:
+    with pytest.raises(GenomeInvalid):
+        compile(pipeline(inputs=()))
+
+
+def test_code_failures_become_sandbox_failures() -> None:
+    with pytest.raises(SandboxFailure, match=r"shout\(\) failed: .*AttributeError"):
+        SubprocessRunner().run(pipeline().code, "shout", [], {"text": 3})
+
+
+def test_code_does_not_run_in_this_process() -> None:
+    code = "import os\n\ndef pid() -> int:\n    return os.getpid()\n"
+    import os
+
+    assert SubprocessRunner().run(code, "pid", [], {}) != os.getpid()
+
+
+def test_render_prompt_fills_placeholders_and_appends_the_rest() -> None:
+    assert (
+        render_prompt("Q: {question} {keep}", {"question": "why", "extra": 1}) == "Q: why {keep}\n\nextra:\n1"
+    )
+    assert render_prompt("", {"a": "x"}) == "a:\nx"

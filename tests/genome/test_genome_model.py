@@ -1,0 +1,85 @@
+"""The genome data model: frozen, closed, content-hashed without its metadata."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from evoforum.errors import GenomeInvalid
+from evoforum.genome import HASHED_FIELDS, Compare, DagSpec, Metadata, WorkflowGenome
+from evoforum.hashing import is_hash
+from tests.genome.helpers import machine, pipeline
+
+
+def test_hash_is_content_based_and_ignores_metadata() -> None:
+    genome = pipeline()
+    renamed = genome.model_copy(update={"metadata": Metadata(name="other", notes="n", origin={"op": "x"})})
+    assert is_hash(genome.hash)
+    assert renamed.hash == genome.hash
+    assert pipeline().hash == genome.hash
+    assert HASHED_FIELDS == ("inputs", "agents", "code", "entry")
+
+
+def test_hash_changes_with_behaviour() -> None:
+    genome = pipeline()
+    assert pipeline(inputs=("subject",)).hash != genome.hash
+    assert pipeline(code=genome.code + "\nX = 1\n").hash != genome.hash
+    loud = genome.agents[1]
+    assert (
+        pipeline(agents=(genome.agents[0].model_copy(update={"temperature": 0.5}), loud)).hash != genome.hash
+    )
+
+
+def test_hash_is_pinned() -> None:
+    # Changing this value means every stored genome hash changes: do it on purpose only.
+    assert pipeline().hash == PINNED
+
+
+def test_code_blank_lines_at_the_ends_do_not_count() -> None:
+    assert pipeline(code="\n\n" + pipeline().code + "\n\n\n").hash == pipeline().hash
+
+
+def test_models_are_frozen_and_closed() -> None:
+    genome = pipeline()
+    with pytest.raises(pydantic.ValidationError):
+        genome.code = ""  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError, match="extra"):
+        DagSpec(tasks=(), colour="red")  # type: ignore[call-arg]
+
+
+def test_json_round_trip_keeps_variants() -> None:
+    genome = machine()
+    loaded = WorkflowGenome.load(genome.model_dump_json())
+    assert loaded == genome
+    guard = loaded.entry.transitions[1].guard  # type: ignore[union-attr]
+    assert isinstance(guard, Compare)
+
+
+def test_load_turns_shape_errors_into_genome_invalid_with_paths() -> None:
+    data = pipeline().model_dump(mode="json")
+    data["agents"][0]["temperature"] = 7
+    data["entry"]["tasks"][1]["executor"] = "gpu"
+    with pytest.raises(GenomeInvalid) as caught:
+        WorkflowGenome.load(data)
+    paths = [problem.path for problem in caught.value.problems]
+    assert "agents[0].llm.temperature" in paths
+    assert "entry.dag.tasks[1].executor" in paths
+
+
+def test_load_runs_validation() -> None:
+    data = pipeline().model_dump(mode="json")
+    data["entry"]["tasks"][1]["agent"] = "lowd"
+    with pytest.raises(GenomeInvalid, match="did you mean 'loud'"):
+        WorkflowGenome.load(data)
+
+
+def test_compare_guard_evaluates_fields() -> None:
+    assert Compare(field="passed", op="==", value=True)({"passed": True})
+    assert not Compare(field="passed", op="==", value=True)({"passed": False})
+    assert not Compare(field="missing", op="==", value=1)({"passed": True})
+    assert Compare(field="a.b", op=">=", value=2)({"a": {"b": 3}})
+    assert Compare(op="contains", value="OK")("all OK")
+    assert not Compare(op="<", value=3)("text")  # types clash: the guard does not hold
+
+
+PINNED = "8e95b2adc2b12ed9dcaec626717a9bd9c1488ffe1b037fe4478f4b68138e7348"
