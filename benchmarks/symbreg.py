@@ -104,7 +104,11 @@ def run_deap(seed: int, generations: int) -> dict[str, Any]:
     _, log = algorithms.eaSimple(population, toolbox, CXPB, MUTPB, generations, stats=stats, verbose=False)
     wall = time.perf_counter() - started
     solved = [row["gen"] for row in log if row["min"] <= SOLVED]
-    return {"solved_gen": solved[0] if solved else None, "evaluations": sum(log.select("nevals")), "wall": wall}
+    return {
+        "solved_gen": solved[0] if solved else None,
+        "evaluations": sum(log.select("nevals")),
+        "wall": wall,
+    }
 
 
 # -- (b) evoforum's engine with the same operators ------------------------------------------------
@@ -142,7 +146,9 @@ def run_engine(seed: int, generations: int) -> dict[str, Any]:
 async def _through_ray(seed: int, generations: int, out: Path, durable: bool) -> dict[str, Any]:
     from evoforum.evolve import RayTuneEvaluator
 
-    evaluator = RayTuneEvaluator(evaluate_tree, workers=2, by_value=True, temp_dir=Path(tempfile.mkdtemp(prefix="efr-")))
+    evaluator = RayTuneEvaluator(
+        evaluate_tree, workers=2, by_value=True, temp_dir=Path(tempfile.mkdtemp(prefix="efr-"))
+    )
     sink = JsonlLineage(out / "lineage.jsonl")
     try:
         await evaluator.evaluate([])  # nothing: Ray starts lazily below

@@ -25,7 +25,8 @@ def check_code(problem: str, code: str) -> dict:
         report = f"{type(error).__name__}: {error}"
         return {"passed": False, "report": report, "code": code}
     try:
-        functions = [n for n in ast.walk(ast.parse(problem)) if isinstance(n, ast.FunctionDef)]
+        tree = ast.parse(problem)
+        functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
         examples = "\\n".join(ast.get_docstring(f) or "" for f in functions)
     except SyntaxError:
         examples = problem

@@ -41,6 +41,11 @@ async def _run(workflow: Any, inputs: dict[str, str]) -> Any:
 
     config = LLMConfig.from_env()
     if config.url is None:
+        if _needs_llm(workflow):
+            raise UsageError(
+                "this workflow asks a language model: set EVOFORUM_LLM_URL (an OpenAI-compatible /v1 URL)"
+                " and EVOFORUM_LLM_MODEL"
+            )
         async with Runtime(transcripts=False) as runtime:
             return (await runtime.run(workflow, inputs)).output
     async with (
@@ -48,3 +53,14 @@ async def _run(workflow: Any, inputs: dict[str, str]) -> Any:
         Runtime(llm=llm, transcripts=False) as runtime,
     ):
         return (await runtime.run(workflow, inputs)).output
+
+
+def _needs_llm(workflow: Any) -> bool:
+    """Whether a task of ``workflow`` (a task, flow or state machine) has ``Depends(providers.llm)``."""
+    from evoforum.flow import StateMachine, Task, providers
+
+    if isinstance(workflow, Task):
+        return any(dep.provider is providers.llm for _, dep in workflow.signature.depends)
+    if isinstance(workflow, StateMachine):
+        return any(_needs_llm(state.body) for state in workflow.states.values())
+    return any(_needs_llm(task) for task in getattr(workflow, "tasks", ()))

@@ -30,7 +30,7 @@ class Algorithm(Protocol):
     @property
     def population_size(self) -> int: ...
 
-    def breed(
+    async def breed(
         self, population: Sequence[Individual], operators: Operators, rng: random.Random, generation: int
     ) -> list[Individual]: ...
 
@@ -49,11 +49,11 @@ class Generational:
     tournsize: int = 3
     elitism: int = 0
 
-    def breed(
+    async def breed(
         self, population: Sequence[Individual], operators: Operators, rng: random.Random, generation: int
     ) -> list[Individual]:
         parents = sel_tournament(population, self.population_size - self.elitism, rng, self.tournsize)
-        return var_and(parents, operators, self.cxpb, self.mutpb, rng, generation)
+        return await var_and(parents, operators, self.cxpb, self.mutpb, rng, generation)
 
     def survive(
         self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random
@@ -74,10 +74,10 @@ class MuPlusLambda:
     def population_size(self) -> int:
         return self.mu
 
-    def breed(
+    async def breed(
         self, population: Sequence[Individual], operators: Operators, rng: random.Random, generation: int
     ) -> list[Individual]:
-        return var_or(population, operators, self.lambda_, self.cxpb, self.mutpb, rng, generation)
+        return await var_or(population, operators, self.lambda_, self.cxpb, self.mutpb, rng, generation)
 
     def survive(
         self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random
@@ -98,11 +98,11 @@ class NSGA2:
     def population_size(self) -> int:
         return self.mu
 
-    def breed(
+    async def breed(
         self, population: Sequence[Individual], operators: Operators, rng: random.Random, generation: int
     ) -> list[Individual]:
         lambda_ = self.lambda_ or self.mu
-        return var_or(population, operators, lambda_, self.cxpb, self.mutpb, rng, generation)
+        return await var_or(population, operators, lambda_, self.cxpb, self.mutpb, rng, generation)
 
     def survive(
         self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random

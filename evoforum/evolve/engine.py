@@ -27,7 +27,7 @@ from evoforum.evolve.checkpoint import load_checkpoint, save_checkpoint
 from evoforum.evolve.evaluate import Evaluator
 from evoforum.evolve.individual import Individual
 from evoforum.evolve.lineage import LineageRecord, LineageSink
-from evoforum.evolve.variation import Operators
+from evoforum.evolve.variation import Operators, settle
 
 JOURNAL = "cache.journal"
 
@@ -109,14 +109,14 @@ class Engine:
             self.cache.reset()
             size = self.algorithm.population_size
             self.population = [
-                [Individual(self.operators.init(self.rng), self.weights) for _ in range(size)]
+                [Individual(await settle(self.operators.init(self.rng)), self.weights) for _ in range(size)]
                 for _ in range(self.islands.count)
             ]
             await self._assess([(i, ind) for i, island in enumerate(self.population) for ind in island], 0)
             self._end_generation(0, self.population)
         for generation in range(self.generation + 1, self.generations + 1):
             offspring = [
-                self.algorithm.breed(island, self.operators, self.rng, generation)
+                await self.algorithm.breed(island, self.operators, self.rng, generation)
                 for island in self.population
             ]
             fresh = {

@@ -89,7 +89,7 @@ class RayTuneEvaluator:
 
             from ray import cloudpickle
 
-            cloudpickle.register_pickle_by_value(sys.modules[self.fn.__module__])
+            cloudpickle.register_pickle_by_value(sys.modules[self.fn.__module__])  # type: ignore[no-untyped-call]
         if self.storage_path is None:
             self.storage_path = Path(tempfile.mkdtemp(prefix="eftune-"))
         return ray

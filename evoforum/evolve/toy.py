@@ -50,7 +50,9 @@ class VectorSpace:
         values[index] = min(self.high, max(self.low, values[index] + rng.gauss(0.0, self.sigma)))
         return VectorGenome(tuple(values))
 
-    def cx_blend(self, a: VectorGenome, b: VectorGenome, rng: random.Random) -> tuple[VectorGenome, VectorGenome]:
+    def cx_blend(
+        self, a: VectorGenome, b: VectorGenome, rng: random.Random
+    ) -> tuple[VectorGenome, VectorGenome]:
         alpha = rng.random()
         one = tuple(alpha * x + (1 - alpha) * y for x, y in zip(a.values, b.values, strict=True))
         two = tuple((1 - alpha) * x + alpha * y for x, y in zip(a.values, b.values, strict=True))

@@ -8,8 +8,9 @@ new too, so nothing is cloned and nothing is mutated in place.
 
 from __future__ import annotations
 
+import inspect
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -20,12 +21,22 @@ from evoforum.evolve.individual import Individual
 
 Init = Callable[[random.Random], Any]
 Mutation = Callable[[Any, random.Random], Any]
-Crossover = Callable[[Any, Any, random.Random], tuple[Any, Any]]
+Crossover = Callable[[Any, Any, random.Random], "tuple[Any, Any] | Awaitable[tuple[Any, Any]]"]
+
+
+async def settle(value: Any) -> Any:
+    """``value`` itself, or what it resolves to when an operator returned an awaitable.
+
+    Operators may be ``async`` (an LLM rewrite); they are awaited one after the other, in the
+    order of the random draws, so a run stays reproducible.
+    """
+    return await value if inspect.isawaitable(value) else value
 
 
 @dataclass(frozen=True)
 class Operators:
-    """The genome operators of an experiment: pure functions of (genomes, rng) -> genomes."""
+    """The genome operators of an experiment: pure functions of (genomes, rng) -> genomes, plain
+    or ``async``."""
 
     init: Init
     mutate: Mutation
@@ -84,7 +95,7 @@ def _child(genome: Any, parents: Sequence[Individual], operator: str, generation
     return Individual(genome, weights, parents=hashes, operator=operator, generation=generation)
 
 
-def var_and(
+async def var_and(
     population: Sequence[Individual],
     operators: Operators,
     cxpb: float,
@@ -102,13 +113,13 @@ def var_and(
     for i in range(1, len(population), 2):
         if operators.crossover is not None and rng.random() < cxpb:
             pair = (population[i - 1], population[i])
-            genomes[i - 1], genomes[i] = operators.crossover(genomes[i - 1], genomes[i], rng)
+            genomes[i - 1], genomes[i] = await settle(operators.crossover(genomes[i - 1], genomes[i], rng))
             origin[i - 1] = origin[i] = pair
             ops[i - 1].append(operators.crossover_name)
             ops[i].append(operators.crossover_name)
     for i in range(len(population)):
         if rng.random() < mutpb:
-            genomes[i] = operators.mutate(genomes[i], rng)
+            genomes[i] = await settle(operators.mutate(genomes[i], rng))
             origin[i] = origin[i] or (population[i],)
             ops[i].append(operators.mutate_name)
     offspring = []
@@ -121,7 +132,7 @@ def var_and(
     return offspring
 
 
-def var_or(
+async def var_or(
     population: Sequence[Individual],
     operators: Operators,
     lambda_: int,
@@ -138,11 +149,11 @@ def var_or(
         choice = rng.random()
         if choice < cxpb and operators.crossover is not None and len(population) >= 2:
             first, second = rng.sample(list(population), 2)
-            genome, _ = operators.crossover(first.genome, second.genome, rng)
+            genome, _ = await settle(operators.crossover(first.genome, second.genome, rng))
             offspring.append(_child(genome, (first, second), operators.crossover_name, generation))
         elif choice < cxpb + mutpb:
             parent = rng.choice(population)
-            genome = operators.mutate(parent.genome, rng)
+            genome = await settle(operators.mutate(parent.genome, rng))
             offspring.append(_child(genome, (parent,), operators.mutate_name, generation))
         else:
             offspring.append(rng.choice(population))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
 from evoforum.errors import FlowInvalid
 from evoforum.flow._scheduler import Execution, mode
+from evoforum.flow._types import describe
 from evoforum.flow._validate import analyze
 from evoforum.flow.result import RunResult
 
@@ -18,6 +19,22 @@ if TYPE_CHECKING:
     from evoforum.flow.runtime import Runtime
     from evoforum.flow.task import Task
     from evoforum.hashing import Hash
+
+
+def _validator(kind: Any) -> Callable[[Any], Any]:
+    """Validation (and coercion) of a flow input by pydantic; an ``isinstance`` check for types
+    pydantic has no schema for."""
+    try:
+        return TypeAdapter(kind).validate_python
+    except PydanticSchemaGenerationError:
+        pass
+
+    def check(value: Any) -> Any:
+        if isinstance(kind, type) and not isinstance(value, kind):
+            raise TypeError(f"expected {describe(kind)}, got {type(value).__name__}")
+        return value
+
+    return check
 
 
 class CompiledFlow:
@@ -32,7 +49,7 @@ class CompiledFlow:
         self.topology = topology = analyze(flow, declared)
         self.inputs: Mapping[str, Any] = dict(topology.inputs)
         self._modes = tuple(mode(t) for t in topology.tasks)
-        self._adapters = {name: TypeAdapter(kind) for name, kind in topology.inputs.items()}
+        self._adapters = {name: _validator(kind) for name, kind in topology.inputs.items()}
         self._leaf_names = tuple(topology.tasks[i].name for i in topology.leaves)
         self._output_names = {t.name: t.output_name for t in topology.tasks}
 
@@ -64,9 +81,13 @@ class CompiledFlow:
                     )
                 continue
             try:
-                checked[key] = adapter.validate_python(value)
+                checked[key] = adapter(value)
             except ValidationError as error:
-                problems.append((f"inputs.{key}", f"not a {self.inputs[name]}: {error.errors()[0]['msg']}"))
+                problems.append(
+                    (f"inputs.{key}", f"not a {describe(self.inputs[name])}: {error.errors()[0]['msg']}")
+                )
+            except TypeError as error:
+                problems.append((f"inputs.{key}", str(error)))
         kwargs: list[dict[str, Any]] = []
         for t, free in zip(self.topology.tasks, self.topology.free, strict=True):
             own: dict[str, Any] = {}

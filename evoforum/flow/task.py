@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 ExecutorName = Literal["asyncio", "thread", "process", "ray"]
-"""Where a task runs: on the event loop (default; plain functions run inline, so keep them
-short), in a thread, in the runtime's process pool (CPU-bound; the function must be importable
-at module level), or as a Ray remote call (``ray`` is imported on first use)."""
+"""Where a task runs: on the event loop (default: coroutine functions are awaited there; plain
+functions run inline, so keep them short, or in a thread when they have a timeout), in a
+thread, in the runtime's process pool (CPU-bound; the function must be importable by module and
+name), or as a Ray remote call (``ray`` is imported on first use; call ``ray.init`` first)."""
 
 EXECUTORS: tuple[ExecutorName, ...] = ("asyncio", "thread", "process", "ray")
 

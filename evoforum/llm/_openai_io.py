@@ -9,8 +9,8 @@ from evoforum.llm._tokens import count_prompt, count_tokens
 from evoforum.llm.types import ChatRequest, Completion, Usage
 
 
-def request_kwargs(request: ChatRequest, *, json_schema: bool) -> dict[str, Any]:
-    """Keyword arguments of ``chat.completions.create`` for ``request``."""
+def request_body(request: ChatRequest, *, json_schema: bool) -> dict[str, Any]:
+    """The JSON body of ``POST /chat/completions`` for ``request``."""
     kwargs: dict[str, Any] = {
         "model": request.model,
         "messages": [{"role": m.role, "content": m.content} for m in request.messages],

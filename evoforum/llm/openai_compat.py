@@ -9,6 +9,11 @@ built on ``httpx2``) is imported on first use. Its errors are translated here, a
 - a reply that is not a chat completion -> ``LLMMisbehaved`` with ``retryable=True``
 
 The client does no retrying itself (``max_retries=0``): ``Retrying`` does, with seeded jitter.
+
+Connection pools: httpcore's pool scans all its queued requests and idle connections on every
+request, so one pool with a thousand requests queued costs O(n²). The client therefore spreads
+``max_connections`` over ``pool_shards`` pools (one ``AsyncOpenAI`` + httpx2 client each, taken in
+turn) and lets no more requests into a pool than it has connections.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from evoforum.errors import LLMMisbehaved, LLMUnavailable, Timeout
-from evoforum.llm._openai_io import completion_from_response, openai_error, request_kwargs
+from evoforum.llm._openai_io import completion_from_response, openai_error, request_body
 from evoforum.llm._tokens import count_prompt, count_tokens
 from evoforum.llm.protocol import TokenSink
 from evoforum.llm.types import ChatRequest, Completion, Usage
@@ -29,7 +34,8 @@ class OpenAICompatible:
 
     ``model`` is used by ``embed`` when no model is named (chat requests carry their own).
     ``json_schema=False`` for servers without ``response_format`` json_schema support: the schema
-    is then only given in the prompt. ``max_connections`` bounds the connection pool.
+    is then only given in the prompt. ``max_connections`` bounds the connections in all pools
+    together; ``pool_shards`` defaults to one pool per 64 connections.
     """
 
     def __init__(
@@ -42,6 +48,7 @@ class OpenAICompatible:
         max_connections: int = 256,
         json_schema: bool = True,
         stream_usage: bool = True,
+        pool_shards: int | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
@@ -50,36 +57,41 @@ class OpenAICompatible:
         self.json_schema = json_schema
         self.stream_usage = stream_usage
         self._api_key = api_key or "not-needed"
-        self._client: Any = None
+        self.pool_shards = max(1, min(max_connections, pool_shards or -(-max_connections // 64)))
+        self._pools: list[tuple[Any, asyncio.Semaphore]] = []
+        self._turn = 0
 
     def __repr__(self) -> str:
         return f"OpenAICompatible({self.base_url!r}, {self.model!r})"
 
-    def _openai(self) -> Any:
-        if self._client is None:
+    def _pool(self) -> tuple[Any, asyncio.Semaphore]:
+        """The next pool in turn: an ``AsyncOpenAI`` client and the gate in front of it."""
+        if not self._pools:
             try:
                 import httpx2
                 import openai
             except ImportError as error:  # pragma: no cover - a dependency of evoforum
                 raise LLMUnavailable("the openai package is not installed: pip install openai") from error
-            limits = httpx2.Limits(
-                max_connections=self.max_connections, max_keepalive_connections=self.max_connections
-            )
-            http = httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(self.timeout, connect=5.0))
-            self._client = openai.AsyncOpenAI(
-                base_url=self.base_url, api_key=self._api_key, max_retries=0, http_client=http
-            )
-        return self._client
+            per = -(-self.max_connections // self.pool_shards)
+            for _ in range(self.pool_shards):
+                limits = httpx2.Limits(max_connections=per, max_keepalive_connections=per)
+                http = httpx2.AsyncClient(limits=limits, timeout=httpx2.Timeout(self.timeout, connect=5.0))
+                client = openai.AsyncOpenAI(
+                    base_url=self.base_url, api_key=self._api_key, max_retries=0, http_client=http
+                )
+                self._pools.append((client, asyncio.Semaphore(per)))
+        self._turn = (self._turn + 1) % len(self._pools)
+        return self._pools[self._turn]
 
     async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
-        client = self._openai()
-        kwargs = request_kwargs(request, json_schema=self.json_schema)
+        client, gate = self._pool()
+        body = request_body(request, json_schema=self.json_schema)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout), gate:
                 if on_token is None:
-                    response = await client.chat.completions.create(**kwargs)
+                    response = await client.post("/chat/completions", body=body, cast_to=_types().ChatCompletion)
                     return completion_from_response(request, response)
-                return await self._stream(client, request, kwargs, on_token)
+                return await self._stream(client, request, body, on_token)
         except TimeoutError:
             raise Timeout(
                 f"the model at {self.base_url} gave no answer within {self.timeout:g} s",
@@ -92,11 +104,19 @@ class OpenAICompatible:
             raise openai_error(error, self.base_url) from None
 
     async def _stream(
-        self, client: Any, request: ChatRequest, kwargs: dict[str, Any], on_token: TokenSink
+        self, client: Any, request: ChatRequest, body: dict[str, Any], on_token: TokenSink
     ) -> Completion:
+        body["stream"] = True
         if self.stream_usage:
-            kwargs["stream_options"] = {"include_usage": True}
-        stream = await client.chat.completions.create(**kwargs, stream=True)
+            body["stream_options"] = {"include_usage": True}
+        types = _types()
+        stream = await client.post(
+            "/chat/completions",
+            body=body,
+            cast_to=types.ChatCompletion,
+            stream=True,
+            stream_cls=types.AsyncStream[types.ChatCompletionChunk],
+        )
         pieces: list[str] = []
         usage: Usage | None = None
         finish: str | None = None
@@ -127,9 +147,9 @@ class OpenAICompatible:
         )
 
     async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
-        client = self._openai()
+        client, gate = self._pool()
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout), gate:
                 response = await client.embeddings.create(model=model or self.model, input=list(texts))
             vectors = [list(map(float, item.embedding)) for item in response.data]
         except TimeoutError:
@@ -145,6 +165,23 @@ class OpenAICompatible:
         return vectors
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
+        pools, self._pools = self._pools, []
+        for client, _gate in pools:
             await client.close()
+
+
+def _types() -> Any:
+    """The openai response types, imported on first use."""
+    import openai
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+    class Types:
+        pass
+
+    found: Any = Types()
+    found.ChatCompletion, found.ChatCompletionChunk, found.AsyncStream = (
+        ChatCompletion,
+        ChatCompletionChunk,
+        openai.AsyncStream,
+    )
+    return found

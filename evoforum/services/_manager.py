@@ -117,7 +117,7 @@ class Manager:
             if process is not None and process.poll() is not None:
                 self._failed(service, f"exited with status {process.returncode}")
             try:
-                await service.probe(port, within=2.0)
+                await service.ready(self.state, port, within=2.0)
                 return
             except ServiceUnavailable as error:
                 if loop.time() > deadline:

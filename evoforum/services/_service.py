@@ -37,6 +37,10 @@ class Service:
         """Readiness of a server this folder started (defaults to ``check`` of its URL)."""
         await self.check(self.url(port), within)
 
+    async def ready(self, state: StateDir, port: int, within: float) -> None:
+        """Readiness of a server started here (``probe``, unless the service knows better)."""
+        await self.probe(port, within)
+
     async def prepare(self, state: StateDir) -> None:
         """Work before the first start (create a cluster, assemble a model)."""
 

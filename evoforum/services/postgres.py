@@ -16,9 +16,10 @@ import pwd
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
-from evoforum.errors import ServiceStartFailed
+from evoforum.errors import ServiceStartFailed, ServiceUnavailable
 from evoforum.services._health import check_postgres
 from evoforum.services._process import as_user, cmdline, log_tail, spawn, start_ticks, stop
 from evoforum.services._service import Service
@@ -79,6 +80,17 @@ class PostgresService(Service):
 
     async def probe(self, port: int, within: float) -> None:
         await check_postgres(f"postgresql://{USER}@127.0.0.1:{port}/postgres", within)
+
+    async def ready(self, state: StateDir, port: int, within: float) -> None:
+        # Connect only once postmaster.pid says "ready": attempts during crash recovery would
+        # fill the log with refusals and hide the lines that explain a failed start.
+        try:
+            status = (data_dir(state) / "postmaster.pid").read_text().splitlines()[7:8]
+        except OSError:
+            status = []
+        if status != ["ready"]:
+            raise ServiceUnavailable("PostgreSQL is still starting", port=port)
+        await self.probe(port, within)
 
     def argv(self, state: StateDir, port: int) -> list[str]:
         return [
@@ -153,8 +165,9 @@ class PostgresService(Service):
         """Stop a postmaster of this cluster nobody recorded; drop a lock file of a dead one."""
         lock = data_dir(state) / "postmaster.pid"
         try:
-            pid = int(lock.read_text().split("\n", 1)[0])
-        except (OSError, ValueError):
+            lines = lock.read_text().splitlines()
+            pid = int(lines[0])
+        except (OSError, ValueError, IndexError):
             return
         argv = cmdline(pid)
         if argv and Path(argv[0]).name == "postgres" and str(data_dir(state)) in argv:
@@ -162,5 +175,24 @@ class PostgresService(Service):
             stop(record, self.stop_signal)
             if start_ticks(pid) == record["start"]:  # it would not stop
                 return
+        _wait_detached(lines[6].split()[-1] if len(lines) > 6 and lines[6].split() else "")
         with contextlib.suppress(OSError):
             lock.unlink()
+
+
+def _wait_detached(shmid: str, limit: float = 15.0) -> None:
+    """Wait until no process of a killed postmaster is attached to its shared memory segment.
+
+    Backends and workers of a postmaster killed with SIGKILL exit on their own, a moment later; a
+    new postmaster refuses to start while they still hold the old segment.
+    """
+    deadline = time.monotonic() + limit
+    while shmid and time.monotonic() < deadline:
+        try:
+            rows = [line.split() for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+        except OSError:
+            return
+        attached = [int(row[6]) for row in rows if len(row) > 6 and row[1] == shmid]
+        if not attached or attached[0] == 0:
+            return
+        time.sleep(0.05)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -142,6 +143,14 @@ async def test_large_batches_are_atomic_too(backend: tuple[Any, Tamper]) -> None
         await store.put_many([*more, Message("x", parent="0" * 64)])
     with pytest.raises(UnknownMessage):
         await store.get(more[0].hash)
+
+
+async def test_concurrent_writers_of_the_same_batch_store_it_once(backend: tuple[Any, Tamper]) -> None:
+    store, _ = backend
+    messages = chain(*(f"race {i}" for i in range(300)))
+    await asyncio.gather(*(store.put_many(messages) for _ in range(4)))
+    assert [m.hash for m in await store.branch(messages[-1].hash)] == [m.hash for m in messages]
+    assert [m.hash for m in await store.children(messages[0].hash)] == [messages[1].hash]
 
 
 async def test_unknown_hash_and_prefixes(backend: tuple[Any, Tamper]) -> None:

@@ -66,7 +66,9 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path: Path) -> Non
     command = [sys.executable, "-c", _CHILD]
     uninterrupted = subprocess.Popen([*command, str(whole), "start"], stdout=subprocess.PIPE, text=True)
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(killed), "start"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, "-c", _CHILD, str(killed), "start"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 60
@@ -84,9 +86,12 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path: Path) -> Non
     assert uninterrupted.returncode == 0
     expected = json.loads(stdout)
     checkpoint = load_checkpoint(killed)
-    assert checkpoint is not None and checkpoint["generation"] < 10, "the run finished before the kill"
+    assert checkpoint is not None
+    assert checkpoint["generation"] < 10, "the run finished before the kill"
     before = set(_executed(killed))
-    journalled = {f"{key[0]} {key[1]}" for _, batch in read_journal(killed / "cache.journal") for key, _ in batch}
+    journalled = {
+        f"{key[0]} {key[1]}" for _, batch in read_journal(killed / "cache.journal") for key, _ in batch
+    }
 
     resumed = _run(killed, "resume")
     assert resumed == expected

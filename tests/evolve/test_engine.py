@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,8 @@ from evoforum.evolve import (
     NSGA2,
     Engine,
     Generational,
-    InMemoryLineage,
     Individual,
+    InMemoryLineage,
     Islands,
     LocalEvaluator,
     MuPlusLambda,
@@ -38,7 +38,8 @@ def _engine(algorithm: Any, seed: int = 1, generations: int = 8, **extra: Any) -
 
 def _fingerprint(result: RunResult) -> list[Any]:
     return [
-        [(ind.hash, ind.fitness.values, ind.parents, ind.operator) for ind in island] for island in result.islands
+        [(ind.hash, ind.fitness.values, ind.parents, ind.operator) for ind in island]
+        for island in result.islands
     ] + [[(s.generation, s.best, s.evaluations, s.jobs) for s in result.history]]
 
 
@@ -66,8 +67,10 @@ print(json.dumps([[(i.hash, list(i.fitness.values)) for i in island] for island 
 
 async def test_same_seed_same_run_across_a_process_boundary() -> None:
     here = await _engine(Generational(16, elitism=1)).run()
-    out = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, check=True)
-    there = json.loads(out.stdout)
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", _CHILD, stdout=asyncio.subprocess.PIPE)
+    stdout, _ = await child.communicate()
+    assert child.returncode == 0
+    there = json.loads(stdout)
     assert there == [[[ind.hash, list(ind.fitness.values)] for ind in island] for island in here.islands]
 
 
@@ -80,7 +83,8 @@ async def test_each_algorithm_improves_a_toy_objective(algorithm: Any) -> None:
     result = await _engine(algorithm, generations=12).run()
     start, end = result.history[0].best[0], result.history[-1].best[0]
     assert end < start * 0.5
-    assert result.best is not None and result.best.fitness.values[0] == pytest.approx(end)
+    assert result.best is not None
+    assert result.best.fitness.values[0] == pytest.approx(end)
     population_best = min(ind.fitness.values[0] for ind in result.population)
     if not isinstance(algorithm, Generational) or algorithm.elitism:
         assert population_best == pytest.approx(end)  # elitist: the best is never lost
@@ -90,7 +94,8 @@ async def test_islands_exchange_their_best_around_a_ring() -> None:
     lineage = InMemoryLineage()
     islands = Islands(count=3, interval=2, migrants=2)
     result = await _engine(MuPlusLambda(8, 8), islands=islands, generations=4, lineage=[lineage]).run()
-    assert len(result.islands) == 3 and all(len(island) == 8 for island in result.islands)
+    assert len(result.islands) == 3
+    assert all(len(island) == 8 for island in result.islands)
     born = {}
     for record in lineage.records:
         born.setdefault(record.genome_hash, record.island)
@@ -112,7 +117,8 @@ async def test_lineage_records_every_assessed_individual(tmp_path: Path) -> None
     assert len(lineage.records) == result.evaluations
     assert [r.index for r in lineage.records] == list(range(len(lineage.records)))
     children = [r for r in lineage.records if r.generation > 0]
-    assert children and all(r.parents and r.operator != "init" for r in children)
+    assert children
+    assert all(r.parents and r.operator != "init" for r in children)
     known = {r.genome_hash for r in lineage.records}
     assert all(parent in known for r in children for parent in r.parents)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import pickle
@@ -60,7 +61,7 @@ def test_operators_match_deap_under_the_same_seed(seed: int) -> None:
 def test_height_limit_replaces_a_too_tall_child_by_a_parent() -> None:
     rng = random.Random(1)
     trees = [SPACE.init_tree(rng, 3, 5) for _ in range(30)]
-    for a, b in zip(trees, trees[1:], strict=False):
+    for a, b in itertools.pairwise(trees):
         for child in SPACE.cx_one_point(a, b, rng):
             assert child.height <= 6 or child in (a, b)
         mutant = SPACE.mut_uniform(a, rng)
@@ -70,7 +71,9 @@ def test_height_limit_replaces_a_too_tall_child_by_a_parent() -> None:
 def test_tree_genome_is_frozen_hashable_and_pickles() -> None:
     genome = SPACE.init(random.Random(3))
     again = pickle.loads(pickle.dumps(genome))
-    assert again == genome and again.hash == genome.hash and len({genome, again}) == 1
+    assert again == genome
+    assert again.hash == genome.hash
+    assert len({genome, again}) == 1
     assert len(genome.hash) == 64
     with pytest.raises(AttributeError):
         genome.nodes = ()  # type: ignore[misc]
@@ -79,6 +82,10 @@ def test_tree_genome_is_frozen_hashable_and_pickles() -> None:
 
 def test_an_ephemeral_without_a_seeded_sampler_is_refused() -> None:
     space = GPSpace(PSET)
-    with pytest.raises(KeyError, match="gp_test_rand101"):
+
+    def many_trees() -> None:
         for seed in range(50):
             space.init_tree(random.Random(seed), 2, 3)
+
+    with pytest.raises(KeyError, match="gp_test_rand101"):
+        many_trees()

@@ -126,12 +126,13 @@ async def test_a_cpu_burner_hits_the_cpu_limit() -> None:
     assert_nothing_left(result)
 
 
-async def test_a_memory_bomb_hits_the_memory_limit(sandbox: Sandbox) -> None:
-    result = await sandbox.run(
+async def test_a_memory_bomb_hits_the_memory_limit() -> None:
+    small = Sandbox(FAST.model_copy(update={"memory_mb": 128, "wall_s": 15.0}))
+    result = await small.run(
         "def main():\n    hog = []\n    while True:\n        hog.append(bytearray(1 << 24))\n"
     )
     assert result.reason == "memory", result
-    big = await sandbox.run("def main():\n    return len(bytearray(1 << 30))\n")
+    big = await small.run("def main():\n    return len(bytearray(1 << 30))\n")
     assert big.reason == "memory"
 
 
@@ -342,7 +343,8 @@ async def test_the_public_api_can_be_made_importable() -> None:
     plain = await Sandbox(FAST).run(source, args=[[1, 2]])
     assert plain.reason == "exception"
     assert "ModuleNotFoundError" in (plain.error or "")
-    result = await Sandbox(FAST, evoforum_importable=True).run(source, args=[[1, 2]])
+    roomy = FAST.model_copy(update={"memory_mb": 1024, "wall_s": 20.0, "cpu_s": 10})
+    result = await Sandbox(roomy, evoforum_importable=True).run(source, args=[[1, 2]])
     assert result.value == digest([1, 2], domain="test"), result
 
 

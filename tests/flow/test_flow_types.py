@@ -66,3 +66,20 @@ async def test_flow_constructor_and_runtime_run() -> None:
     assert (await runtime.run(explicit >> c)).output == 20
     assert (await runtime.run(a)).output == 1
     assert (await runtime.run(dag(explicit, c, edges=[(b, c)]).build())).output == 20
+
+
+class Plain:
+    """A class pydantic has no schema for."""
+
+
+async def test_flow_inputs_of_plain_classes_are_checked_by_isinstance() -> None:
+    from evoforum.errors import FlowInvalid
+
+    @task
+    def use(thing: Plain) -> str:
+        return type(thing).__name__
+
+    compiled = Flow.of(use).build()
+    assert (await compiled.run({"thing": Plain()})).output == "Plain"
+    with pytest.raises(FlowInvalid, match="expected Plain, got int"):
+        await compiled.run({"thing": 3})

@@ -96,7 +96,8 @@ async def test_code_writing_seed_fixes_failing_code() -> None:
     assert [path[-1] for path in result.trace] == ["write", "test", "fix", "test", "done"]
     assert "return b + a" in result.output
     fix_prompt = llm.requests[1].messages[-1].content
-    assert "return a - b" in fix_prompt and "Failed example" in fix_prompt
+    assert "return a - b" in fix_prompt
+    assert "Failed example" in fix_prompt
 
 
 async def test_qa_seed_votes() -> None:

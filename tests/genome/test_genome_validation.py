@@ -59,7 +59,8 @@ def test_every_problem_is_gathered_into_one_error() -> None:
 def test_code_that_does_not_parse() -> None:
     path, what = only(pipeline(code="def shout(text):\n    return (\n"))
     assert path == "code"
-    assert what.startswith("does not parse:") and "(line 2)" in what
+    assert what.startswith("does not parse:")
+    assert "(line 2)" in what
 
 
 def test_future_imports_in_code() -> None:

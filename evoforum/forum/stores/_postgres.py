@@ -9,8 +9,9 @@ Tables (in one schema, ``evoforum`` unless told otherwise)::
 row and a row changed behind the store's back is reported (``IntegrityError``), never served.
 Parents are checked inside the writing transaction (messages are never deleted, so a parent seen
 there stays); a foreign key would only repeat that check, row by row, at a third of the speed.
-Batches go in one transaction: COPY into a temporary table, then one INSERT … ON CONFLICT DO
-NOTHING, so a message stored twice is stored once and a failed batch leaves nothing behind.
+Batches go in one transaction: the rows not stored yet are COPYed in (small batches use one
+INSERT … ON CONFLICT DO NOTHING), so a message stored twice is stored once and a failed batch
+leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -89,14 +90,31 @@ class PostgresStore:
         batch = parents_first(messages)
         if not batch:
             return
-        rows = [(m.hash, m.parent, m.canonical()) for m in batch]
+        rows: list[tuple[str, str | None, bytes]] = [(m.hash, m.parent, m.canonical()) for m in batch]
+        import asyncpg
+
+        try:
+            await self._write(rows, outside_parents(batch), merge=False)
+        except asyncpg.UniqueViolationError:  # a concurrent writer stored some of them first
+            await self._write(rows, outside_parents(batch), merge=True)
+
+    async def _write(
+        self, rows: list[tuple[str, str | None, bytes]], parents: set[str], *, merge: bool
+    ) -> None:
+        """One transaction: check the parents, then add the rows not stored yet.
+
+        Large batches COPY the new rows straight into the table; ``merge`` (after a concurrent
+        writer won a race) COPYs into a temporary table and merges with ON CONFLICT DO NOTHING.
+        """
         async with self._connection() as conn, conn.transaction():
-            needed = outside_parents(batch)
-            if needed:
-                found = await conn.fetch(f"SELECT hash FROM {self._m} WHERE hash = ANY($1::text[])", needed)
-                missing = needed - {r["hash"] for r in found}
-                if missing:
-                    raise unknown(min(missing), "parent message")
+            lookup = parents | {row[0] for row in rows} if len(rows) >= COPY_THRESHOLD else parents
+            stored: set[str] = set()
+            if lookup:
+                found = await conn.fetch(f"SELECT hash FROM {self._m} WHERE hash = ANY($1::text[])", lookup)
+                stored = {r["hash"] for r in found}
+            missing = parents - stored
+            if missing:
+                raise unknown(min(missing), "parent message")
             if len(rows) < COPY_THRESHOLD:
                 await conn.executemany(
                     f"INSERT INTO {self._m} (hash, parent, payload) VALUES ($1, $2, $3)"
@@ -104,11 +122,19 @@ class PostgresStore:
                     rows,
                 )
                 return
+            fresh = [row for row in rows if row[0] not in stored]
+            if not fresh:
+                return
+            if not merge:
+                await conn.copy_records_to_table(
+                    "messages", schema_name=self.schema, columns=["hash", "parent", "payload"], records=fresh
+                )
+                return
             await conn.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS evoforum_incoming"
                 " (hash text, parent text, payload bytea) ON COMMIT DELETE ROWS"
             )
-            await conn.copy_records_to_table("evoforum_incoming", records=rows)
+            await conn.copy_records_to_table("evoforum_incoming", records=fresh)
             await conn.execute(
                 f"INSERT INTO {self._m} (hash, parent, payload) SELECT hash, parent, payload"
                 " FROM evoforum_incoming ON CONFLICT (hash) DO NOTHING"
@@ -188,6 +214,8 @@ class PostgresStore:
         try:
             async with self._pool.acquire() as conn:
                 yield conn
+        except asyncpg.UniqueViolationError:
+            raise  # put_many retries the batch as a merge
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise BackendError(f"PostgreSQL store failed: {error}", cause=repr(error)) from None
 

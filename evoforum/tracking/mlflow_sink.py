@@ -1,0 +1,254 @@
+"""Lineage in MLflow: one parent run per experiment, one nested run per logged candidate.
+
+Each candidate run carries the tags DESIGN.md pins (``evoforum.genome_hash``,
+``evoforum.parent_runs``, ``evoforum.operator``, ``evoforum.generation``, ``evoforum.transcripts``),
+its fitness values as metrics, and as artifacts its genome JSON, its exported code and the diff of
+that code against its first parent's. The experiment run gets the lineage graph, fitness over
+generations and the cost/quality front as pictures.
+
+Logging happens on one background thread, so a slow tracking server never stalls evolution;
+``close()`` waits for it and raises ``BackendError`` if anything failed. Which genome went to
+which run is appended to ``mlflow_runs.jsonl`` in the output folder, so a resumed run reuses its
+parent run and never logs a candidate twice.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from evoforum.errors import BackendError
+from evoforum.evolve.lineage import LineageRecord
+from evoforum.tracking import plots
+from evoforum.tracking.ancestry import closure
+
+TAG = "evoforum."
+
+
+@dataclass(frozen=True)
+class CandidateFiles:
+    """What is logged as a candidate's artifacts: its genome as JSON and, if it has one, its code."""
+
+    genome_json: str
+    code: str | None = None
+
+
+Describe = Callable[[str], CandidateFiles | None]
+_STOP = object()
+
+
+class MlflowLineage:
+    """A ``LineageSink`` that logs to MLflow (every candidate, or only the elites and their ancestry)."""
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        experiment: str,
+        out_dir: Path,
+        *,
+        run_name: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        log: Literal["all", "elites"] = "all",
+        objectives: Sequence[str] = ("quality",),
+        describe: Describe | None = None,
+    ) -> None:
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        from mlflow.tracking import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.out_dir = out_dir
+        self._client = MlflowClient(tracking_uri=tracking_uri)
+        self._log = log
+        self._objectives = tuple(objectives)
+        self._describe = describe
+        self._records: list[LineageRecord] = []
+        self._code: dict[str, str | None] = {}
+        self._runs_file = out_dir / "mlflow_runs.jsonl"
+        self.run_ids: dict[str, str] = _read_runs(self._runs_file)
+        self.run_id = self._parent_run(experiment, run_name, params or {})
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._failure: BaseException | None = None
+        self._worker = threading.Thread(target=self._work, name="evoforum-mlflow", daemon=True)
+        self._worker.start()
+        self._closed = False
+
+    # -- LineageSink --------------------------------------------------------------------------
+
+    def emit(self, records: Sequence[LineageRecord]) -> None:
+        self._records.extend(records)
+        if self._log == "all":
+            self._queue.put(list(records))
+
+    def close(self) -> None:
+        self.finish()
+
+    # -- the end of an experiment -------------------------------------------------------------
+
+    def finish(
+        self,
+        elites: Sequence[str] = (),
+        metrics: Mapping[str, float] | None = None,
+        status: Literal["FINISHED", "FAILED", "KILLED"] = "FINISHED",
+    ) -> None:
+        """Log the elites (in ``elites`` mode), the experiment's pictures and metrics, and end the run."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._log == "elites":
+            self._queue.put(closure(self._records, elites or self._best()))
+        self._queue.put(_STOP)
+        self._worker.join()
+        try:
+            if self._failure is None:
+                self._experiment_artifacts(
+                    elites[0] if elites else next(iter(self._best()), None), metrics or {}
+                )
+            self._client.set_terminated(self.run_id, status=status)
+        except Exception as error:  # vendor errors are translated at this seam
+            self._failure = self._failure or error
+        if self._failure is not None:
+            raise BackendError(f"MLflow logging failed: {self._failure}", cause=repr(self._failure))
+
+    def _best(self) -> list[str]:
+        scored = [r for r in self._records if r.values]
+        return [max(scored, key=lambda r: r.values[0]).genome_hash] if scored else []
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while (batch := self._queue.get()) is not _STOP:
+            if self._failure is not None:
+                continue
+            try:
+                assert isinstance(batch, list)
+                for record in batch:
+                    if record.genome_hash not in self.run_ids:
+                        self._log_candidate(record)
+            except Exception as error:
+                self._failure = error
+
+    def _log_candidate(self, record: LineageRecord) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        parent_runs = [self.run_ids[p] for p in record.parents if p in self.run_ids]
+        tags = {
+            "mlflow.parentRunId": self.run_id,
+            f"{TAG}genome_hash": record.genome_hash,
+            f"{TAG}parent_runs": ",".join(parent_runs),
+            f"{TAG}operator": record.operator,
+            f"{TAG}generation": str(record.generation),
+            f"{TAG}transcripts": ",".join(record.transcripts),
+        }
+        run = self._client.create_run(
+            self._experiment_id, tags=tags, run_name=f"g{record.generation}-{record.genome_hash[:10]}"
+        )
+        run_id = run.info.run_id
+        metrics = [
+            Metric(name, value, 0, record.generation)
+            for name, value in zip(self._names(record), record.values, strict=True)
+        ]
+        metrics.append(Metric("items", float(record.items), 0, record.generation))
+        self._client.log_batch(run_id, metrics=metrics, tags=[RunTag(f"{TAG}cached", str(record.cached))])
+        self._candidate_artifacts(run_id, record)
+        self._client.set_terminated(run_id)
+        self.run_ids[record.genome_hash] = run_id
+        with self._runs_file.open("ab") as handle:
+            handle.write(orjson.dumps({"genome_hash": record.genome_hash, "run_id": run_id}) + b"\n")
+
+    def _names(self, record: LineageRecord) -> list[str]:
+        names = list(self._objectives[: len(record.values)])
+        return names + [f"objective_{i}" for i in range(len(names), len(record.values))]
+
+    def _candidate_artifacts(self, run_id: str, record: LineageRecord) -> None:
+        files = self._describe(record.genome_hash) if self._describe else None
+        if files is None:
+            return
+        self._client.log_text(run_id, files.genome_json, "genome.json")
+        self._code[record.genome_hash] = files.code
+        if files.code is None:
+            return
+        self._client.log_text(run_id, files.code, "workflow.py")
+        first = record.parents[0] if record.parents else None
+        before = self._parent_code(first) if first else None
+        if before is not None:
+            diff = difflib.unified_diff(
+                before.splitlines(keepends=True),
+                files.code.splitlines(keepends=True),
+                fromfile=f"parent/{first}.py",
+                tofile=f"child/{record.genome_hash}.py",
+            )
+            self._client.log_text(run_id, "".join(diff), "diff_first_parent.patch")
+
+    def _parent_code(self, genome_hash: str) -> str | None:
+        if genome_hash not in self._code and self._describe is not None:
+            files = self._describe(genome_hash)
+            self._code[genome_hash] = files.code if files else None
+        return self._code.get(genome_hash)
+
+    # -- the experiment run -------------------------------------------------------------------
+
+    def _parent_run(self, experiment: str, run_name: str | None, params: Mapping[str, Any]) -> str:
+        state_file = self.out_dir / "mlflow.json"
+        if state_file.exists():
+            state = orjson.loads(state_file.read_bytes())
+            self._experiment_id = str(state["experiment_id"])
+            self._client.update_run(state["run_id"], status="RUNNING")
+            return str(state["run_id"])
+        found = self._client.get_experiment_by_name(experiment)
+        if found is not None:
+            self._experiment_id = found.experiment_id
+        else:
+            local = self.tracking_uri.startswith(("sqlite:", "file:")) or "://" not in self.tracking_uri
+            location = (self.out_dir / "mlartifacts").resolve().as_uri() if local else None
+            self._experiment_id = self._client.create_experiment(experiment, artifact_location=location)
+        run = self._client.create_run(
+            self._experiment_id, run_name=run_name, tags={f"{TAG}kind": "experiment"}
+        )
+        from mlflow.entities import Param
+
+        flat = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
+        for start in range(0, len(flat), 90):
+            self._client.log_batch(run.info.run_id, params=flat[start : start + 90])
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        state = {
+            "tracking_uri": self.tracking_uri,
+            "experiment_id": self._experiment_id,
+            "run_id": run.info.run_id,
+        }
+        tmp = state_file.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps(state))
+        tmp.replace(state_file)
+        return str(run.info.run_id)
+
+    def _experiment_artifacts(self, winner: str | None, metrics: Mapping[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        if metrics:
+            self._client.log_batch(
+                self.run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()]
+            )
+        pictures = self.out_dir / "plots"
+        paths = [
+            plots.lineage_graph(self._records, winner, pictures / "lineage.png"),
+            plots.fitness_over_generations(self._records, pictures / "fitness.png"),
+        ]
+        if any(len(r.values) >= 2 for r in self._records):
+            points = [(r.values[0], r.values[1]) for r in self._records if len(r.values) >= 2]
+            paths.append(plots.cost_quality_front(points, pictures / "pareto.png"))
+        for path in paths:
+            self._client.log_artifact(self.run_id, str(path), "plots")
+
+
+def _read_runs(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    return {row["genome_hash"]: row["run_id"] for row in rows}

@@ -1,0 +1,114 @@
+"""Lineage walks and MLflow logging, against a real MLflow store on a sqlite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evoforum.evolve.lineage import LineageRecord
+from evoforum.tracking import CandidateFiles, MlflowLineage, ancestry, closure, pareto_front
+
+
+def record(index: int, genome: str, parents: tuple[str, ...], generation: int, value: float) -> LineageRecord:
+    return LineageRecord(
+        index=index,
+        genome_hash=genome,
+        parents=parents,
+        operator="seed" if not parents else "mutate",
+        generation=generation,
+        values=(value, 1.0 + index),
+        items=3,
+        transcripts=(f"t{genome}",),
+    )
+
+
+RECORDS = [
+    record(0, "a", (), 0, 0.1),
+    record(1, "b", (), 0, 0.2),
+    record(2, "c", ("a",), 1, 0.3),
+    record(3, "d", ("c", "b"), 2, 0.9),
+    record(4, "e", ("a",), 2, 0.4),
+]
+
+
+def test_ancestry_walks_from_the_winner_to_every_seed_once() -> None:
+    walk = [r.genome_hash for r in ancestry(RECORDS, "d")]
+    assert walk == ["d", "c", "a", "b"]
+    assert ancestry(RECORDS, "unknown") == []
+
+
+def test_closure_keeps_elites_and_their_ancestors_only() -> None:
+    assert [r.genome_hash for r in closure(RECORDS, ["e"])] == ["a", "e"]
+
+
+def test_pareto_front_drops_dominated_points() -> None:
+    assert pareto_front([(1.0, 1.0), (0.5, 0.5), (2.0, 0.0), (1.0, 1.0)]) == [0, 2, 3]
+
+
+def describe(genome: str) -> CandidateFiles:
+    return CandidateFiles(genome_json=f'{{"id": "{genome}"}}', code=f"def run():\n    return {genome!r}\n")
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def test_every_candidate_is_a_nested_run_with_pinned_tags_and_artifacts(tmp_path: Path, tracking_uri: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "run"
+    sink = MlflowLineage(tracking_uri, "exp", out, params={"seed": 1}, describe=describe)
+    sink.emit(RECORDS[:3])
+    sink.emit(RECORDS[3:])
+    sink.finish(elites=["d"], metrics={"best_valid": 0.9})
+
+    client = MlflowClient(tracking_uri)
+    parent = client.get_run(sink.run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["seed"] == "1"
+    runs = {h: client.get_run(run_id) for h, run_id in sink.run_ids.items()}
+    assert set(runs) == {"a", "b", "c", "d", "e"}
+    d = runs["d"].data.tags
+    assert d["mlflow.parentRunId"] == sink.run_id
+    assert d["evoforum.genome_hash"] == "d"
+    assert d["evoforum.parent_runs"] == f"{sink.run_ids['c']},{sink.run_ids['b']}"
+    assert d["evoforum.operator"] == "mutate"
+    assert d["evoforum.generation"] == "2"
+    assert d["evoforum.transcripts"] == "td"
+    assert runs["d"].data.metrics["quality"] == pytest.approx(0.9)
+    artifacts = {a.path for a in client.list_artifacts(sink.run_ids["d"])}
+    assert artifacts == {"genome.json", "workflow.py", "diff_first_parent.patch"}
+    diff = Path(client.download_artifacts(sink.run_ids["d"], "diff_first_parent.patch", str(tmp_path)))
+    assert "-    return 'c'" in diff.read_text() and "+    return 'd'" in diff.read_text()
+    pictures = {a.path for a in client.list_artifacts(sink.run_id, "plots")}
+    assert pictures == {"plots/lineage.png", "plots/fitness.png", "plots/pareto.png"}
+
+
+def test_elites_mode_logs_only_the_elites_and_their_ancestry(tmp_path: Path, tracking_uri: str) -> None:
+    sink = MlflowLineage(tracking_uri, "exp", tmp_path / "run", log="elites")
+    sink.emit(RECORDS)
+    sink.finish(elites=["e"])
+    assert set(sink.run_ids) == {"a", "e"}
+
+
+def test_a_resumed_run_reuses_its_parent_run_and_logs_no_candidate_twice(
+    tmp_path: Path, tracking_uri: str
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "run"
+    first = MlflowLineage(tracking_uri, "exp", out)
+    first.emit(RECORDS[:3])
+    first.finish(status="KILLED")
+    again = MlflowLineage(tracking_uri, "exp", out)
+    assert again.run_id == first.run_id
+    again.emit(RECORDS)
+    again.finish()
+    client = MlflowClient(tracking_uri)
+    children = client.search_runs(
+        [client.get_run(first.run_id).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{first.run_id}'",
+    )
+    assert sorted(run.data.tags["evoforum.genome_hash"] for run in children) == ["a", "b", "c", "d", "e"]
