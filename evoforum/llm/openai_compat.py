@@ -19,6 +19,7 @@ turn) and lets no more requests into a pool than it has connections.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,7 +90,7 @@ class OpenAICompatible:
         try:
             async with asyncio.timeout(self.timeout), gate:
                 if on_token is None:
-                    response = await client.post("/chat/completions", body=body, cast_to=_types().ChatCompletion)
+                    response = await client.post("/chat/completions", body=body, cast_to=_types()[0])
                     return completion_from_response(request, response)
                 return await self._stream(client, request, body, on_token)
         except TimeoutError:
@@ -109,13 +110,13 @@ class OpenAICompatible:
         body["stream"] = True
         if self.stream_usage:
             body["stream_options"] = {"include_usage": True}
-        types = _types()
+        completion_type, chunk_type, stream_type = _types()
         stream = await client.post(
             "/chat/completions",
             body=body,
-            cast_to=types.ChatCompletion,
+            cast_to=completion_type,
             stream=True,
-            stream_cls=types.AsyncStream[types.ChatCompletionChunk],
+            stream_cls=stream_type[chunk_type],
         )
         pieces: list[str] = []
         usage: Usage | None = None
@@ -170,18 +171,10 @@ class OpenAICompatible:
             await client.close()
 
 
-def _types() -> Any:
-    """The openai response types, imported on first use."""
+@functools.cache
+def _types() -> tuple[Any, Any, Any]:
+    """``ChatCompletion``, ``ChatCompletionChunk`` and ``AsyncStream`` of openai, imported on first use."""
     import openai
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-    class Types:
-        pass
-
-    found: Any = Types()
-    found.ChatCompletion, found.ChatCompletionChunk, found.AsyncStream = (
-        ChatCompletion,
-        ChatCompletionChunk,
-        openai.AsyncStream,
-    )
-    return found
+    return ChatCompletion, ChatCompletionChunk, openai.AsyncStream

@@ -81,7 +81,9 @@ def test_every_candidate_is_a_nested_run_with_pinned_tags_and_artifacts(tmp_path
     artifacts = {a.path for a in client.list_artifacts(sink.run_ids["d"])}
     assert artifacts == {"genome.json", "workflow.py", "diff_first_parent.patch"}
     diff = Path(client.download_artifacts(sink.run_ids["d"], "diff_first_parent.patch", str(tmp_path)))
-    assert "-    return 'c'" in diff.read_text() and "+    return 'd'" in diff.read_text()
+    patch = diff.read_text()
+    assert "-    return 'c'" in patch
+    assert "+    return 'd'" in patch
     pictures = {a.path for a in client.list_artifacts(sink.run_id, "plots")}
     assert pictures == {"plots/lineage.png", "plots/fitness.png", "plots/pareto.png"}
 
