@@ -1,0 +1,146 @@
+"""``ExperimentConfig``: what one YAML file says about one experiment.
+
+Every section is a frozen pydantic model that forbids unknown keys, so a typo is an error (with
+"did you mean …?") rather than a silently ignored setting. Services left unset (``None``) are the
+embedded ones that ``evoforum run`` starts itself; naming a URL moves that piece to a real cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+
+Objective = Literal["quality", "cost", "latency"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ExperimentSection(Section):
+    """The task to evolve workflows for: a module of ``experiments/`` and its options."""
+
+    name: str = Field(description="an experiment of experiments/ (quickstart, humaneval, …)")
+    options: dict[str, Any] = Field(default_factory=dict, description="passed to the experiment")
+
+
+class SearchSpaceSection(Section):
+    """Where genomes come from: a module of ``search_spaces/`` and its options."""
+
+    name: str = Field(description="a search space of search_spaces/ (code_writing, qa_ensemble, …)")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlgorithmSection(Section):
+    """The DEAP-driven search; ``random_search`` and ``best_of_n`` are the equal-budget baselines."""
+
+    kind: Literal["mu_plus_lambda", "generational", "nsga2", "islands", "random_search", "best_of_n"] = (
+        "mu_plus_lambda"
+    )
+    population: PositiveInt = 8
+    offspring: PositiveInt | None = Field(default=None, description="lambda; default: the population size")
+    generations: PositiveInt = 4
+    crossover_rate: float = Field(default=0.5, ge=0, le=1)
+    mutation_rate: float = Field(default=0.5, ge=0, le=1)
+    elites: int = Field(default=1, ge=0)
+    tournament: PositiveInt = 3
+    islands: PositiveInt = 2
+    migration_every: PositiveInt = 2
+    migrants: PositiveInt = 1
+    objectives: tuple[Objective, ...] = ("quality",)
+
+    @model_validator(mode="after")
+    def _rates(self) -> AlgorithmSection:
+        if self.crossover_rate + self.mutation_rate > 1:
+            raise ValueError("crossover_rate + mutation_rate must be at most 1")
+        if self.objectives[0] != "quality":
+            raise ValueError("the first objective must be 'quality'")
+        return self
+
+
+class OperatorsSection(Section):
+    """Variation operators, their starting weights, and how the LLM operators learn."""
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"mutate": 1.0, "crossover": 1.0, "gp_code": 0.5, "lmx": 1.0, "rewrite": 1.0}
+    )
+    bandit: bool = Field(default=True, description="learn which operators pay off per unit of cost")
+    edit_memory: bool = Field(default=True, description="offer past edits and their effect to LLM operators")
+    coevolve: bool = Field(default=False, description="co-evolve the LLM operators' own workflows")
+
+
+class Price(Section):
+    """Dollars per million tokens."""
+
+    prompt: float = Field(default=0.0, ge=0)
+    completion: float = Field(default=0.0, ge=0)
+
+
+class LLMSection(Section):
+    """The language model: the embedded local one unless a URL names another server."""
+
+    url: str | None = Field(default=None, description="OpenAI-compatible base URL (…/v1); unset: embedded")
+    model: str | None = None
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the key")
+    mode: Literal["live", "record", "replay"] = "record"
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    timeout_s: PositiveFloat = 120.0
+    max_concurrency: PositiveInt = 4
+    retries: int = Field(default=3, ge=0)
+    prices: dict[str, Price] = Field(default_factory=dict, description="per model")
+
+
+class EvaluationSection(Section):
+    """Where candidates run: in this process or as Ray Tune trials."""
+
+    backend: Literal["local", "ray"] = "local"
+    ray_address: str | None = Field(default=None, description="a Ray cluster; unset: a local Ray")
+    concurrency: PositiveInt = 2
+    batch_size: PositiveInt = 8
+    racing: bool = False
+    timeout_s: PositiveFloat = 60.0
+    memory_mb: PositiveInt = 1024
+
+
+class RuntimeSection(Section):
+    """The runtime services; unset URLs are the embedded services."""
+
+    nats_url: str | None = None
+    postgres_url: str | None = None
+    vector_store: Literal["pgvector", "weaviate", "memory"] = "pgvector"
+    weaviate_url: str | None = None
+    state_dir: str | None = Field(default=None, description="embedded services' folder (default .evoforum)")
+
+
+class TrackingSection(Section):
+    """MLflow lineage."""
+
+    mlflow_uri: str | None = Field(default=None, description="unset: sqlite in the output folder")
+    experiment_name: str | None = None
+    log: Literal["all", "elites"] = "all"
+
+
+class BudgetSection(Section):
+    """Limits; the run stops cleanly at the first one reached."""
+
+    evaluations: PositiveInt | None = None
+    llm_tokens: PositiveInt | None = None
+    cost_usd: PositiveFloat | None = None
+    wall_s: PositiveFloat | None = None
+
+
+class ExperimentConfig(Section):
+    """One experiment: what to solve, where to search, how, with what, and within which limits."""
+
+    experiment: ExperimentSection
+    search_space: SearchSpaceSection
+    algorithm: AlgorithmSection = Field(default_factory=AlgorithmSection)
+    operators: OperatorsSection = Field(default_factory=OperatorsSection)
+    llm: LLMSection = Field(default_factory=LLMSection)
+    evaluation: EvaluationSection = Field(default_factory=EvaluationSection)
+    runtime: RuntimeSection = Field(default_factory=RuntimeSection)
+    tracking: TrackingSection = Field(default_factory=TrackingSection)
+    budget: BudgetSection = Field(default_factory=BudgetSection)
+    seed: int = 0
