@@ -71,7 +71,7 @@ def test_malformed_files_get_one_clear_message(tmp_path: Path, text: str, expect
 def test_a_missing_file_and_a_malformed_override_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "nope.yaml")
-    with pytest.raises(ConfigError, match="expected KEY.PATH=VALUE"):
+    with pytest.raises(ConfigError, match=r"expected KEY\.PATH=VALUE"):
         load_config(write(tmp_path, MINIMAL), ["seed"])
     with pytest.raises(ConfigError, match="'name' is a value, not a section"):
         load_config(write(tmp_path, MINIMAL), ["experiment.name.x=1"])
