@@ -74,10 +74,15 @@ async def postgres_rate(count: int, batch: int) -> dict[str, Any]:
         from evoforum.services import local_services
     except ImportError:
         return {"postgres_note": "evoforum.services.local_services is not available"}
-    with tempfile.TemporaryDirectory() as state:
-        async with local_services(state, only=["postgres"]) as urls:
-            assert urls.postgres is not None
-            return await _post_batches(urls.postgres, count, batch)
+    from evoforum.errors import EvoforumError
+
+    try:
+        with tempfile.TemporaryDirectory() as state:
+            async with local_services(state, only=["postgres"]) as urls:
+                assert urls.postgres is not None
+                return await _post_batches(urls.postgres, count, batch)
+    except EvoforumError as error:
+        return {"postgres_note": f"no PostgreSQL figure: {type(error).__name__}: {error}"[:300]}
 
 
 async def _post_batches(url: str, count: int, batch: int) -> dict[str, Any]:

@@ -143,7 +143,7 @@ def run_engine(seed: int, generations: int) -> dict[str, Any]:
 # -- (c) through Ray Tune, with lineage and checkpoints ---------------------------------------------
 
 
-async def _through_ray(seed: int, generations: int, out: Path, durable: bool) -> dict[str, Any]:
+async def _through_ray(seed: int, generations: int, out: Path, durable: bool = True) -> dict[str, Any]:
     from evoforum.evolve import RayTuneEvaluator
 
     evaluator = RayTuneEvaluator(
@@ -211,18 +211,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 seeds, 10 generations: a smoke run")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray Tune run")
     args = parser.parse_args(argv)
+    begun = time.perf_counter()
     seeds, generations = (3, 10) if args.quick else (args.seeds, GENERATIONS)
     deap_runs = [run_deap(seed, generations) for seed in range(seeds)]
     engine_runs = [run_engine(seed, generations) for seed in range(seeds)]
     report: dict[str, Any] = {
         "problem": "deap examples/gp/symbreg.py", "population": POP, "generations": generations,
         "solved_if_mse_le": SOLVED, "deap": summarise(deap_runs), "evoforum": summarise(engine_runs),
+        "same_run_as_deap": sum(
+            (a["solved_gen"], a["evaluations"]) == (b["solved_gen"], b["evaluations"])
+            for a, b in zip(deap_runs, engine_runs, strict=True)
+        ),
     }  # fmt: skip
     if not args.no_ray:
         with tempfile.TemporaryDirectory(prefix="symbreg-") as folder:
             ray_run = asyncio.run(_through_ray(0, generations, Path(folder)))
         ray_run["vs_bare_deap"] = round(ray_run["evals_per_s"] / report["deap"]["evals_per_s"], 3)
         report["ray_tune"] = ray_run
+    report["benchmark_wall_s"] = round(time.perf_counter() - begun, 1)
     sys.stdout.write(orjson.dumps(report).decode() + "\n")
     return 0
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import Field
 
 from evoforum.errors import GenomeInvalid
-from evoforum.genome import Constraints, FromInput, FromTask, LLMAgent, Wire, WorkflowGenome
+from evoforum.genome import Constraints, FromInput, FromTask, LLMAgent, TaskSpec, Wire, WorkflowGenome
 from evoforum.genome._base import Frozen
 
 T = TypeVar("T")
@@ -20,7 +20,8 @@ class BuildingBlocks(Frozen):
     """The parts genomes of a space are made of (operators may recombine them too).
 
     ``tools`` maps a function name to its source; ``system_prompts`` and ``prompt_fragments`` are
-    text a genome's prompts are assembled from; ``agent_templates`` are LLM agents to start from.
+    text a genome's prompts are assembled from; ``agent_templates`` and ``task_templates`` are the
+    agents and tasks genomes of the space are made from (by name, with some fields changed).
     """
 
     models: tuple[str, ...]
@@ -29,7 +30,17 @@ class BuildingBlocks(Frozen):
     prompt_fragments: tuple[str, ...] = ()
     agent_templates: tuple[LLMAgent, ...] = ()
     tools: dict[str, str] = Field(default_factory=dict)
-    task_templates: tuple[str, ...] = ()
+    task_templates: tuple[TaskSpec, ...] = ()
+
+    def agent(self, template: str, /, **changes: Any) -> LLMAgent:
+        """The agent template called ``template``, with ``changes``."""
+        found = next(a for a in self.agent_templates if a.name == template)
+        return found.model_copy(update=changes)
+
+    def task(self, template: str, /, **changes: Any) -> TaskSpec:
+        """The task template called ``template``, with ``changes``."""
+        found = next(t for t in self.task_templates if t.name == template)
+        return found.model_copy(update=changes)
 
 
 class SearchSpace(ABC):

@@ -43,7 +43,33 @@ BLOCKS = BuildingBlocks(
         "Prefer clear code over clever code.",
     ),
     tools=TOOLS,
-    task_templates=("write", "plan", "test", "fix"),
+    agent_templates=(
+        LLMAgent(name="writer", model=MODEL, prompt="Complete this Python function:\n\n{problem}"),
+        LLMAgent(name="fixer", model=MODEL),
+        LLMAgent(name="planner", model=MODEL),
+    ),
+    task_templates=(
+        TaskSpec(name="draft", agent="writer", inputs=(wire("problem", "problem"),)),
+        TaskSpec(
+            name="extract_draft", agent="extractor", inputs=(wire("text", "draft", task=True),), output="code"
+        ),
+        TaskSpec(
+            name="check",
+            agent="checker",
+            inputs=(wire("problem", "problem"), wire("code", "code")),
+            output="report",
+        ),
+        TaskSpec(
+            name="repair",
+            agent="fixer",
+            inputs=(wire("problem", "problem"), wire("code", "code"), wire("report", "report")),
+        ),
+        TaskSpec(
+            name="extract_fix", agent="extractor", inputs=(wire("text", "repair", task=True),), output="code"
+        ),
+        TaskSpec(name="answer", agent="picker", inputs=(wire("report", "report"),)),
+        TaskSpec(name="outline", agent="planner", inputs=(wire("problem", "problem"),), output="plan"),
+    ),
 )
 
 WRITE_PROMPTS = (
@@ -125,62 +151,25 @@ def _genome(
     executor: str,
     seed: int | None,
 ) -> WorkflowGenome:
-    agents = [
-        LLMAgent(
-            name="writer",
-            model=MODEL,
+    agents: list[LLMAgent | FunctionAgent] = [
+        BLOCKS.agent(
+            "writer",
             system_prompt=system,
             prompt=PLANNED_PROMPT if plan else write_prompt,
             temperature=temperature,
         ),
-        LLMAgent(name="fixer", model=MODEL, system_prompt=system, prompt=FIX_PROMPT, temperature=temperature),
+        BLOCKS.agent("fixer", system_prompt=system, prompt=FIX_PROMPT, temperature=temperature),
         FunctionAgent(name="extractor", function="extract_code"),
         FunctionAgent(name="checker", function="check_code"),
         FunctionAgent(name="picker", function="final_code"),
     ]
-    write_inputs = [wire("problem", "problem")] + ([wire("plan", "plan")] if plan else [])
-    write = DagSpec(
-        tasks=(
-            TaskSpec(name="draft", agent="writer", inputs=tuple(write_inputs)),
-            TaskSpec(
-                name="extract_draft",
-                agent="extractor",
-                inputs=(wire("text", "draft", task=True),),
-                output="code",
-            ),
-        )
-    )
-    check = DagSpec(
-        tasks=(
-            TaskSpec(
-                name="check",
-                agent="checker",
-                inputs=(wire("problem", "problem"), wire("code", "code")),
-                executor=executor,
-                output="report",
-            ),
-        )
-    )
-    fix = DagSpec(
-        tasks=(
-            TaskSpec(
-                name="repair",
-                agent="fixer",
-                inputs=(
-                    wire("problem", "problem"),
-                    wire("code", "code"),
-                    wire("report", "report", field=None),
-                ),
-            ),
-            TaskSpec(
-                name="extract_fix",
-                agent="extractor",
-                inputs=(wire("text", "repair", task=True),),
-                output="code",
-            ),
-        )
-    )
-    answer = DagSpec(tasks=(TaskSpec(name="answer", agent="picker", inputs=(wire("report", "report"),)),))
+    draft = BLOCKS.task("draft")
+    if plan:
+        draft = draft.model_copy(update={"inputs": (*draft.inputs, wire("plan", "plan"))})
+    write = DagSpec(tasks=(draft, BLOCKS.task("extract_draft")))
+    check = DagSpec(tasks=(BLOCKS.task("check", executor=executor),))
+    fix = DagSpec(tasks=(BLOCKS.task("repair"), BLOCKS.task("extract_fix")))
+    answer = DagSpec(tasks=(BLOCKS.task("answer"),))
     loop = MachineSpec(
         states=(
             StateSpec(name="write", body=write),
@@ -200,17 +189,9 @@ def _genome(
     entry = loop
     if plan:
         agents.append(
-            LLMAgent(
-                name="planner", model=MODEL, system_prompt=system, prompt=PLAN_PROMPT, temperature=temperature
-            )
+            BLOCKS.agent("planner", system_prompt=system, prompt=PLAN_PROMPT, temperature=temperature)
         )
-        planning = DagSpec(
-            tasks=(
-                TaskSpec(
-                    name="outline", agent="planner", inputs=(wire("problem", "problem"),), output="plan"
-                ),
-            )
-        )
+        planning = DagSpec(tasks=(BLOCKS.task("outline"),))
         if nested:
             entry = MachineSpec(
                 states=(

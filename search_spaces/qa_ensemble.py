@@ -62,14 +62,30 @@ BLOCKS = BuildingBlocks(
         "Answer briefly.",
     ),
     tools=TOOLS,
-    task_templates=("solve", "verify", "vote", "judge"),
+    agent_templates=(
+        LLMAgent(name="solver", model=MODEL, prompt="{question}"),
+        LLMAgent(
+            name="verifier",
+            model=MODEL,
+            prompt="Question: {question}\nProposed answer: {answer}\n"
+            "Check the answer. Reply with the corrected final answer on the last line.",
+        ),
+        LLMAgent(name="judge", model=MODEL, system_prompt="You pick the best answer."),
+    ),
+    task_templates=(
+        TaskSpec(name="solve", agent="solver", inputs=(wire("question", "question"),)),
+        TaskSpec(
+            name="verify",
+            agent="verifier",
+            inputs=(wire("question", "question"), wire("answer", "solve", task=True)),
+        ),
+        TaskSpec(name="short", agent="shorten", inputs=(wire("text", "solve", task=True),)),
+        TaskSpec(name="decide", agent="voter"),
+        TaskSpec(name="final", agent="first", inputs=(wire("text", "decide"),)),
+    ),
 )
 
 SOLVE_PROMPTS = ("{question}", "Question: {question}\nAnswer:")
-VERIFY_PROMPT = (
-    "Question: {question}\nProposed answer: {answer}\n"
-    "Check the answer. Reply with the corrected final answer on the last line."
-)
 
 
 class QAEnsemble(SearchSpace):
@@ -123,63 +139,41 @@ def _genome(
     tasks: list[TaskSpec] = []
     finals: list[str] = []
     for index, (system, temperature) in enumerate(solvers):
+        solver = f"solver_{index}"
         agents.append(
-            LLMAgent(
-                name=f"solver_{index}",
-                model=MODEL,
-                system_prompt=system,
-                prompt=prompt,
-                temperature=temperature,
-            )
+            BLOCKS.agent("solver", name=solver, system_prompt=system, prompt=prompt, temperature=temperature)
         )
-        tasks.append(
-            TaskSpec(name=f"solve_{index}", agent=f"solver_{index}", inputs=(wire("question", "question"),))
-        )
+        tasks.append(BLOCKS.task("solve", name=f"solve_{index}", agent=solver))
         last = f"solve_{index}"
         if verify:
-            tasks.append(
-                TaskSpec(
-                    name=f"verify_{index}",
-                    agent="verifier",
-                    inputs=(wire("question", "question"), wire("answer", last, task=True)),
-                )
-            )
+            inputs = (wire("question", "question"), wire("answer", last, task=True))
+            tasks.append(BLOCKS.task("verify", name=f"verify_{index}", inputs=inputs))
             last = f"verify_{index}"
         finals.append(last)
     if verify:
-        agents.append(
-            LLMAgent(name="verifier", model=MODEL, system_prompt=solvers[0][0], prompt=VERIFY_PROMPT)
-        )
+        agents.append(BLOCKS.agent("verifier", system_prompt=solvers[0][0]))
     tools = ["last_line"]
     shortened = []
     for index, name in enumerate(finals):
-        tasks.append(
-            TaskSpec(name=f"short_{index}", agent="shorten", inputs=(wire("text", name, task=True),))
-        )
+        tasks.append(BLOCKS.task("short", name=f"short_{index}", inputs=(wire("text", name, task=True),)))
         shortened.append(f"short_{index}")
     agents.append(FunctionAgent(name="shorten", function="last_line"))
     votes: tuple[Wire, ...] = tuple(wire(f"answer_{i}", name, task=True) for i, name in enumerate(shortened))
     if judge:
         listing = "\n".join(f"Answer {i + 1}: {{answer_{i}}}" for i in range(len(shortened)))
-        agents.append(
-            LLMAgent(
-                name="judge",
-                model=MODEL,
-                system_prompt="You pick the best answer.",
-                prompt=f"Question: {{question}}\n{listing}\nReply with the best answer, then CONFIDENT or UNSURE.",
-            )
-        )
-        tasks.append(TaskSpec(name="decide", agent="judge", inputs=(wire("question", "question"), *votes)))
+        ask = f"Question: {{question}}\n{listing}\nReply with the best answer, then CONFIDENT or UNSURE."
+        agents.append(BLOCKS.agent("judge", prompt=ask))
+        tasks.append(BLOCKS.task("decide", agent="judge", inputs=(wire("question", "question"), *votes)))
     else:
         tools.append("majority_vote")
         agents.append(FunctionAgent(name="voter", function="majority_vote"))
-        tasks.append(TaskSpec(name="decide", agent="voter", inputs=votes))
+        tasks.append(BLOCKS.task("decide", inputs=votes))
     header = "from collections import Counter" if "majority_vote" in tools else ""
     entry: DagSpec | MachineSpec = DagSpec(tasks=tuple(tasks))
     if retry:
         tools.append("first_line")
         agents.append(FunctionAgent(name="first", function="first_line"))
-        final = TaskSpec(name="final", agent="first", inputs=(wire("text", "decide"),))
+        final = BLOCKS.task("final")
         entry = MachineSpec(
             states=(
                 StateSpec(name="answer", body=entry),

@@ -10,7 +10,7 @@ The module has a fixed shape that ``parse`` reads back:
    and whose body calls the agent; and ``workflow = …``: a ``>>`` DAG or a ``StateMachine`` with
    ``Transition``s guarded by ``Compare(…)`` or a predicate function of the code;
 4. ``if __name__ == "__main__": run_script(workflow, INPUTS)``, so ``python module.py "input"``
-   runs it on the local or configured language model.
+   runs it (LLM agents ask the model named by ``EVOFORUM_LLM_URL``).
 """
 
 from __future__ import annotations

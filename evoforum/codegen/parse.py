@@ -36,10 +36,10 @@ def parse(source: str) -> WorkflowGenome:
         raise CodeRejected(
             f"line {error.raw_line}: not valid Python: {error.message}", line=error.raw_line
         ) from None
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     try:
         genome = _Reader(module).genome()
     except Rejected as rejected:
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         line = positions[rejected.node].start.line if rejected.node in positions else 1
         raise CodeRejected(f"line {line}: {rejected.message}", line=line) from None
     return genome.validate_all()

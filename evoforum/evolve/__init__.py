@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from evoforum.evolve.algorithms import NSGA2, Algorithm, Generational, Islands, MuPlusLambda, migrate_ring
 from evoforum.evolve.archive import Archive
-from evoforum.evolve.assess import Assessment, Racing
+from evoforum.evolve.assess import Assessment, Assessor, Racing
 from evoforum.evolve.cache import ResultCache
 from evoforum.evolve.checkpoint import load_checkpoint, save_checkpoint
 from evoforum.evolve.engine import Engine, GenerationStats, RunResult
@@ -38,6 +38,7 @@ __all__ = [
     "Algorithm",
     "Archive",
     "Assessment",
+    "Assessor",
     "Engine",
     "Evaluator",
     "Fitness",

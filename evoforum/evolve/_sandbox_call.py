@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sysconfig
 import tempfile
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evoforum.evolve._sandbox_proc import Capture, call_user, kill_all
+from evoforum.evolve._sandbox_proc import Capture, Sink, call_user, kill_all
 from evoforum.hashing import canonical_json
 
 RUNNER = Path(__file__).with_name("_sandbox_runner.py")
@@ -62,7 +61,7 @@ def _needed(python: str, extra_path: tuple[str, ...]) -> list[str]:
     return sorted(path for path in paths if os.path.isdir(path))
 
 
-def _prepare(call: Call, uid: int | None, home: Path) -> Path:
+def _prepare(call: Call, uid: int | None, home: Path, result_fd: int) -> Path:
     """Fill ``home``: ``work`` (the child's cwd, its own) and ``mnt`` (for bind mounts)."""
     work = home / "work"
     work.mkdir(mode=0o700)
@@ -77,10 +76,12 @@ def _prepare(call: Call, uid: int | None, home: Path) -> Path:
         "network": limits["network"],
         "needed": _needed(call.python, tuple(call.extra_path)),
         "stash": str(home / "mnt"),
+        "result_fd": result_fd,
         "limits": {
             "cpu_s": limits["cpu_s"],
             "memory_bytes": limits["memory_mb"] << 20,
             "file_bytes": limits["file_mb"] << 20,
+            "disk_bytes": limits["disk_mb"] << 20,
             "nproc": limits["nproc"],
         },
     }
@@ -114,23 +115,22 @@ def _environment(call: Call, work: Path) -> dict[str, str]:
     }
 
 
-def _read_json(path: Path, limit: int) -> dict[str, Any] | None:
-    """A JSON object the child wrote; never follows a link or blocks on a FIFO it left there."""
+def _parse(line: bytes) -> dict[str, Any]:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return {"status": "error", "error": f"{path.name} is not a regular file"}
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        return {"status": "error", "error": f"the result is larger than {limit} bytes"}
-    try:
-        record = json.loads(data)
+        record = json.loads(line)
     except (ValueError, RecursionError):
-        return {"status": "error", "error": "the result file is not JSON"}
+        return {"status": "error", "error": "the child sent something that is not JSON"}
     return record if isinstance(record, dict) else {"status": "error", "error": "malformed result"}
+
+
+def _received(sink: Sink) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(isolation facts, outcome record) from the result pipe's two lines."""
+    lines = bytes(sink.kept).split(b"\n", 2)
+    facts = _parse(lines[0]) if len(lines) > 1 else None
+    if sink.overflow:
+        return facts, {"status": "error", "error": f"the result is larger than {sink.limit} bytes"}
+    record = _parse(lines[1]) if len(lines) > 2 else None
+    return facts, record
 
 
 def _classify(forced: str | None, record: dict[str, Any] | None, returncode: int) -> dict[str, Any]:
@@ -151,18 +151,28 @@ def _classify(forced: str | None, record: dict[str, Any] | None, returncode: int
 
 async def execute(call: Call) -> dict[str, Any]:
     """Run one call to its end; the fields of a ``SandboxResult``."""
-    limit = call.limits["max_output_bytes"]
     with _user(call.drop_user) as uid:
         home = Path(tempfile.mkdtemp(prefix="evoforum-sandbox-", dir=call.folder))
+        pipe = os.pipe()
+        still_open = set(pipe)
         try:
-            return await _watch(call, uid, _prepare(call, uid, home), limit)
+            work = _prepare(call, uid, home, pipe[1])
+            return await _watch(call, uid, work, pipe, still_open)
         finally:
+            for fd in still_open:
+                os.close(fd)
             shutil.rmtree(home, ignore_errors=True)
 
 
-async def _watch(call: Call, uid: int | None, work: Path, limit: int) -> dict[str, Any]:
+async def _watch(
+    call: Call, uid: int | None, work: Path, pipe: tuple[int, int], still_open: set[int]
+) -> dict[str, Any]:
+    """Start the runner, wait for its end (or the wall clock, or a flood), kill what is left."""
+    read_end, write_end = pipe
+    limit = call.limits["max_output_bytes"]
+    loop = asyncio.get_running_loop()
     started = time.perf_counter()
-    transport, capture = await asyncio.get_running_loop().subprocess_exec(
+    transport, capture = await loop.subprocess_exec(
         lambda: Capture(limit),
         call.python, "-S", "-s", "-P", "-B", str(RUNNER),
         cwd=work,
@@ -171,7 +181,13 @@ async def _watch(call: Call, uid: int | None, work: Path, limit: int) -> dict[st
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        pass_fds=(write_end,),
     )  # fmt: skip
+    os.close(write_end)
+    still_open.discard(write_end)
+    reader = os.fdopen(read_end, "rb", 0)
+    still_open.discard(read_end)
+    result_pipe, sink = await loop.connect_read_pipe(lambda: Sink(limit), reader)
     pid = transport.get_pid()
     flooded: asyncio.Future[Any] = asyncio.ensure_future(capture.flooded.wait())
     waiters: set[asyncio.Future[Any]] = {capture.exited, flooded}
@@ -186,16 +202,17 @@ async def _watch(call: Call, uid: int | None, work: Path, limit: int) -> dict[st
         flooded.cancel()
         leftovers = await asyncio.to_thread(kill_all, uid, pid) - (1 if forced else 0)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(capture.exited), _DRAIN_S)
-            await asyncio.wait_for(asyncio.shield(capture.closed), _DRAIN_S)
+            ends = asyncio.gather(capture.exited, capture.closed, sink.closed)
+            await asyncio.wait_for(asyncio.shield(ends), _DRAIN_S)
         transport.close()
+        result_pipe.close()
     duration = time.perf_counter() - started
     returncode = transport.get_returncode()
     returncode = -signal.SIGKILL if returncode is None else returncode
     if capture.flooded.is_set():
         forced = "output_limit"
-    fields = _classify(forced, _read_json(work / "_result.json", limit), returncode)
-    isolation = _read_json(work / "_isolation.json", 1 << 12)
+    isolation, record = _received(sink)
+    fields = _classify(forced, record, returncode)
     if fields["reason"] == "timeout":
         fields["error"] = f"ran past {call.limits['wall_s']} s of wall-clock time"
     elif fields["reason"] == "output_limit":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import itertools
 import os
 import signal
 import stat
@@ -24,6 +25,10 @@ from pathlib import Path
 FIRST_UID = 1_900_000_000
 """Call user ids are taken from ``FIRST_UID`` on: far above any account a system creates."""
 UID_COUNT = 4096
+_turn = itertools.count(os.getpid() * 7)
+"""Ids are handed out in turn, so one is used again only after the pool went round: by then
+the init process has reaped the zombies of its killed processes (they would count against
+RLIMIT_NPROC of the id)."""
 
 
 def _lock_folder() -> Path:
@@ -41,7 +46,7 @@ def _lock_folder() -> Path:
 def call_user() -> Iterator[int]:
     """Hold a user id no other sandboxed call on this machine uses until the block ends."""
     folder = _lock_folder()
-    start = (os.getpid() * 7919 + time.monotonic_ns()) % UID_COUNT
+    start = next(_turn) % UID_COUNT
     for step in range(UID_COUNT):
         uid = FIRST_UID + (start + step) % UID_COUNT
         fd = os.open(folder / f"{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -141,3 +146,27 @@ class Capture(asyncio.SubprocessProtocol):
     def process_exited(self) -> None:
         if not self.exited.done():
             self.exited.set_result(None)
+
+
+class Sink(asyncio.Protocol):
+    """The result pipe: keeps at most ``limit`` bytes; ``closed`` resolves at its end."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.kept = bytearray()
+        self.overflow = False
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        room = self.limit - len(self.kept)
+        if len(data) > room:
+            self.overflow = True
+        if room > 0:
+            self.kept += data[:room]
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)

@@ -6,14 +6,17 @@ imported by the parent, and written against the standard library alone so it sta
 then, in this order:
 
 1. leaves the network (a new, empty network namespace: no interface is up, not even loopback);
-2. gets a private mount namespace where ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are fresh, small
-   tmpfs mounts (the working folder is bound back at its own path), and where a folder others may
-   not search (such as a home folder holding the interpreter) is replaced by an empty one that
-   holds only the needed subfolder;
-3. sets the resource limits (CPU, address space, file size, processes) and ``no_new_privs``;
+2. gets private mount and IPC namespaces where the world-writable ``/tmp``, ``/var/tmp``, ``/dev/shm``
+   and ``/run/lock`` are fresh, small tmpfs mounts, where a folder others may not search (such as
+   a home folder holding the interpreter) is replaced by an empty one holding only the needed
+   subfolders, and where its working folder is a tmpfs of its own (the parent's files copied
+   in), so what the candidate writes is bounded and vanishes with it;
+3. sets the resource limits (CPU, address space, file size, processes), ``no_new_privs`` and,
+   without network, a seccomp filter refusing new AF_UNIX sockets (socket files of services);
 4. drops to the call's own unprivileged user and group;
-5. records what it applied in ``_isolation.json``, imports the candidate, calls the entry point and
-   writes ``_result.json`` (status, value or error) atomically.
+5. sends what it applied as one JSON line on the result pipe (its number is in ``_call.json``),
+   imports the candidate, calls the entry point and sends the outcome (status, value or error)
+   as a second line.
 
 Every step that the operating system refuses is skipped and recorded; the parent decides from the
 record what was enforced. To start fast it avoids the ``json``, ``signal`` and ``typing`` modules
@@ -33,8 +36,11 @@ if TYPE_CHECKING:
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 2, 4, 4096, 8192, 16384, 1 << 18
-PR_SET_NO_NEW_PRIVS = 38
-TMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+CLONE_NEWIPC = 0x08000000
+PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP = 38, 22
+SECCOMP_ARCH = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}
+"""Per machine: the seccomp ABI tag and the number of the ``socket`` system call."""
+TMP_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 TRACEBACK_CHARS = 8000
 
 
@@ -68,6 +74,43 @@ class _Libc:
 
     def no_new_privs(self) -> None:
         self._check(self._lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl")
+
+    def deny_unix_sockets(self) -> bool:
+        """A seccomp filter: ``socket(AF_UNIX, ...)`` fails with EPERM, other ABIs fail entirely.
+
+        Socket files (a database's, a container runtime's) are reachable from any network
+        namespace; without a socket of that family they cannot be connected to.
+        ``socketpair`` (asyncio, multiprocessing pipes) keeps working.
+        """
+        native = SECCOMP_ARCH.get(os.uname().machine)
+        if native is None:
+            return False
+        audit_arch, nr_socket = native
+        import ctypes as c
+
+        class Instruction(c.Structure):
+            _fields_ = (("code", c.c_ushort), ("jt", c.c_ubyte), ("jf", c.c_ubyte), ("k", c.c_uint))
+
+        class Program(c.Structure):
+            _fields_ = (("len", c.c_ushort), ("filter", c.POINTER(Instruction)))
+
+        load, equal, at_least, give = 0x20, 0x15, 0x35, 0x06
+        deny, allow = 0x00050000 | 1, 0x7FFF0000  # SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_ALLOW
+        code = [
+            (load, 0, 0, 4),  # the ABI
+            (equal, 0, 5, audit_arch),  # another ABI (i386 on x86_64): deny
+            (load, 0, 0, 0),  # the system call number
+            (at_least, 3, 0, 0x40000000),  # the x32 ABI: deny
+            (equal, 0, 3, nr_socket),  # not socket(): allow
+            (load, 0, 0, 16),  # its first argument, the family
+            (equal, 0, 1, 1),  # AF_UNIX: deny, else allow
+            (give, 0, 0, deny),
+            (give, 0, 0, allow),
+        ]
+        instructions = (Instruction * len(code))(*code)
+        program = Program(len(code), instructions)
+        self._check(self._lib.prctl(PR_SET_SECCOMP, 2, c.byref(program), 0, 0), "seccomp")
+        return True
 
 
 def _unsearchable(path: str) -> str | None:
@@ -128,8 +171,32 @@ def _private_tmp(libc: _Libc, needed: list[str], size: int) -> bool:
     return done
 
 
+def _own_folder(libc: _Libc, uid: int, size: int) -> None:
+    """Put the working folder on a tmpfs of its own (bounded, gone with the namespace)."""
+    here = os.getcwd()
+    files: dict[str, bytes] = {}
+    for folder, _, names in os.walk("."):
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as handle:
+                files[path] = handle.read()
+    libc.mount("tmpfs", here, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=0700,uid={uid},gid={uid}")
+    os.chdir(here)
+    for path, data in files.items():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
+
+
 def _isolate(call: dict[str, Any]) -> dict[str, Any]:
-    facts: dict[str, Any] = {"network": False, "filesystem": False, "user": None, "no_new_privs": False}
+    facts: dict[str, Any] = {
+        "network": False,
+        "filesystem": False,
+        "folder": False,
+        "user": None,
+        "no_new_privs": False,
+        "unix_sockets_denied": False,
+    }
     uid = call["uid"]
     if os.geteuid() == 0 and (uid is not None or not call["network"]):
         libc = _Libc()
@@ -142,18 +209,23 @@ def _isolate(call: dict[str, Any]) -> dict[str, Any]:
         searchable = all(_unsearchable(path) is None for path in call["needed"])
         if uid is not None:
             try:
-                libc.unshare(CLONE_NEWNS)
+                libc.unshare(CLONE_NEWNS | CLONE_NEWIPC)
                 libc.mount(None, "/", None, MS_REC | MS_PRIVATE, None)
                 searchable = _open_up(libc, call["needed"], call["stash"], 1 << 20)
-                facts["filesystem"] = _private_tmp(libc, call["needed"], call["limits"]["file_bytes"])
+                disk = call["limits"]["disk_bytes"]
+                facts["filesystem"] = _private_tmp(libc, call["needed"], disk)
+                _own_folder(libc, uid, disk)
+                facts["folder"] = True
             except OSError as error:
                 facts["filesystem_error"] = str(error)
         _limit(call["limits"])
         try:
             libc.no_new_privs()
             facts["no_new_privs"] = True
-        except OSError:
-            pass
+            if not call["network"]:
+                facts["unix_sockets_denied"] = libc.deny_unix_sockets()
+        except OSError as error:
+            facts["seccomp_error"] = str(error)
         if uid is not None and searchable:
             os.setgroups([])
             os.setgid(uid)
@@ -213,17 +285,17 @@ def _dumps(value: Any) -> str:
     return "".join(encode(value, 0))
 
 
-def _write(name: str, record: dict[str, Any]) -> None:
+def _send(fd: int, record: dict[str, Any]) -> None:
+    """One JSON line to the parent's result pipe."""
     try:
         text = _dumps(record)
     except Exception as error:
         text = _dumps(
             {"status": "exception", "error": f"the result is not JSON: {_describe(error)['error']}"}
         )
-    partial = name + ".part"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, name)
+    data = memoryview((text + "\n").encode())
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _call(call: dict[str, Any]) -> Any:
@@ -261,13 +333,15 @@ def _describe(error: BaseException) -> dict[str, Any]:
 def main() -> None:
     with open("_call.json", encoding="utf-8") as handle:
         call = _loads(handle.read())
+    fd = call["result_fd"]
+    os.set_inheritable(fd, False)
     facts = _isolate(call)
     import _signal  # type: ignore[import-not-found]
 
     _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)
     sys.path[:0] = ["."]
     sys.path.extend(call["extra_path"])
-    _write("_isolation.json", facts)
+    _send(fd, facts)
     record: dict[str, Any]
     try:
         record = {"status": "ok", "value": _call(call)}
@@ -278,11 +352,9 @@ def main() -> None:
     except BaseException as error:
         record = _describe(error)
     try:
-        _write("_result.json", record)
+        _send(fd, record)
     except MemoryError:
-        _write("_result.json", {"status": "memory", "error": "MemoryError"})
-    except OSError as error:
-        _write("_result.json", {"status": "exception", "error": f"cannot write the result: {error}"})
+        _send(fd, {"status": "memory", "error": "MemoryError"})
     for stream in (sys.stdout, sys.stderr):
         try:  # noqa: SIM105 - contextlib would cost the child an import
             stream.flush()

@@ -21,7 +21,7 @@ from typing import Any
 from evoforum.errors import ConfigError
 from evoforum.evolve.algorithms import Algorithm, Islands, migrate_ring
 from evoforum.evolve.archive import Archive
-from evoforum.evolve.assess import Assessor, Racing
+from evoforum.evolve.assess import Assessment, Assessor, Racing
 from evoforum.evolve.cache import ResultCache
 from evoforum.evolve.checkpoint import load_checkpoint, save_checkpoint
 from evoforum.evolve.evaluate import Evaluator
@@ -53,6 +53,7 @@ class RunResult:
     history: list[GenerationStats]
     evaluations: int
     jobs: int
+    stopped: str = "generations"
 
     @property
     def population(self) -> list[Individual]:
@@ -66,7 +67,8 @@ class Engine:
 
     ``durable`` fsyncs the cache journal and the checkpoint every generation (safe against a
     machine crash); without it a killed process still loses nothing, since the operating system
-    keeps what was written."""
+    keeps what was written. ``max_jobs`` is a budget of item evaluations: no new generation starts
+    once it is spent (the run then reports ``stopped="budget"`` and can be resumed with more)."""
 
     operators: Operators
     algorithm: Algorithm
@@ -83,6 +85,7 @@ class Engine:
     archive_size: int = 10
     failure_values: tuple[float, ...] = ()
     durable: bool = True
+    max_jobs: int | None = None
 
     def __post_init__(self) -> None:
         self.weights = tuple(float(w) for w in self.weights)
@@ -102,7 +105,9 @@ class Engine:
 
     async def run(self, *, resume: bool = False) -> RunResult:
         """Run to ``generations``; with ``resume``, continue from the checkpoint in ``out_dir``."""
-        state = load_checkpoint(self.out_dir) if resume and self.out_dir is not None else None
+        state = load_checkpoint(self.out_dir) if self.out_dir is not None else None
+        if state is not None and not resume:
+            raise ConfigError(f"{self.out_dir} already holds a run: resume it, or choose another folder")
         if state is not None:
             self._restore(state)
         else:
@@ -115,6 +120,8 @@ class Engine:
             await self._assess([(i, ind) for i, island in enumerate(self.population) for ind in island], 0)
             self._end_generation(0, self.population)
         for generation in range(self.generation + 1, self.generations + 1):
+            if self.max_jobs is not None and self.assessor.jobs_run >= self.max_jobs:
+                return self.result(stopped="budget")
             offspring = [
                 await self.algorithm.breed(island, self.operators, self.rng, generation)
                 for island in self.population
@@ -136,10 +143,18 @@ class Engine:
         """Continue the run checkpointed in ``out_dir`` (start it when there is no checkpoint)."""
         return await self.run(resume=True)
 
-    def result(self) -> RunResult:
+    async def score(self, genomes: Sequence[Any], items: Sequence[str]) -> dict[str, Assessment]:
+        """Score genomes on other items (the test split for the final report), through the same
+        evaluator and cache; selection never sees these scores."""
+        assessor = Assessor(
+            self.evaluator, self.cache, list(items), self.weights, self.eval_seed, None, self.failure_values
+        )
+        return await assessor.assess(genomes)
+
+    def result(self, stopped: str = "generations") -> RunResult:
         return RunResult(
             self.generation, [list(island) for island in self.population], list(self.archive.members),
-            self.archive.best, list(self.history), self.evaluations, self.assessor.jobs_run,
+            self.archive.best, list(self.history), self.evaluations, self.assessor.jobs_run, stopped,
         )  # fmt: skip
 
     async def _assess(self, pairs: list[tuple[int, Individual]], generation: int) -> None:

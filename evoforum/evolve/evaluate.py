@@ -74,9 +74,26 @@ async def _await(value: Awaitable[Any]) -> Any:
     return await value
 
 
-def run_jobs(fn: ItemFn, jobs: Sequence[Job]) -> list[ItemResult]:
-    """Run a batch of jobs one after the other (what a worker does with its share)."""
+def run_jobs(fn: ItemFn, jobs: Sequence[Job], concurrency: int = 8) -> list[ItemResult]:
+    """Run a batch of jobs (what a worker does with its share): a sync ``fn`` one job after the
+    other, an async one on a fresh event loop with at most ``concurrency`` jobs at once."""
+    if inspect.iscoroutinefunction(fn):
+        return asyncio.run(gather_jobs(fn, jobs, concurrency))
     return [run_job(fn, job) for job in jobs]
+
+
+async def gather_jobs(fn: ItemFn, jobs: Sequence[Job], concurrency: int) -> list[ItemResult]:
+    """Run an async item function over ``jobs`` on the current loop, ``concurrency`` at a time."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(job: Job) -> ItemResult:
+        async with gate:
+            try:
+                return as_result(await fn(job.genome, job.item, job.seed))  # type: ignore[misc]
+            except RunError as error:
+                return ItemResult((), error=f"{type(error).__name__}: {error}")
+
+    return list(await asyncio.gather(*(one(job) for job in jobs)))
 
 
 @runtime_checkable
@@ -119,20 +136,8 @@ class LocalEvaluator:
         if self.processes > 0:
             return await self._in_pool(jobs)
         if inspect.iscoroutinefunction(self.fn):
-            return await self._async(jobs)
+            return await gather_jobs(self.fn, jobs, self.concurrency)
         return run_jobs(self.fn, jobs)
-
-    async def _async(self, jobs: Sequence[Job]) -> list[ItemResult]:
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def one(job: Job) -> ItemResult:
-            async with gate:
-                try:
-                    return as_result(await self.fn(job.genome, job.item, job.seed))  # type: ignore[misc]
-                except RunError as error:
-                    return ItemResult((), error=f"{type(error).__name__}: {error}")
-
-        return list(await asyncio.gather(*(one(job) for job in jobs)))
 
     async def _in_pool(self, jobs: Sequence[Job]) -> list[ItemResult]:
         if self._pool is None:

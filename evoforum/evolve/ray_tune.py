@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -26,11 +27,11 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from evoforum.errors import BackendError, RunError
+from evoforum.errors import BackendError, RunError, ServiceUnavailable
 from evoforum.evolve._ray_trainables import batch_trial, decode, worker_trial
 from evoforum.evolve.evaluate import ItemFn, ItemResult, Job, chunks
 
-_QUIET = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_DEDUP_LOGS": "0"}
+_QUIET = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
 
 
 def _import_ray() -> Any:
@@ -70,6 +71,7 @@ class RayTuneEvaluator:
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._started_ray = False
+        self._owned: list[Path] = []
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -78,11 +80,15 @@ class RayTuneEvaluator:
             os.environ.setdefault(key, value)
         ray = _import_ray()
         if not ray.is_initialized():
-            temp = self.temp_dir or Path(tempfile.mkdtemp(prefix="efray-"))
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if self.address is None:
+                temp = self.temp_dir or self._own(Path(tempfile.mkdtemp(prefix="efray-")))
                 options.update(num_cpus=self.workers, _temp_dir=str(temp))
-            ray.init(address=self.address, **options)
+            try:
+                ray.init(address=self.address, **options)
+            except Exception as error:  # vendor error, translated at the seam
+                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+                raise ServiceUnavailable(f"cannot start or reach {where}: {error}") from None
             self._started_ray = True
         if self.by_value:
             import sys
@@ -91,8 +97,12 @@ class RayTuneEvaluator:
 
             cloudpickle.register_pickle_by_value(sys.modules[self.fn.__module__])  # type: ignore[no-untyped-call]
         if self.storage_path is None:
-            self.storage_path = Path(tempfile.mkdtemp(prefix="eftune-"))
+            self.storage_path = self._own(Path(tempfile.mkdtemp(prefix="eftune-")))
         return ray
+
+    def _own(self, path: Path) -> Path:
+        self._owned.append(path)
+        return path
 
     def _tuner(self, trainable: Any, space: dict[str, Any], concurrent: int) -> Any:
         from ray import tune
@@ -194,3 +204,8 @@ class RayTuneEvaluator:
         if self._started_ray:
             _import_ray().shutdown()
             self._started_ray = False
+        if self.storage_path in self._owned:
+            self.storage_path = None
+        for path in self._owned:
+            shutil.rmtree(path, ignore_errors=True)
+        self._owned.clear()

@@ -12,16 +12,24 @@ environment (no variable of the parent passes through; names that look like secr
 and its own session; the whole process group and every leftover process is SIGKILLed at the end.
 
 What is enforced always: the wall-clock timeout, bounded capture of stdout/stderr/result,
-RLIMIT_CPU, RLIMIT_AS, RLIMIT_FSIZE and no core files. What is enforced when the parent is root
-and the kernel allows it (``SandboxResult.isolation`` records what was applied to each call):
-no network (an empty network namespace), a private mount namespace with fresh ``/tmp``,
-``/var/tmp`` and ``/dev/shm``, ``no_new_privs``, and a user id of its own (so file permissions
-stop writes outside its folder, RLIMIT_NPROC is enforced and it cannot signal other calls).
-See ``_sandbox_runner`` for the order in which the child applies them.
+RLIMIT_CPU (per process), RLIMIT_AS, RLIMIT_FSIZE and no core files. What is enforced when the
+parent is root and the kernel allows it (``SandboxResult.isolation`` records what was applied to
+each call): no network (an empty network namespace, and a seccomp filter refusing AF_UNIX sockets so no
+socket file of a local service can be reached), private mount and IPC namespaces with fresh small
+``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run/lock`` (and a folder others may not search, such
+as ``/root`` holding the interpreter, reduced to the needed subfolder), ``no_new_privs``, and a
+user id of its own (so file permissions stop writes outside its folder, RLIMIT_NPROC is enforced,
+it cannot signal other calls, and every process it leaves behind is found by that id).
+
+Not enforced: the number of files in the working folder (each is bounded by RLIMIT_FSIZE, the
+time to write them by the wall clock), reading world-readable files, and the honesty of the
+isolation record (the child writes it before candidate code runs, but the candidate could
+overwrite it). See ``_sandbox_runner`` for the order in which the child applies each step.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import os
 import re
@@ -69,7 +77,8 @@ class SandboxLimits(BaseModel):
     cpu_s: int = Field(default=5, ge=1, description="CPU seconds (RLIMIT_CPU; SIGKILL one second later)")
     memory_mb: int = Field(default=512, ge=64, description="address space (RLIMIT_AS)")
     wall_s: float = Field(default=10.0, gt=0, description="wall clock, then the whole group is SIGKILLed")
-    file_mb: int = Field(default=16, ge=1, description="largest file written (RLIMIT_FSIZE); tmpfs sizes")
+    file_mb: int = Field(default=16, ge=1, description="largest file written (RLIMIT_FSIZE)")
+    disk_mb: int = Field(default=64, ge=1, description="size of its working folder and of each private /tmp")
     nproc: int = Field(default=32, ge=1, description="processes and threads of the call's user")
     max_output_bytes: int = Field(default=1 << 20, ge=1024, description="kept of stdout, stderr, result")
     network: bool = Field(default=False, description="allow the network (else an empty namespace)")
@@ -83,11 +92,15 @@ class SandboxIsolation(BaseModel):
     network: bool = False
     """It ran in an empty network namespace (no interface, not even loopback)."""
     filesystem: bool = False
-    """It had private ``/tmp``, ``/var/tmp`` and ``/dev/shm`` in its own mount namespace."""
+    """It had private ``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/run/lock`` (own mount namespace)."""
+    folder: bool = False
+    """Its working folder was a tmpfs of its own, of ``disk_mb``."""
     user: int | None = None
     """The user id it ran as, when it dropped root; then RLIMIT_NPROC is enforced."""
     no_new_privs: bool = False
     """Set-user-id programs could not raise its privileges."""
+    unix_sockets_denied: bool = False
+    """A seccomp filter refused new AF_UNIX sockets: no service reachable through a socket file."""
 
 
 class SandboxResult(BaseModel):
@@ -131,8 +144,10 @@ class Sandbox:
     path (slower to import, but the candidate can use the public API); otherwise the child sees
     the standard library and its own files only. ``env`` adds variables to the minimal
     environment; names that look like secrets are refused. ``drop_user`` (default: when root)
-    runs each call as a user id of its own. ``folder`` is where working folders are made
-    (default: the system's temporary folder; a tmpfs such as ``/dev/shm`` is faster).
+    runs each call as a user id of its own. ``folder`` is where the parent makes working folders
+    (default: ``/dev/shm`` when the child gets a tmpfs of its own, else the temporary folder).
+    ``python`` must be this interpreter's installation (or a virtual environment of it): the
+    folders the child may still read are taken from it.
     """
 
     def __init__(
@@ -153,7 +168,7 @@ class Sandbox:
         self.env = dict(env or {})
         self.drop_user = os.geteuid() == 0 if drop_user is None else drop_user
         self.extra_path = _package_paths() if evoforum_importable else []
-        self.folder = None if folder is None else os.fspath(folder)
+        self.folder = _default_folder(self.drop_user) if folder is None else os.fspath(folder)
 
     async def run(
         self,
@@ -197,8 +212,9 @@ class Sandbox:
 
 
 def _compile_problem(source: str) -> str | None:
+    """Why ``source`` does not parse (it is parsed only, never compiled or run, in this process)."""
     try:
-        compile(source, "candidate.py", "exec", dont_inherit=True)
+        ast.parse(source, "candidate.py")
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as error:
         return f"{type(error).__name__}: {error}"
     return None
@@ -212,6 +228,12 @@ def _checked_files(files: Mapping[str, str]) -> dict[str, str]:
         if name == "candidate.py":
             raise CodeRejected("sandbox file name 'candidate.py' is taken by the source")
     return dict(files)
+
+
+def _default_folder(drop_user: bool) -> str | None:
+    """Where the parent makes working folders: ``/dev/shm`` (fast) when the child will move onto
+    a bounded tmpfs of its own, else the system's temporary folder (on disk)."""
+    return "/dev/shm" if drop_user and os.access("/dev/shm", os.W_OK | os.X_OK) else None
 
 
 def _package_paths() -> list[str]:

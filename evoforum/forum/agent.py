@@ -14,7 +14,9 @@ Calling an agent returns a ``MessagePromise`` at once. With ``forum=`` the branc
 the error / cancelled marker) are posted to the forum, and the answer is cached in the forum's
 store under (agent identity, branch hash): a later call on the same branch streams the stored
 answer without running the agent. The identity includes the agent's version, a hash of its source
-code, so a changed agent never reuses an old answer. ``@agent(cache=False)`` opts out.
+code, so a changed agent never reuses an old answer. ``@agent(cache=False)`` opts out. Keyword
+arguments are not part of the key (they carry injected resources such as an LLM client): an agent
+whose answer depends on them should opt out, or put what matters on the branch.
 """
 
 from __future__ import annotations

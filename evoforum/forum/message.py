@@ -28,7 +28,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from evoforum.errors import AgentFailed, ForumError, NotSerializable
-from evoforum.hashing import SCHEMA_VERSION, Hash, canonical_json, is_hash
+from evoforum.hashing import Hash, canonical_json, is_hash, prefix
 
 Kind = Literal["text", "data", "error", "forward", "reply", "cancelled"]
 KINDS: frozenset[str] = frozenset(("text", "data", "error", "forward", "reply", "cancelled"))
@@ -36,7 +36,7 @@ KINDS: frozenset[str] = frozenset(("text", "data", "error", "forward", "reply", 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Same bytes as evoforum.hashing.digest(..., domain="message"); a test pins the equivalence.
-_PREFIX = f"evoforum:v{SCHEMA_VERSION}:message\0".encode()
+_PREFIX = prefix("message")
 _sha256 = hashlib.sha256
 _dumps = orjson.dumps
 _SORTED = orjson.OPT_SORT_KEYS

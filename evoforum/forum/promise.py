@@ -171,6 +171,18 @@ class MessagePromise:
 
     # -- the producing side (used by agents) ----------------------------------------------------
 
+    def push(self, token: str) -> bool:
+        """For producers (an agent runner, an LLM stream): append ``token`` and wake the readers.
+
+        True when the slowest reader lags more than ``max_lag``: a producer that can wait then
+        ``await promise.throttle()``; one that cannot (a model mid-answer) may go on.
+        """
+        return self._push(token)
+
+    async def throttle(self) -> None:
+        """For producers: wait until the slowest reader is back within ``max_lag`` tokens."""
+        await self._throttle()
+
     async def _main(self, produce: Producer) -> None:
         try:
             message = await produce(self)

@@ -34,19 +34,28 @@ def vector_literal(vector: np.ndarray[Any, Any]) -> str:
 class PgVectorStore:
     """A ``VectorStore`` in the PostgreSQL table ``table`` (created with its index on ``open``)."""
 
-    def __init__(self, db: Database, table: str, dim: int) -> None:
+    def __init__(self, db: Database, table: str, dim: int, *, ef_search: int = _EF_SEARCH) -> None:
         if not _TABLE.fullmatch(table):
             raise UsageError(f"table name {table!r} is invalid: lowercase letters, digits and '_'")
-        self.db, self.table, self.dim = db, table, dim
+        if not 1 <= ef_search <= 1000:
+            raise UsageError(f"ef_search must be within 1..1000, not {ef_search}")
+        self.db, self.table, self.dim, self.ef_search = db, table, dim, ef_search
 
     @classmethod
-    async def open(cls, db: Database, table: str, dim: int, *, index: Index = "hnsw") -> PgVectorStore:
-        """The store on ``table``; creates the extension, the table and its index when missing."""
-        store = cls(db, table, dim)
-        await store._create(index)
+    async def open(
+        cls, db: Database, table: str, dim: int, *, index: Index = "hnsw", ef_search: int = _EF_SEARCH
+    ) -> PgVectorStore:
+        """The store on ``table``; creates the extension, the table and its index when missing.
+
+        ``ef_search`` is the HNSW candidate list of a query: larger finds more of the true
+        nearest neighbours and costs more time.
+        """
+        store = cls(db, table, dim, ef_search=ef_search)
+        await store._create()
+        await store.create_index(index)
         return store
 
-    async def _create(self, index: Index) -> None:
+    async def _create(self) -> None:
         await self.db.execute("CREATE EXTENSION IF NOT EXISTS vector")
         await self.db.execute(
             f"CREATE TABLE IF NOT EXISTS {self.table} ("
@@ -62,6 +71,9 @@ class PgVectorStore:
                 f"table {self.table!r} holds vectors of {existing} dimensions, not {self.dim}",
                 table=self.table,
             )
+
+    async def create_index(self, index: Index = "hnsw") -> None:
+        """Create the cosine index when missing (bulk loads: open with ``index="none"``, load, then this)."""
         if index != "none":
             await self.db.execute(
                 f"CREATE INDEX IF NOT EXISTS {self.table}_embedding_{index} "
@@ -95,12 +107,14 @@ class PgVectorStore:
             f"FROM {self.table} {where}ORDER BY embedding <=> $1::vector LIMIT $2"
         )
         args: list[Any] = [literal, k] + ([orjson.dumps(dict(filter)).decode()] if filter else [])
-        if not filter and k <= _EF_SEARCH:
-            records = await self.db.fetch_records(sql, *args)
+        if not filter and k <= self.ef_search == _EF_SEARCH:
+            records = await self.db.fetch_records(sql, *args)  # the server's defaults serve
         else:
+            ef_search = max(self.ef_search, min(k, 1000))
             async with self.db.transaction() as tx:
-                await tx.execute(f"SET LOCAL hnsw.ef_search = {max(_EF_SEARCH, min(k, 1000))}")
-                await tx.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+                await tx.execute(
+                    f"SET LOCAL hnsw.ef_search = {ef_search}; SET LOCAL hnsw.iterative_scan = relaxed_order"
+                )
                 records = await tx.fetch_records(sql, *args)
         hits = [
             Hit(

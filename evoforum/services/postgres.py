@@ -85,7 +85,7 @@ class PostgresService(Service):
         # Connect only once postmaster.pid says "ready": attempts during crash recovery would
         # fill the log with refusals and hide the lines that explain a failed start.
         try:
-            status = (data_dir(state) / "postmaster.pid").read_text().splitlines()[7:8]
+            status = [line.strip() for line in (data_dir(state) / "postmaster.pid").read_text().splitlines()[7:8]]
         except OSError:
             status = []
         if status != ["ready"]:

@@ -99,7 +99,7 @@ async def test_nothing_acknowledged_is_lost_across_a_restart(server: Server) -> 
                 await bus.publish(subject, Item(n=n))
                 acknowledged.append(n)  # publish returned: JetStream stored it
 
-        await publish(range(0, 40))
+        await publish(range(40))
         server.kill()
         during = asyncio.create_task(publish(range(40, 60)))  # retries until the server is back
         await asyncio.sleep(0.5)

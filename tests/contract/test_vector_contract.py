@@ -76,7 +76,8 @@ async def test_nearest_first_with_cosine_scores(store: VectorStore) -> None:
         assert hit.score == pytest.approx(cosine(query, vectors[i]), abs=1e-5)
         assert hit.payload == {"i": i}
     same = await store.query([2 * x for x in vectors[3]], k=1)  # scale does not matter
-    assert same[0].id == "v3" and same[0].score == pytest.approx(1.0, abs=1e-5)
+    assert same[0].id == "v3"
+    assert same[0].score == pytest.approx(1.0, abs=1e-5)
 
 
 async def test_upsert_replaces_and_payloads_round_trip(store: VectorStore) -> None:
@@ -84,7 +85,8 @@ async def test_upsert_replaces_and_payloads_round_trip(store: VectorStore) -> No
     await store.upsert(["a", "b"], [unit(0), unit(1)], [payload, {}])
     await store.upsert(["a"], [unit(2)], [{"text": "moved"}])
     hits = await store.query(unit(2), k=1)
-    assert hits[0].id == "a" and hits[0].payload == {"text": "moved"}
+    assert hits[0].id == "a"
+    assert hits[0].payload == {"text": "moved"}
     assert (await store.query(unit(1), k=1))[0].payload == {}
     await store.upsert(["c"], [unit(3)], [payload])
     assert (await store.query(unit(3), k=1))[0].payload == payload
@@ -140,7 +142,9 @@ async def test_empty_store_answers_nothing(store: VectorStore) -> None:
         ([""], [unit(0)], "non-empty"),
     ],
 )
-async def test_bad_input_is_refused(store: VectorStore, ids: list[str], vectors: list[list[float]], match: str) -> None:
+async def test_bad_input_is_refused(
+    store: VectorStore, ids: list[str], vectors: list[list[float]], match: str
+) -> None:
     with pytest.raises(UsageError, match=match):
         await store.upsert(ids, vectors)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import Sequence
 
@@ -16,6 +17,7 @@ from evoforum.evolve import (
     ResultCache,
 )
 from evoforum.evolve.assess import Assessor
+from evoforum.evolve.evaluate import run_jobs
 from evoforum.evolve.toy import VectorGenome, VectorSpace, sphere
 
 ITEMS = [str(i) for i in range(8)]
@@ -97,3 +99,34 @@ async def test_a_process_pool_gives_the_same_results() -> None:
         assert await pool.evaluate(jobs) == await LocalEvaluator(sphere).evaluate(jobs)
     finally:
         await pool.aclose()
+
+
+async def test_async_item_functions_run_concurrently_in_a_worker_batch() -> None:
+    running, peak = 0, 0
+
+    async def slow(genome: VectorGenome, item: str, seed: int) -> tuple[float]:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        return sphere(genome, item, seed)
+
+    jobs = [Job(genome, "0") for genome in _genomes(6)]
+    results = await LocalEvaluator(slow, concurrency=3).evaluate(jobs)
+    assert results == await LocalEvaluator(sphere).evaluate(jobs)
+    assert peak == 3
+    assert await asyncio.to_thread(run_jobs, slow, jobs, 2) == results
+
+
+async def test_the_test_split_is_scored_apart_from_selection() -> None:
+    engine = Engine(
+        operators=VectorSpace().operators(), algorithm=Generational(6), evaluator=LocalEvaluator(sphere),
+        items=["0"], weights=(-1.0,), generations=1, seed=0,
+    )  # fmt: skip
+    result = await engine.run()
+    assert result.best is not None
+    scores = await engine.score([result.best.genome], ["5", "6"])
+    expected = (sphere(result.best.genome, "5", 0)[0] + sphere(result.best.genome, "6", 0)[0]) / 2
+    assert scores[result.best.hash].values == (expected,)
+    assert result.best.fitness.values != (expected,)

@@ -117,6 +117,8 @@ async def test_resuming_with_a_different_setup_is_refused(tmp_path: Path) -> Non
         )  # fmt: skip
 
     await engine(1).run()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        await engine(1).run()
     with pytest.raises(ConfigError, match="seed"):
         await engine(2).resume()
     finished = await engine(1).resume()

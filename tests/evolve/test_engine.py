@@ -20,6 +20,7 @@ from evoforum.evolve import (
     Islands,
     LocalEvaluator,
     MuPlusLambda,
+    Operators,
     RunResult,
     migrate_ring,
 )
@@ -139,3 +140,38 @@ def test_ring_migration_moves_the_best_over_the_worst_of_the_next_island() -> No
         source = (index - 1) % 3
         expected = sorted([index * 10 + 1, index * 10 + 2, index * 10 + 3, source * 10 + 3])
         assert values == expected
+
+
+async def test_async_operators_are_awaited_in_order() -> None:
+    space = VectorSpace(length=3)
+
+    async def mut_later(genome: Any, rng: random.Random) -> Any:
+        await asyncio.sleep(0)
+        return space.mut_gaussian(genome, rng)
+
+    def run(mutate: Any) -> Engine:
+        ops = Operators(init=space.init, mutate=mutate, crossover=space.cx_blend)
+        return Engine(
+            operators=ops, algorithm=Generational(12, elitism=1), evaluator=LocalEvaluator(sphere),
+            items=ITEMS, weights=(-1.0,), generations=4, seed=1,
+        )  # fmt: skip
+
+    later, now = await run(mut_later).run(), await run(space.mut_gaussian).run()
+    assert [(i.hash, i.fitness.values) for i in later.population] == [
+        (i.hash, i.fitness.values) for i in now.population
+    ]
+    assert any(i.operator.endswith("mut_later") for i in later.population)
+
+
+async def test_a_job_budget_stops_the_run_and_resume_can_extend_it(tmp_path: Path) -> None:
+    small = _engine(Generational(10, elitism=1), generations=20, out_dir=tmp_path, max_jobs=60)
+    stopped = await small.run()
+    assert stopped.stopped == "budget"
+    assert stopped.generation < 20
+    assert stopped.jobs >= 60
+    more = _engine(Generational(10, elitism=1), generations=20, out_dir=tmp_path)
+    finished = await more.resume()
+    assert finished.stopped == "generations"
+    assert finished.generation == 20
+    whole = await _engine(Generational(10, elitism=1), generations=20).run()
+    assert _fingerprint(finished) == _fingerprint(whole)

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from evoforum.errors import CodeRejected, ConfigError, SandboxFailure, Timeout
+from evoforum.errors import CodeRejected, ConfigError, NotSerializable, SandboxFailure, Timeout
 from evoforum.evolve._sandbox_proc import leftovers
 from evoforum.evolve.sandbox import Sandbox, SandboxLimits, SandboxResult
 from evoforum.hashing import digest
 
-FAST = SandboxLimits(cpu_s=2, memory_mb=256, wall_s=3.0, file_mb=4, nproc=16, max_output_bytes=65536)
+FAST = SandboxLimits(
+    cpu_s=2, memory_mb=256, wall_s=3.0, file_mb=4, disk_mb=8, nproc=16, max_output_bytes=65536
+)
 ROOT = os.geteuid() == 0
 
 
@@ -80,6 +82,13 @@ async def test_code_that_does_not_compile_is_rejected_without_running(sandbox: S
     assert result.pid is None
     with pytest.raises(CodeRejected):
         result.raise_for_failure()
+
+
+def test_arguments_that_are_not_json_are_refused_before_anything_runs() -> None:
+    with pytest.raises(NotSerializable):
+        Sandbox(FAST).run_sync("def main(x):\n    return x\n", args=[object()])
+    with pytest.raises(NotSerializable, match="finite"):
+        Sandbox(FAST).run_sync("def main(x):\n    return x\n", kwargs={"x": float("nan")})
 
 
 def test_bad_file_names_and_secret_env_names_are_refused() -> None:
@@ -251,7 +260,7 @@ async def test_a_result_larger_than_the_limit_is_refused(sandbox: Sandbox) -> No
     assert result.reason == "error"
 
 
-async def test_a_planted_link_or_fifo_is_not_read_as_the_result(sandbox: Sandbox, tmp_path: Path) -> None:
+async def test_files_planted_as_the_old_result_files_are_ignored(sandbox: Sandbox, tmp_path: Path) -> None:
     secret = tmp_path / "secret.json"
     secret.write_text('{"status": "ok", "value": "the parent\'s secret"}')
     secret.chmod(0o600)
@@ -260,8 +269,30 @@ async def test_a_planted_link_or_fifo_is_not_read_as_the_result(sandbox: Sandbox
     assert linked.reason == "exit"
     assert linked.value is None
     fifo = await sandbox.run("import os\ndef main():\n    os.mkfifo('_result.json')\n    os._exit(0)\n")
-    assert fifo.reason == "error"
-    assert "not a regular file" in (fifo.error or "")
+    assert fifo.reason == "exit"
+
+
+async def test_filling_the_working_folder_stops_at_its_size(sandbox: Sandbox) -> None:
+    source = (
+        "import os\n"
+        "def main():\n"
+        "    written = 0\n"
+        "    try:\n"
+        "        for i in range(1000):\n"
+        "            with open(f'f{i}', 'wb') as handle:\n"
+        "                handle.write(bytes(1 << 20))\n"
+        "            written += 1\n"
+        "    except OSError as error:\n"
+        "        return [written, error.errno]\n"
+        "    return [written, 0]\n"
+    )
+    result = await sandbox.run(source)
+    if result.isolation is None or not result.isolation.folder:
+        pytest.skip("the working folder is not a tmpfs of its own here")
+    assert isinstance(result.value, list), result
+    written, errno = result.value
+    assert errno == 28  # ENOSPC: the folder's tmpfs is full
+    assert FAST.disk_mb - 2 <= written <= FAST.disk_mb  # its own files take a little room
 
 
 async def test_cancelling_a_call_kills_its_processes(sandbox: Sandbox) -> None:
@@ -304,6 +335,25 @@ async def test_the_network_is_unreachable_when_isolated(sandbox: Sandbox) -> Non
         pytest.skip("this machine does not allow an empty network namespace (needs root)")
     assert isinstance(result.value, str)
     assert result.value.startswith("blocked"), result
+
+
+async def test_unix_socket_files_are_out_of_reach_without_network(sandbox: Sandbox) -> None:
+    source = (
+        "import socket\n"
+        "def main():\n"
+        "    left, right = socket.socketpair()\n"
+        "    left.sendall(b'pair works')\n"
+        "    heard = right.recv(16).decode()\n"
+        "    try:\n"
+        "        socket.socket(socket.AF_UNIX).connect('/run/some-service.sock')\n"
+        "    except OSError as error:\n"
+        "        return [heard, type(error).__name__]\n"
+        "    return [heard, 'connected']\n"
+    )
+    result = await sandbox.run(source)
+    if result.isolation is None or not result.isolation.unix_sockets_denied:
+        pytest.skip("no seccomp filter on this machine")
+    assert result.value == ["pair works", "PermissionError"], result
 
 
 async def test_the_process_limit_is_enforced_for_an_own_user() -> None:

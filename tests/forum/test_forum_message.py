@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from evoforum.errors import AgentFailed, NotSerializable
@@ -179,3 +181,25 @@ def test_stored_bytes_are_pinned_at_creation() -> None:
     content["items"].append(2)
     assert Message.from_canonical(message.canonical()).content == {"items": [1]}
     assert Message.from_canonical(message.canonical()).hash == message.hash
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(content=json_values, metadata=st.dictionaries(st.text(max_size=8), json_values, max_size=3))
+@settings(max_examples=200, deadline=None)
+def test_any_json_content_round_trips_through_its_stored_bytes(
+    content: object, metadata: dict[str, object]
+) -> None:
+    message = Message(content, "prop", Message("root").hash, metadata=metadata)
+    again = Message.from_canonical(message.canonical())
+    assert again.hash == message.hash
+    assert again.canonical() == message.canonical()

@@ -305,3 +305,16 @@ async def test_one_reader_cancelled_while_waiting_does_not_disturb_the_others() 
         await doomed
     gate.set()
     assert await asyncio.wait_for(survivor, 10) == ["a", "b"]
+
+
+async def test_a_custom_producer_streams_through_push() -> None:
+    async def produce(promise: MessagePromise) -> Message:
+        for token in ("a", "b", "c"):
+            if promise.push(token):
+                await promise.throttle()
+            await asyncio.sleep(0)
+        return Message(promise.text, "stream")
+
+    promise = MessagePromise(produce, sender="stream", max_lag=1)
+    assert await collect(promise) == ["a", "b", "c"]
+    assert (await promise).content == "abc"

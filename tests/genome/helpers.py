@@ -12,6 +12,9 @@ from evoforum.genome import (
     FunctionAgent,
     LLMAgent,
     MachineSpec,
+    Metadata,
+    OutputSchema,
+    Predicate,
     StateSpec,
     TaskSpec,
     Transition,
@@ -99,4 +102,71 @@ def machine(**changes: Any) -> WorkflowGenome:
         ),
         code=CODE,
         entry=MachineSpec(**spec),
+    )
+
+
+def structured() -> WorkflowGenome:
+    """Every feature at once: tools, an output schema, field wiring, executors, a predicate guard,
+    a nested machine, and metadata."""
+    rater = LLMAgent(
+        name="rater",
+        model="m",
+        system_prompt="Rate the text.\nAnswer in JSON.",
+        prompt="Text: {text}",
+        temperature=0.7,
+        tools=("shout", "count"),
+        output_schema=OutputSchema(
+            name="Rating",
+            json_schema={"type": "object", "properties": {"long": {"type": "boolean"}}, "required": ["long"]},
+        ),
+    )
+    inner = MachineSpec(
+        states=(
+            StateSpec(
+                name="rate",
+                body=DagSpec(
+                    tasks=(
+                        TaskSpec(
+                            name="loud_topic", agent="loud", inputs=(wire("text", "topic"),), executor="ray"
+                        ),
+                        TaskSpec(
+                            name="rating", agent="rater", inputs=(wire("text", "loud_topic", task=True),)
+                        ),
+                        TaskSpec(
+                            name="verdict",
+                            agent="counter",
+                            inputs=(wire("text", "rating", task=True, field="long"),),
+                            executor="process",
+                            output="report",
+                        ),
+                    )
+                ),
+            ),
+            StateSpec(
+                name="ok",
+                body=DagSpec(tasks=(TaskSpec(name="keep", agent="loud", inputs=(wire("text", "topic"),)),)),
+            ),
+        ),
+        transitions=(
+            Transition(source="rate", target="ok", guard=Predicate(function="is_long")),
+            Transition(source="rate", target="rate", guard=Compare(field="length", op="<", value=100)),
+        ),
+        initial="rate",
+        step_limit=5,
+    )
+    outer = MachineSpec(states=(StateSpec(name="inner", body=inner),), initial="inner")
+    return WorkflowGenome(
+        inputs=("topic",),
+        agents=(
+            rater,
+            FunctionAgent(name="loud", function="shout"),
+            FunctionAgent(name="counter", function="count"),
+        ),
+        code=CODE,
+        entry=outer,
+        metadata=Metadata(
+            name="structured",
+            notes='Has "quotes" and\nlines.',
+            origin={"parents": ["a", "b"], "generation": 3},
+        ),
     )

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 import search_spaces
-from evoforum.errors import GenomeInvalid, SandboxFailure
+from evoforum.errors import GenomeInvalid, LLMMisbehaved, SandboxFailure
 from evoforum.flow import Runtime
-from evoforum.genome import Predicate, Transition, compile
-from evoforum.genome.runnable import SubprocessRunner, render_prompt
+from evoforum.genome import DagSpec, LLMAgent, OutputSchema, Predicate, TaskSpec, Transition, compile
+from evoforum.genome.runnable import SubprocessRunner, ask, render_prompt
 from evoforum.llm import ChatRequest, Completion
-from tests.genome.helpers import machine, pipeline
+from tests.genome.helpers import machine, pipeline, wire
 
 PROBLEM = 'def add(a, b):\n    """Add.\n\n    >>> add(1, 2)\n    3\n    """\n'
 
@@ -131,3 +131,36 @@ def test_render_prompt_fills_placeholders_and_appends_the_rest() -> None:
         render_prompt("Q: {question} {keep}", {"question": "why", "extra": 1}) == "Q: why {keep}\n\nextra:\n1"
     )
     assert render_prompt("", {"a": "x"}) == "a:\nx"
+
+
+async def test_output_schema_answers_are_json_and_fields_can_be_wired() -> None:
+    writer = LLMAgent(
+        name="writer",
+        model="m",
+        prompt="About {topic}",
+        output_schema=OutputSchema(name="Draft", json_schema={"type": "object"}),
+    )
+    genome = pipeline(
+        agents=(writer, pipeline().agents[1]),
+        entry=DagSpec(
+            tasks=(
+                TaskSpec(name="draft", agent="writer", inputs=(wire("topic", "topic"),)),
+                TaskSpec(
+                    name="final", agent="loud", inputs=(wire("text", "draft", task=True, field="text"),)
+                ),
+            )
+        ),
+    )
+    llm = Scripted('```json\n{"text": "fine"}\n```')
+    async with Runtime(llm=llm, transcripts=False) as runtime:
+        result = await runtime.run(compile(genome), {"topic": "cats"})
+    assert result.output == "FINE!"
+    assert llm.requests[0].output_schema == {"type": "object"}
+    assert llm.requests[0].schema_name == "Draft"
+
+
+async def test_an_answer_that_is_not_json_is_an_llm_misbehaviour() -> None:
+    writer = LLMAgent(name="writer", model="m", output_schema=OutputSchema(name="Draft"))
+    with pytest.raises(LLMMisbehaved) as caught:
+        await ask(Scripted("no json here"), writer, topic="x")
+    assert caught.value.raw == "no json here"  # type: ignore[attr-defined]

@@ -83,3 +83,15 @@ def test_compare_guard_evaluates_fields() -> None:
 
 
 PINNED = "8e95b2adc2b12ed9dcaec626717a9bd9c1488ffe1b037fe4478f4b68138e7348"
+
+
+def test_the_data_model_does_not_import_the_runtime() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, evoforum.genome, search_spaces\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('evoforum.flow', 'evoforum.llm', 'libcst'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -46,7 +46,9 @@ async def test_rows_come_back_as_models(db: Database, table: str) -> None:
     best = await db.fetch(Score, f"SELECT genome, value FROM {table} ORDER BY value DESC")
     assert best == [Score(genome="b", value=0.9), Score(genome="d", value=0.7), Score(genome="a", value=0.5),
                     Score(genome="c", value=0.1)]  # fmt: skip
-    assert await db.fetch_one(Score, f"SELECT * FROM {table} WHERE genome = $1", "d") == Score(genome="d", value=0.7)
+    assert await db.fetch_one(Score, f"SELECT * FROM {table} WHERE genome = $1", "d") == Score(
+        genome="d", value=0.7
+    )
     assert await db.fetch_one(Score, f"SELECT * FROM {table} WHERE genome = $1", "zz") is None
     assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 4
 
@@ -66,10 +68,13 @@ async def test_sql_errors_are_backend_errors(db: Database, table: str) -> None:
 
 
 async def test_transactions_roll_back_on_error(db: Database, table: str) -> None:
-    with pytest.raises(BackendError):
+    async def insert_twice() -> None:
         async with db.transaction() as tx:
             await tx.execute(f"INSERT INTO {table} VALUES ('kept?', 1.0)")
             await tx.execute(f"INSERT INTO {table} VALUES ('kept?', 2.0)")
+
+    with pytest.raises(BackendError, match="UniqueViolation"):
+        await insert_twice()
     assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 0
     async with db.transaction() as tx:
         await tx.execute(f"INSERT INTO {table} VALUES ('kept', 1.0)")

@@ -65,8 +65,10 @@ async def test_openai_embedder_against_an_openai_compatible_server() -> None:
         try:
             texts = ["alpha", "beta", "gamma", "alpha", "delta"]
             vectors = await embedder.embed(texts)  # three requests of at most two texts
-            assert len(vectors) == 5 and all(len(v) == 16 for v in vectors)
-            assert vectors[0] == vectors[3] and vectors[0] != vectors[1]
+            assert len(vectors) == 5
+            assert all(len(v) == 16 for v in vectors)
+            assert vectors[0] == vectors[3]
+            assert vectors[0] != vectors[1]
             assert server.stats.embeddings >= 3
         finally:
             await embedder.close()
@@ -85,7 +87,9 @@ async def test_openai_embedder_translates_a_dead_server() -> None:
 
 
 @pytest.mark.llm
-async def test_real_embeddings_in_pgvector_found_by_text(llm_url: str, llm_model: str, postgres_url: str) -> None:
+async def test_real_embeddings_in_pgvector_found_by_text(
+    llm_url: str, llm_model: str, postgres_url: str
+) -> None:
     embedder = OpenAIEmbedder(llm_url, llm_model)
     try:
         [probe] = await embedder.embed(["probe"])

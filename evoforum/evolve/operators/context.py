@@ -1,0 +1,115 @@
+"""What an operator is given besides its parents and its generator, and what it reports back.
+
+``OperatorContext`` carries the search space (its building blocks and constraints), the language
+model for the LLM operators, the edit memory, what is known about the parents (scores,
+transcript excerpts) and the ``OperatorStats`` every operator writes its counts into.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from evoforum.genome import Constraints, LLMAgent, WorkflowGenome
+
+if TYPE_CHECKING:
+    from evoforum.evolve.operators.memory import EditMemory
+    from evoforum.llm import LLMClient
+
+
+class Blocks(Protocol):
+    """The building blocks operators draw from (``search_spaces.BuildingBlocks`` has them)."""
+
+    @property
+    def models(self) -> tuple[str, ...]: ...
+    @property
+    def temperatures(self) -> tuple[float, ...]: ...
+    @property
+    def system_prompts(self) -> tuple[str, ...]: ...
+    @property
+    def prompt_fragments(self) -> tuple[str, ...]: ...
+    @property
+    def agent_templates(self) -> tuple[LLMAgent, ...]: ...
+
+
+class Space(Protocol):
+    """A search space as operators see it: building blocks, constraints and a full check."""
+
+    name: str
+    blocks: Any
+    constraints: Constraints
+
+    def check(self, genome: WorkflowGenome) -> list[tuple[str, str]]: ...
+
+
+@dataclass
+class OperatorCounts:
+    """The counts of one operator."""
+
+    calls: int = 0
+    children: int = 0
+    invalid: int = 0
+    repaired: int = 0
+    failures: int = 0
+    tokens: int = 0
+    problems: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def attempted(self) -> int:
+        """Children proposed (valid, repaired and invalid)."""
+        return self.children + self.invalid
+
+    @property
+    def invalid_rate(self) -> float:
+        """The share of proposed children that were invalid (0 when none was proposed)."""
+        return self.invalid / self.attempted if self.attempted else 0.0
+
+
+@dataclass
+class OperatorStats:
+    """Counts per operator name, for logging: ``stats.as_dict()`` is plain JSON."""
+
+    counts: dict[str, OperatorCounts] = field(default_factory=dict)
+
+    def of(self, name: str) -> OperatorCounts:
+        return self.counts.setdefault(name, OperatorCounts())
+
+    def invalid_rate(self, name: str) -> float:
+        return self.of(name).invalid_rate
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            name: {
+                "calls": c.calls,
+                "children": c.children,
+                "invalid": c.invalid,
+                "repaired": c.repaired,
+                "failures": c.failures,
+                "tokens": c.tokens,
+                "invalid_rate": round(c.invalid_rate, 4),
+                "problems": dict(sorted(c.problems.items(), key=lambda kv: -kv[1])[:5]),
+            }
+            for name, c in sorted(self.counts.items())
+        }
+
+
+@dataclass
+class OperatorContext:
+    """Everything an operator may use. ``scores`` and ``transcripts`` are keyed by genome hash
+    (transcripts are short excerpts of a failing conversation). ``operator_genomes`` replaces the
+    default genomes that describe the LLM operators (see ``operator_genomes``)."""
+
+    space: Space
+    llm: LLMClient | None = None
+    model: str = "stub"
+    memory: EditMemory | None = None
+    scores: Mapping[str, float] = field(default_factory=dict)
+    transcripts: Mapping[str, str] = field(default_factory=dict)
+    stats: OperatorStats = field(default_factory=OperatorStats)
+    operator_genomes: dict[str, WorkflowGenome] = field(default_factory=dict)
+    repair: Callable[[WorkflowGenome], WorkflowGenome | None] | None = None
+
+    def check(self, genome: WorkflowGenome) -> list[tuple[str, str]]:
+        """Every problem of ``genome``: its validity and the space's constraints."""
+        return self.space.check(genome)
