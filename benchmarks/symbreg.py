@@ -115,7 +115,8 @@ def run_deap(seed: int, generations: int) -> dict[str, Any]:
 
 
 def evaluate_tree(genome: TreeGenome, item: str, seed: int) -> tuple[float]:
-    return (mse(eval("lambda x: " + genome.expression, PSET.context)),)
+    """The same evaluation as bare DEAP's: compile the tree with ``gp.compile``, take the MSE."""
+    return (mse(gp.compile(genome.tree(), PSET)),)
 
 
 def engine_for(seed: int, generations: int, evaluator: Any, **extra: Any) -> Engine:

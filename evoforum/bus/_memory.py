@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from evoforum.bus._dispatch import Dispatch, check_consumer, check_request, raise_remote
-from evoforum.bus._protocol import ForumHook, Handler, Rejected, log, log_rejection
-from evoforum.bus._subject import Envelope, Subject, headers_for, transcript_of
+from evoforum.bus._protocol import ForumHook, Rejected, log, log_rejection
+from evoforum.bus._subject import Envelope, R, Subject, T, headers_for, transcript_of
 from evoforum.errors import BackendError, Timeout
 
 _RETRY_DELAY = 0.01
@@ -88,8 +88,8 @@ class MemoryBus:
 
     async def subscribe(
         self,
-        subject: Subject[Any, Any],
-        handler: Handler,
+        subject: Subject[T, Any],
+        handler: Callable[[Envelope[T]], Awaitable[Any]],
         *,
         consumer: str | None = None,
         max_attempts: int = 5,
@@ -111,12 +111,12 @@ class MemoryBus:
 
     async def request(
         self,
-        subject: Subject[Any, Any],
+        subject: Subject[Any, R],
         value: Any,
         *,
         timeout: float = 5.0,  # noqa: ASYNC109 - a NATS request carries its own timeout
         transcript: str | None = None,
-    ) -> Envelope[Any]:
+    ) -> Envelope[R]:
         self._check_open()
         check_request(subject)
         model = subject.validate(value)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from evoforum.bus._dispatch import Dispatch, check_consumer, check_request, raise_remote
-from evoforum.bus._nats_private import connect_client, nats_errors, translate
-from evoforum.bus._protocol import ForumHook, Handler, Rejected, log, log_rejection
-from evoforum.bus._subject import Envelope, Subject, headers_for, transcript_of
+from evoforum.bus._nats_private import connect_client, is_transient, nats_errors, translate
+from evoforum.bus._protocol import ForumHook, Rejected, log, log_rejection
+from evoforum.bus._subject import Envelope, R, Subject, T, headers_for, transcript_of
 from evoforum.errors import Timeout
 
 _FETCH_BATCH = 8
@@ -92,8 +92,8 @@ class NatsBus:
 
     async def subscribe(
         self,
-        subject: Subject[Any, Any],
-        handler: Handler,
+        subject: Subject[T, Any],
+        handler: Callable[[Envelope[T]], Awaitable[Any]],
         *,
         consumer: str | None = None,
         max_attempts: int = 5,
@@ -113,12 +113,12 @@ class NatsBus:
 
     async def request(
         self,
-        subject: Subject[Any, Any],
+        subject: Subject[Any, R],
         value: Any,
         *,
         timeout: float = 5.0,  # noqa: ASYNC109 - a NATS request carries its own timeout
         transcript: str | None = None,
-    ) -> Envelope[Any]:
+    ) -> Envelope[R]:
         check_request(subject)
         model = subject.validate(value)
         if self._forum is not None:
@@ -210,7 +210,7 @@ class NatsBus:
                 )
                 return
             except nats_errors() as error:
-                if loop.time() >= deadline:
+                if not is_transient(error, self._nc) or loop.time() >= deadline:
                     raise translate(error, f"publish on durable {subject.name!r}") from None
                 log.debug("JetStream publish on %r failed, retrying: %r", subject.name, error)
                 await asyncio.sleep(0.1)

@@ -17,6 +17,15 @@ def nats_errors() -> tuple[type[BaseException], ...]:
     return (nats.errors.Error,)
 
 
+def is_transient(error: BaseException, client: Any) -> bool:
+    """Whether trying again may help: the server is away or restarting, not a refused request."""
+    import nats.js.errors
+
+    if client.is_closed:
+        return False
+    return not isinstance(error, nats.js.errors.BadRequestError)
+
+
 def translate(error: BaseException, doing: str) -> BackendError:
     """A ``BackendError`` saying what failed, with the nats error attached as ``cause``."""
     return BackendError(f"NATS: {doing} failed: {type(error).__name__}: {error}", cause=repr(error))

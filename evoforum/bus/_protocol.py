@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from evoforum.bus._subject import Envelope, Subject
+from evoforum.bus._subject import Envelope, R, Subject, T
 from evoforum.errors import SchemaMismatch
 from evoforum.hashing import Hash
 
@@ -54,8 +54,8 @@ class Bus(Protocol):
 
     async def subscribe(
         self,
-        subject: Subject[Any, Any],
-        handler: Handler,
+        subject: Subject[T, Any],
+        handler: Callable[[Envelope[T]], Awaitable[Any]],
         *,
         consumer: str | None = None,
         max_attempts: int = 5,
@@ -66,12 +66,12 @@ class Bus(Protocol):
 
     async def request(
         self,
-        subject: Subject[Any, Any],
+        subject: Subject[Any, R],
         value: Any,
         *,
         timeout: float = 5.0,  # noqa: ASYNC109 - a NATS request carries its own timeout
         transcript: str | None = None,
-    ) -> Envelope[Any]:
+    ) -> Envelope[R]:
         """Send a request and return the reply, parsed into the subject's reply schema."""
         ...
 
@@ -100,6 +100,18 @@ class ForumHook:
 
     forum: ForumLike
     make_message: MessageFactory
+
+    @classmethod
+    def into(cls, forum: ForumLike, *, sender: str | None = None) -> ForumHook:
+        """A hook posting ``evoforum.Message``s: the model as data content, sent by ``sender``
+        (default: the subject's name), with the subject in ``metadata["subject"]``."""
+
+        def make_message(subject: str, value: BaseModel, parent: Hash | None) -> Any:
+            from evoforum.forum import Message
+
+            return Message(value, sender=sender or subject, parent=parent, metadata={"subject": subject})
+
+        return cls(forum, make_message)
 
     async def record(self, subject: str, value: BaseModel, parent: str | None) -> str | None:
         posted = await self.forum.post(self.make_message(subject, value, Hash(parent) if parent else None))

@@ -12,15 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 from pydantic import BaseModel, ValidationError
+from typing_extensions import TypeVar
 
 from evoforum.errors import SchemaMismatch, UsageError
 from evoforum.hashing import Hash, is_hash
 
 T = TypeVar("T", bound=BaseModel)
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R", bound=BaseModel, default=BaseModel)
 
 HASH_HEADER = "evoforum-hash"
 SCHEMA_HEADER = "evoforum-schema"

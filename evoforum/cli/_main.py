@@ -12,21 +12,16 @@ from evoforum.errors import EvoforumError, UsageError
 Command = Callable[[argparse.Namespace], int]
 
 
-def _not_built(what: str) -> Command:
-    def command(args: argparse.Namespace) -> int:
-        print(f"evoforum {args.command}: {what} is not built yet in this release.", file=sys.stderr)
-        return 1
-
-    return command
-
-
 def _command(name: str) -> Command:
     if name == "services":
         from evoforum.services.cli import services_command
 
         command: Command = services_command
         return command
-    return _not_built(f"'{name}' (the experiment engine)")
+    from evoforum.cli import _commands
+
+    found: Command = getattr(_commands, f"{name}_command")
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:

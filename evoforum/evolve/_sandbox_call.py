@@ -200,7 +200,8 @@ async def _watch(
             forced = "output_limit" if capture.flooded.is_set() else "timeout"
     finally:
         flooded.cancel()
-        leftovers = await asyncio.to_thread(kill_all, uid, pid) - (1 if forced else 0)
+        alive = not capture.exited.done()
+        leftovers = await asyncio.to_thread(functools.partial(kill_all, uid, pid, leader_alive=alive))
         with contextlib.suppress(TimeoutError):
             ends = asyncio.gather(capture.exited, capture.closed, sink.closed)
             await asyncio.wait_for(asyncio.shield(ends), _DRAIN_S)

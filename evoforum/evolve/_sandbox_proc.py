@@ -101,15 +101,23 @@ def leftovers(uid: int | None, group: int) -> list[int]:
     return [int(name) for name in names if _in_group(name, group)]
 
 
-def kill_all(uid: int | None, group: int, rounds: int = 200) -> int:
-    """SIGKILL the call's processes until none is left; the number of leftovers it found."""
+def kill_all(uid: int | None, group: int, *, leader_alive: bool, rounds: int = 200) -> int:
+    """SIGKILL the call's processes until none is left; the number of leftovers it found.
+
+    The group is signalled as a whole only while it surely exists (its leader not yet reaped, or
+    members just seen), so a process group number reused by the system is never hit.
+    """
+    if leader_alive:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
     seen: set[int] = set()
     for _ in range(rounds):
         pids = leftovers(uid, group)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, signal.SIGKILL)
         if not pids:
-            return len(seen)
+            break
+        if uid is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
         for pid in pids:
             seen.add(pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):

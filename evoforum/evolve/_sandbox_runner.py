@@ -107,7 +107,7 @@ class _Libc:
             (give, 0, 0, deny),
             (give, 0, 0, allow),
         ]
-        instructions = (Instruction * len(code))(*code)
+        instructions = (Instruction * len(code))(*(Instruction(*row) for row in code))
         program = Program(len(code), instructions)
         self._check(self._lib.prctl(PR_SET_SECCOMP, 2, c.byref(program), 0, 0), "seccomp")
         return True
@@ -159,8 +159,10 @@ def _private_tmp(libc: _Libc, needed: list[str], size: int) -> bool:
     here = os.getcwd()
     done = True
     for folder in TMP_FOLDERS:
-        if not os.path.isdir(folder) or any(p == folder or p.startswith(folder + "/") for p in needed):
-            done = False
+        if not os.path.isdir(folder):
+            continue
+        if any(p == folder or p.startswith(folder + "/") for p in needed):
+            done = False  # the interpreter or a package lives there: it stays shared
             continue
         inside = here.startswith(folder + "/")
         _tmpfs(libc, folder, "1777", size)

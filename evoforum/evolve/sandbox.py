@@ -120,7 +120,7 @@ class SandboxResult(BaseModel):
     truncated: bool = False
     duration_s: float = 0.0
     pid: int | None = Field(default=None, description="the child's pid: its process group and session")
-    leftovers: int = Field(default=0, description="processes still alive after the call, then killed")
+    leftovers: int = Field(default=0, description="processes that outlived a call that ended by itself")
     isolation: SandboxIsolation | None = None
 
     def raise_for_failure(self) -> JsonValue:

@@ -9,6 +9,8 @@
 and a vector store.
 """
 
+from typing import TYPE_CHECKING
+
 from evoforum.memory._embed import Embedder, OpenAIEmbedder
 from evoforum.memory._kv import KeyValue, MemoryKV
 from evoforum.memory._nats_kv import NatsKV
@@ -33,3 +35,12 @@ __all__ = [
     "VectorStore",
     "WeaviateVectorStore",
 ]
+
+if TYPE_CHECKING:  # the backends follow their protocols (checked by mypy, never run)
+
+    def _conforms(
+        kv: tuple[MemoryKV, NatsKV],
+        vectors: tuple[MemoryVectorStore, PgVectorStore, WeaviateVectorStore],
+        embedder: OpenAIEmbedder,
+    ) -> tuple[KeyValue, KeyValue, VectorStore, VectorStore, VectorStore, Embedder]:
+        return (*kv, *vectors, embedder)

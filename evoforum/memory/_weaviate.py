@@ -25,9 +25,14 @@ _PROPERTY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,200}")
 _COLLECTION = re.compile(r"[A-Z][A-Za-z0-9_]{0,200}")
 
 
+def _scalar(value: Any) -> Any:
+    """Numbers as floats, so every numeric payload key becomes one ``number`` property."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def _promoted(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        f"p_{key}": value
+        f"p_{key}": _scalar(value)
         for key, value in payload.items()
         if _PROPERTY.fullmatch(key) and isinstance(value, str | int | float | bool)
     }
@@ -141,7 +146,7 @@ class WeaviateVectorStore:
         for key, value in (filter or {}).items():
             if not _PROPERTY.fullmatch(key):
                 raise UsageError(f"Weaviate filters need keys that are property names, not {key!r}")
-            conditions.append(WeaviateFilter.by_property(f"p_{key}").equal(value))
+            conditions.append(WeaviateFilter.by_property(f"p_{key}").equal(_scalar(value)))
         try:
             response = await self._collection.query.near_vector(
                 near_vector=check_vector(vector, self.dim).tolist(),

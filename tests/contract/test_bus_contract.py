@@ -325,3 +325,14 @@ async def test_forum_hook_lands_dialogue_in_the_forum(backend: tuple[Any, RawPub
         "content": {"verdict": "ship it"},
         "parent": request_hash,
     }
+
+
+async def test_a_closed_bus_refuses_work(bus_url: str | None) -> None:
+    bus: Any = MemoryBus() if bus_url is None else await NatsBus.connect(bus_url)
+    await bus.close()
+    subject = Subject(name("after.close"), ReviewRequest)
+    durable = Subject(name("after.close"), ReviewRequest, durable=True)
+    with pytest.raises(BackendError):
+        await bus.publish(subject, ReviewRequest(code="x", lines=1))
+    with pytest.raises(BackendError):
+        await bus.publish(durable, ReviewRequest(code="x", lines=1))

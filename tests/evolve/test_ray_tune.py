@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,10 +32,10 @@ async def test_ray_tune_evaluator_matches_the_local_one(tmp_path: Path) -> None:
         assert await workers.evaluate(jobs) == expected
         assert await workers.evaluate(jobs[:3]) == expected[:3]
 
-        def engine(evaluator: object) -> Engine:
+        def engine(evaluator: Any) -> Engine:
             return Engine(
                 operators=VectorSpace().operators(), algorithm=Generational(10, elitism=1),
-                evaluator=evaluator, items=["0", "1"], weights=(-1.0,), generations=3, seed=4,  # type: ignore[arg-type]
+                evaluator=evaluator, items=["0", "1"], weights=(-1.0,), generations=3, seed=4,
             )  # fmt: skip
 
         through_ray = await engine(workers).run()

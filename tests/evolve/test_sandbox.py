@@ -388,6 +388,19 @@ async def test_concurrent_calls_each_get_their_own_user(sandbox: Sandbox) -> Non
         assert len({r.value[1] for r in results if isinstance(r.value, list)}) == 8
 
 
+async def test_hostile_neighbours_do_not_disturb_good_calls(sandbox: Sandbox) -> None:
+    bomb = "import os, time\ndef main():\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            time.sleep(0.01)\n"
+    flood = "import sys\ndef main():\n    while True:\n        sys.stdout.write('x' * 65536)\n"
+    good = "import time\ndef main(i):\n    time.sleep(0.5)\n    return i\n"
+    hostile = [sandbox.run(bomb), sandbox.run(bomb), sandbox.run(flood)]
+    patient = Sandbox(FAST.model_copy(update={"wall_s": 20.0}))
+    results = await asyncio.gather(*hostile, *(patient.run(good, args=[i]) for i in range(6)))
+    assert [r.reason for r in results[:3]] == ["timeout", "timeout", "output_limit"]
+    assert [r.value for r in results[3:]] == list(range(6)), results[3:]
+    for result in results:
+        assert_nothing_left(result)
+
+
 async def test_the_public_api_can_be_made_importable() -> None:
     source = "from evoforum.hashing import digest\ndef main(v):\n    return digest(v, domain='test')\n"
     plain = await Sandbox(FAST).run(source, args=[[1, 2]])

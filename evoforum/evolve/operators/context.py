@@ -11,26 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from evoforum.genome import Constraints, LLMAgent, WorkflowGenome
+from evoforum.genome import Constraints, WorkflowGenome
 
 if TYPE_CHECKING:
     from evoforum.evolve.operators.memory import EditMemory
     from evoforum.llm import LLMClient
-
-
-class Blocks(Protocol):
-    """The building blocks operators draw from (``search_spaces.BuildingBlocks`` has them)."""
-
-    @property
-    def models(self) -> tuple[str, ...]: ...
-    @property
-    def temperatures(self) -> tuple[float, ...]: ...
-    @property
-    def system_prompts(self) -> tuple[str, ...]: ...
-    @property
-    def prompt_fragments(self) -> tuple[str, ...]: ...
-    @property
-    def agent_templates(self) -> tuple[LLMAgent, ...]: ...
 
 
 class Space(Protocol):

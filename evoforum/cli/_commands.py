@@ -1,0 +1,80 @@
+"""The experiment commands: run, resume, export, lineage, show.
+
+Each takes the parsed arguments and returns an exit status; bad input raises ``UsageError``
+(the entry point prints one line and exits with 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from evoforum.config import load_config
+    from evoforum.run import run_experiment
+
+    config = load_config(args.config, args.overrides)
+    summary = asyncio.run(run_experiment(config, Path(args.out), state_dir=args.state_dir))
+    _report(summary, Path(args.out))
+    return 0
+
+
+def resume_command(args: argparse.Namespace) -> int:
+    from evoforum.run import resume_experiment
+
+    out = Path(args.out)
+    if (out / "summary.json").exists():
+        print(f"evoforum: {out} is finished already (summary.json)", file=sys.stderr)
+        return 0
+    summary = asyncio.run(resume_experiment(out, state_dir=args.state_dir))
+    _report(summary, out)
+    return 0
+
+
+def _report(summary: dict[str, Any], out: Path) -> None:
+    best = summary["best"]
+    line = (
+        f"best {best['genome_hash'][:12]}  valid {best['valid_score']:.4g}  test {best['test_score']:.4g}"
+        f"  evaluations {summary['evaluations']}  llm {summary['llm_calls']} calls"
+        f"  {summary['wall_s']:.0f}s"
+    )
+    for name, baseline in summary.get("baselines", {}).items():
+        line += f"  | {name} test {baseline['test_score']:.4g}"
+    print(line)
+    print(f"winner: {out / 'winner.py'}   summary: {out / 'summary.json'}   mlflow: {summary['mlflow']['tracking_uri']}")
+
+
+def export_command(args: argparse.Namespace) -> int:
+    from evoforum.run._export import winner_source
+
+    source = winner_source(Path(args.out))
+    if args.output:
+        Path(args.output).write_text(source, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(source)
+    return 0
+
+
+def lineage_command(args: argparse.Namespace) -> int:
+    from evoforum.run._export import lineage_rows
+
+    for row in lineage_rows(Path(args.out)):
+        print(
+            f"gen {row['generation']:>3}  {row['operator']:<24} fitness {row['fitness']:<10}"
+            f"  run {row['run_id'] or '-':<32}  transcript {row['transcript'] or '-'}  genome {row['genome'][:12]}"
+        )
+    return 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    from evoforum.run._export import show_conversation
+
+    text = asyncio.run(show_conversation(args.hash, Path(args.out) if args.out else None, args.state_dir))
+    sys.stdout.write(text)
+    return 0

@@ -1,0 +1,132 @@
+"""Helpers for editing frozen genomes: finding and replacing DAGs and machines by position."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
+
+from evoforum.genome import (
+    DagSpec,
+    FromInput,
+    FromTask,
+    LLMAgent,
+    MachineSpec,
+    StateSpec,
+    TaskSpec,
+    WorkflowGenome,
+)
+
+Body = DagSpec | MachineSpec
+Trail = tuple[int, ...]
+"""A position in the entry flow: the state indices leading to a body (() is the entry itself)."""
+
+T = TypeVar("T")
+
+
+def bodies(body: Body, trail: Trail = ()) -> Iterator[tuple[Trail, Body]]:
+    """Every DAG and machine in ``body`` with its trail, the body itself first."""
+    yield trail, body
+    if isinstance(body, MachineSpec):
+        for index, state in enumerate(body.states):
+            yield from bodies(state.body, (*trail, index))
+
+
+def dags(genome: WorkflowGenome) -> list[tuple[Trail, DagSpec]]:
+    return [(t, b) for t, b in bodies(genome.entry) if isinstance(b, DagSpec)]
+
+
+def machines(genome: WorkflowGenome) -> list[tuple[Trail, MachineSpec]]:
+    return [(t, b) for t, b in bodies(genome.entry) if isinstance(b, MachineSpec)]
+
+
+def replace(body: Body, trail: Trail, new: Body) -> Body:
+    """``body`` with the part at ``trail`` replaced by ``new``."""
+    if not trail:
+        return new
+    assert isinstance(body, MachineSpec)
+    index, rest = trail[0], trail[1:]
+    state = body.states[index]
+    states = list(body.states)
+    states[index] = StateSpec(name=state.name, body=replace(state.body, rest, new))
+    return body.model_copy(update={"states": tuple(states)})
+
+
+def with_body(genome: WorkflowGenome, trail: Trail, new: Body) -> WorkflowGenome:
+    return genome.model_copy(update={"entry": replace(genome.entry, trail, new)})
+
+
+def used_names(genome: WorkflowGenome) -> set[str]:
+    """Every name a new agent, task, state or output must not take."""
+    names = set(genome.inputs) | {a.name for a in genome.agents}
+    for _, part in bodies(genome.entry):
+        if isinstance(part, DagSpec):
+            names |= {t.name for t in part.tasks} | {t.output_name for t in part.tasks}
+        else:
+            names |= {s.name for s in part.states}
+    return names
+
+
+def fresh(base: str, taken: set[str]) -> str:
+    """``base`` or ``base_2``, ``base_3``… whichever is not in ``taken`` (and add it there)."""
+    stem = base.rstrip("0123456789_") or "x"
+    name, number = base, 2
+    while name in taken:
+        name = f"{stem}_{number}"
+        number += 1
+    taken.add(name)
+    return name
+
+
+def llm_agents(genome: WorkflowGenome) -> list[LLMAgent]:
+    return [a for a in genome.agents if isinstance(a, LLMAgent)]
+
+
+def with_agent(genome: WorkflowGenome, agent: LLMAgent) -> WorkflowGenome:
+    """``genome`` with the agent of the same name replaced by ``agent``."""
+    agents = tuple(agent if a.name == agent.name else a for a in genome.agents)
+    return genome.model_copy(update={"agents": agents})
+
+
+def consumers(dag: DagSpec, task: str) -> list[TaskSpec]:
+    return [
+        t
+        for t in dag.tasks
+        if any(isinstance(w.source, FromTask) and w.source.task == task for w in t.inputs)
+    ]
+
+
+def rewired(task: TaskSpec, old: str, new: str) -> TaskSpec:
+    """``task`` reading from upstream task ``new`` wherever it read from ``old``."""
+    wires = tuple(
+        w.model_copy(update={"source": FromTask(task=new, field=w.source.field)})
+        if isinstance(w.source, FromTask) and w.source.task == old
+        else w
+        for w in task.inputs
+    )
+    return task.model_copy(update={"inputs": wires})
+
+
+def referenced_agents(genome: WorkflowGenome) -> set[str]:
+    return {t.agent for _, part in dags(genome) for t in part.tasks}
+
+
+def prune_agents(genome: WorkflowGenome) -> WorkflowGenome:
+    """``genome`` without agents no task uses."""
+    used = referenced_agents(genome)
+    return genome.model_copy(update={"agents": tuple(a for a in genome.agents if a.name in used)})
+
+
+def values_read(genome: WorkflowGenome) -> set[str]:
+    return {
+        w.source.name
+        for _, part in dags(genome)
+        for t in part.tasks
+        for w in t.inputs
+        if isinstance(w.source, FromInput)
+    }
+
+
+def choose(rng: random.Random, options: Sequence[T]) -> T | None:
+    """One of ``options`` drawn from ``rng``, or None when there is none."""
+    return options[rng.randrange(len(options))] if options else None

@@ -1,0 +1,109 @@
+"""Mutation of state machines: states duplicated or removed, transitions retargeted or dropped."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from evoforum.evolve.operators import _edit as e
+from evoforum.evolve.operators.base import Children, operator
+from evoforum.evolve.operators.context import OperatorContext
+from evoforum.genome import DagSpec, StateSpec, Transition, WorkflowGenome
+
+
+def _renamed(dag: DagSpec, taken: set[str]) -> DagSpec:
+    """A copy of ``dag`` with fresh task names that still publishes the same output names."""
+    names = {t.name: e.fresh(t.name, taken) for t in dag.tasks}
+    tasks = []
+    for task in dag.tasks:
+        for old, new in names.items():
+            task = e.rewired(task, old, new)
+        tasks.append(task.model_copy(update={"name": names[task.name], "output": task.output_name}))
+    return DagSpec(tasks=tuple(tasks))
+
+
+@operator("mut_add_state")
+def mut_add_state(
+    parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext
+) -> Children:
+    """A state (a DAG) is duplicated as a second attempt that leaves the way the original does:
+    one of several transitions into the state now enters the copy, or (with one way in) the
+    original gets a last transition to the copy."""
+    genome = parents[0]
+    sites = [
+        (trail, m, s)
+        for trail, m in e.machines(genome)
+        for s in m.states
+        if isinstance(s.body, DagSpec) and any(t.target == s.name for t in m.transitions)
+    ]
+    site = e.choose(rng, sites)
+    if site is None:
+        return []
+    trail, machine, state = site
+    taken = e.used_names(genome)
+    assert isinstance(state.body, DagSpec)
+    copy = StateSpec(name=e.fresh(f"{state.name}_again", taken), body=_renamed(state.body, taken))
+    incoming = [i for i, t in enumerate(machine.transitions) if t.target == state.name]
+    transitions = list(machine.transitions)
+    if len(incoming) > 1:
+        redirect = incoming[rng.randrange(len(incoming))]
+        transitions[redirect] = transitions[redirect].model_copy(update={"target": copy.name})
+    else:
+        transitions.append(Transition(source=state.name, target=copy.name))
+    transitions += [
+        t.model_copy(update={"source": copy.name}) for t in machine.transitions if t.source == state.name
+    ]
+    new = machine.model_copy(update={"states": (*machine.states, copy), "transitions": tuple(transitions)})
+    return [e.with_body(genome, trail, new)]
+
+
+@operator("mut_remove_state")
+def mut_remove_state(
+    parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext
+) -> Children:
+    """A state that is not initial is removed; what entered it goes where it would have gone next."""
+    genome = parents[0]
+    sites = [
+        (trail, m, s)
+        for trail, m in e.machines(genome)
+        for s in m.states
+        if s.name != m.initial and len(m.states) > 1 and any(t.source == s.name for t in m.transitions)
+    ]
+    site = e.choose(rng, sites)
+    if site is None:
+        return []
+    trail, machine, state = site
+    after = next(t.target for t in machine.transitions if t.source == state.name)
+    transitions = tuple(
+        t.model_copy(update={"target": after}) if t.target == state.name else t
+        for t in machine.transitions
+        if t.source != state.name
+    )
+    states = tuple(s for s in machine.states if s.name != state.name)
+    new = machine.model_copy(update={"states": states, "transitions": transitions})
+    return [e.prune_agents(e.with_body(genome, trail, new))]
+
+
+@operator("mut_transition")
+def mut_transition(
+    parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext
+) -> Children:
+    """A transition is dropped (when its state has another way out) or sent to another state."""
+    genome = parents[0]
+    found = e.choose(rng, [(t, m) for t, m in e.machines(genome) if m.transitions])
+    if found is None:
+        return []
+    trail, machine = found
+    index = rng.randrange(len(machine.transitions))
+    chosen = machine.transitions[index]
+    siblings = sum(t.source == chosen.source for t in machine.transitions)
+    transitions: list[Transition] = list(machine.transitions)
+    if siblings > 1 and rng.random() < 0.5:
+        del transitions[index]
+    else:
+        targets = [s.name for s in machine.states if s.name != chosen.target]
+        if not targets:
+            return []
+        transitions[index] = chosen.model_copy(update={"target": targets[rng.randrange(len(targets))]})
+    new = machine.model_copy(update={"transitions": tuple(transitions)})
+    return [e.with_body(genome, trail, new)]

@@ -1,0 +1,184 @@
+"""The LLM operators described as genomes: agents, prompts and a DAG, run through ``compile``.
+
+LMX and the LLM rewrite do not hold prompt strings: each is a ``WorkflowGenome`` whose inputs are
+what the operator knows (the parents, the target, its score, feedback, remembered edits) and whose
+output is the model's answer. Evolving those genomes (``coevolve``) evolves the operators.
+``OPERATOR_SPACE`` is the small search space they live in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from evoforum.genome import (
+    Constraints,
+    DagSpec,
+    FromInput,
+    LLMAgent,
+    Metadata,
+    TaskSpec,
+    Wire,
+    WorkflowGenome,
+)
+from evoforum.llm import ChatRequest, Completion, LLMClient, TokenSink, Wrapper
+
+LMX = "lmx"
+REWRITE = "rewrite"
+PLACEHOLDER_MODEL = "operator-model"
+"""The model named in operator genomes; ``run_operator_genome`` asks the context's model instead."""
+
+LMX_INPUTS = ("parents", "examples", "count")
+REWRITE_INPUTS = ("kind", "target", "score", "feedback", "examples")
+
+
+def _wire(name: str) -> Wire:
+    return Wire(parameter=name, source=FromInput(name=name))
+
+
+def lmx_genome() -> WorkflowGenome:
+    """The default LMX operator: one breeder agent reading k parents and remembered edits."""
+    breeder = LLMAgent(
+        name="breeder",
+        model=PLACEHOLDER_MODEL,
+        system_prompt="You are a variation operator of an evolutionary search over Python programs.",
+        prompt=(
+            "Here are {count} parent programs, best first, each with its score.\n"
+            "Write one new program that combines their strengths. Keep the same overall structure "
+            "and the same function signatures. Reply with the complete program in one fenced "
+            "Python code block.\n\n{examples}\n\n{parents}"
+        ),
+        temperature=0.7,
+    )
+    task = TaskSpec(name="propose", agent="breeder", inputs=tuple(_wire(n) for n in LMX_INPUTS))
+    return WorkflowGenome(
+        inputs=LMX_INPUTS,
+        agents=(breeder,),
+        entry=DagSpec(tasks=(task,)),
+        metadata=Metadata(name="lmx-operator", origin={"operator_genome": LMX}),
+    )
+
+
+def rewrite_genome() -> WorkflowGenome:
+    """The default rewrite operator: one rewriter agent that sees the score and a failing excerpt."""
+    rewriter = LLMAgent(
+        name="rewriter",
+        model=PLACEHOLDER_MODEL,
+        system_prompt="You improve one part of a workflow at a time.",
+        prompt=(
+            "The workflow scored {score}. What went wrong on one input:\n{feedback}\n\n"
+            "Edits that helped before:\n{examples}\n\n"
+            "Rewrite the {kind} below so the workflow does better. Keep its name and signature "
+            "(or its placeholders in braces). Reply with the rewritten {kind} only, in the same "
+            "form as it is given.\n\n{target}"
+        ),
+        temperature=0.5,
+    )
+    task = TaskSpec(name="rewrite", agent="rewriter", inputs=tuple(_wire(n) for n in REWRITE_INPUTS))
+    return WorkflowGenome(
+        inputs=REWRITE_INPUTS,
+        agents=(rewriter,),
+        entry=DagSpec(tasks=(task,)),
+        metadata=Metadata(name="rewrite-operator", origin={"operator_genome": REWRITE}),
+    )
+
+
+@dataclass(frozen=True)
+class _OperatorBlocks:
+    models: tuple[str, ...] = (PLACEHOLDER_MODEL,)
+    temperatures: tuple[float, ...] = (0.2, 0.5, 0.7, 1.0)
+    system_prompts: tuple[str, ...] = (
+        "You are a variation operator of an evolutionary search over Python programs.",
+        "You are an expert programmer who improves programs by small, careful edits.",
+        "You improve one part of a workflow at a time.",
+    )
+    prompt_fragments: tuple[str, ...] = (
+        "Make one small, targeted change.",
+        "Prefer edits that fix the failure shown.",
+        "Do not remove working parts.",
+        "Be bold: try a different approach.",
+        "Learn from the edits that helped before.",
+    )
+    agent_templates: tuple[LLMAgent, ...] = ()
+
+
+@dataclass
+class OperatorSpace:
+    """The search space of operator genomes (for mutating them with the same operators)."""
+
+    name: str = "operators"
+    blocks: Any = field(default_factory=_OperatorBlocks)
+    constraints: Constraints = field(default_factory=lambda: Constraints(max_tasks=4, max_agents=3))
+
+    def check(self, genome: WorkflowGenome) -> list[tuple[str, str]]:
+        problems = [*genome.problems(), *self.constraints.check(genome)]
+        if not problems and set(genome.inputs) - set(LMX_INPUTS) - set(REWRITE_INPUTS):
+            problems.append(("inputs", "an operator genome takes only the inputs the operators give"))
+        return problems
+
+
+OPERATOR_SPACE = OperatorSpace()
+
+
+class TokenCount(Wrapper):
+    """Counts the tokens of every completion that passes through."""
+
+    def __init__(self, inner: LLMClient) -> None:
+        super().__init__(inner)
+        self.tokens = 0
+        self.calls = 0
+
+    async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        completion = await self.inner.complete(request, on_token=on_token)
+        self.tokens += completion.usage.total_tokens
+        self.calls += 1
+        return completion
+
+
+def with_model(genome: WorkflowGenome, model: str) -> WorkflowGenome:
+    """``genome`` with every LLM agent asking ``model``."""
+    agents = tuple(
+        a.model_copy(update={"model": model}) if isinstance(a, LLMAgent) else a for a in genome.agents
+    )
+    return genome.model_copy(update={"agents": agents})
+
+
+async def run_operator_genome(
+    genome: WorkflowGenome, inputs: Mapping[str, str], llm: LLMClient, model: str
+) -> tuple[str, int]:
+    """Run an operator genome (compiled with ``evoforum.genome.compile``) on ``inputs``: the
+    answer text and the tokens it cost. Inputs the genome does not take are left out."""
+    from evoforum.flow import Runtime
+    from evoforum.genome import compile
+
+    counter = TokenCount(llm)
+    runnable = compile(with_model(genome, model))
+    given = {name: inputs.get(name, "") for name in genome.inputs}
+    async with Runtime(llm=counter, transcripts=False) as runtime:
+        result = await runtime.run(runnable, given)
+    output = result.output
+    return (output if isinstance(output, str) else str(output)), counter.tokens
+
+
+def default_genomes() -> dict[str, WorkflowGenome]:
+    return {LMX: lmx_genome(), REWRITE: rewrite_genome()}
+
+
+def operator_genome(genomes: Mapping[str, WorkflowGenome], kind: str) -> WorkflowGenome:
+    return genomes.get(kind) or default_genomes()[kind]
+
+
+__all__ = [
+    "LMX",
+    "OPERATOR_SPACE",
+    "REWRITE",
+    "OperatorSpace",
+    "TokenCount",
+    "default_genomes",
+    "lmx_genome",
+    "operator_genome",
+    "rewrite_genome",
+    "run_operator_genome",
+    "with_model",
+]

@@ -1,0 +1,82 @@
+"""``VariationPolicy``: the operators, a bandit choosing among them, and the engine's ``Operators``.
+
+The engine calls ``mutate(genome, rng)`` and ``crossover(a, b, rng)``; the policy lets the bandit
+pick an operator of that arity, runs it through ``vary`` (so only valid children come back), and
+falls back to the parent when an operator produced nothing valid. Each child names its operator
+in ``metadata.origin["operator"]``. Once the engine knows a child's fitness, ``observe`` pays the
+bandit (improvement per cost) and stores the edit in the edit memory.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evoforum.evolve.operators.bandit import OperatorBandit
+from evoforum.evolve.operators.base import Operator
+from evoforum.evolve.operators.context import OperatorContext
+from evoforum.evolve.variation import Operators
+from evoforum.genome import WorkflowGenome
+
+
+@dataclass
+class VariationPolicy:
+    """Operators chosen by a bandit; see the module docstring."""
+
+    operators: Sequence[Operator]
+    context: OperatorContext
+    bandit: OperatorBandit | None = None
+    pending: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.bandit is None:
+            self.bandit = OperatorBandit.over([op.name for op in self.operators])
+
+    def _of_arity(self, arity: int) -> dict[str, Operator]:
+        return {op.name: op for op in self.operators if op.arity == arity}
+
+    async def apply(self, parents: Sequence[WorkflowGenome], rng: random.Random) -> list[WorkflowGenome]:
+        """Children of one bandit-chosen operator taking ``len(parents)`` parents."""
+        assert self.bandit is not None
+        ops = self._of_arity(len(parents))
+        if not ops:
+            return []
+        name = self.bandit.select(rng, list(ops))
+        counts = self.context.stats.of(name)
+        tokens_before = counts.tokens
+        children = await ops[name](parents, rng, self.context)
+        spent = counts.tokens - tokens_before
+        if not children:
+            self.bandit.update(name, self.bandit.reward(0.0, spent))
+        for child in children:
+            self.pending[child.hash] = (name, spent // max(1, len(children)))
+        return children
+
+    async def mutate(self, genome: WorkflowGenome, rng: random.Random) -> WorkflowGenome:
+        children = await self.apply([genome], rng)
+        return children[0] if children else genome
+
+    async def crossover(
+        self, a: WorkflowGenome, b: WorkflowGenome, rng: random.Random
+    ) -> tuple[WorkflowGenome, WorkflowGenome]:
+        children = await self.apply([a, b], rng)
+        if not children:
+            return a, b
+        return children[0], children[1] if len(children) > 1 else b
+
+    def engine_operators(self, init: Callable[[random.Random], Any]) -> Operators:
+        """The engine's ``Operators`` running this policy."""
+        return Operators(init=init, mutate=self.mutate, crossover=self.crossover)
+
+    async def observe(self, child: WorkflowGenome, child_score: float, parent_score: float) -> None:
+        """Pay the bandit for ``child`` and remember its edit (when an LLM operator made one)."""
+        assert self.bandit is not None
+        found = self.pending.pop(child.hash, None)
+        if found is None:
+            return
+        name, tokens = found
+        self.bandit.update(name, self.bandit.reward(child_score - parent_score, tokens))
+        if self.context.memory is not None:
+            await self.context.memory.record_child(child, parent_score, child_score)

@@ -1,0 +1,109 @@
+"""The experiment side of a run: items, genome operators, item function, exporter, report.
+
+``make_plan(config)`` reads the experiment (and, for workflow experiments, the search space)
+and says which services the run needs; ``plan.wire(resources, out)`` then builds what needs
+them (the LLM operators, the item function running workflows on the forum store).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evoforum.config import ExperimentConfig
+from evoforum.errors import ConfigError
+from evoforum.evolve import Operators
+
+
+@dataclass
+class Plan:
+    config: ExperimentConfig
+    experiment: Any
+    kind: str
+    splits: Any
+    weights: tuple[float, ...] = (1.0,)
+    objectives: tuple[str, ...] = ("quality",)
+    operators: Operators = field(default=None)  # type: ignore[assignment]
+    item_fn: Callable[..., Any] = field(default=None)  # type: ignore[assignment]
+    describe: Callable[[Any], str] = field(default=None)  # type: ignore[assignment]
+    export: Callable[[Any], str] = field(default=None)  # type: ignore[assignment]
+    report: Callable[[Any], dict[str, Any]] = field(default=lambda genome: {})
+    random_init: Callable[[random.Random], Any] = field(default=None)  # type: ignore[assignment]
+    baselines: dict[str, Any] = field(default_factory=dict)
+    space: Any = None
+    needs_store: bool = False
+    needs_llm: bool = False
+
+    def seed_genome(self) -> Any:
+        """The seed workflow that ``best_of_n`` samples."""
+        return self.operators.init(random.Random(self.config.seed))
+
+    def wire(self, resources: Any, out: Path) -> None:
+        if self.kind == "workflow":
+            self._wire_workflow(resources)
+
+    def _wire_workflow(self, resources: Any) -> None:
+        from evoforum.evolve.sandbox import Sandbox, SandboxLimits
+        from evoforum.run._operators import WorkflowOperators
+        from evoforum.run._workflow import workflow_item_fn
+
+        config = self.config
+        ops = WorkflowOperators(
+            self.space,
+            seeds=self.experiment.seed_indices(),
+            weights=config.operators.weights,
+            llm=resources.llm,
+            model=resources.model,
+        )
+        self.operators = Operators(init=ops.init, mutate=ops.mutate, crossover=ops.crossover)
+        self.random_init = ops.random
+        evaluation = config.evaluation
+        limits = SandboxLimits(wall_s=min(30.0, evaluation.timeout_s), memory_mb=max(256, evaluation.memory_mb))
+        self.item_fn = workflow_item_fn(
+            self.experiment,
+            llm=resources.llm,
+            forum=resources.forum,
+            sandbox=Sandbox(limits),
+            model=resources.model,
+            timeout_s=evaluation.timeout_s,
+            cost_objective="cost" in config.algorithm.objectives,
+        )
+
+
+def make_plan(config: ExperimentConfig) -> Plan:
+    import experiments
+
+    experiment = experiments.get(config.experiment.name, config.experiment.options, config.seed)
+    plan = Plan(config=config, experiment=experiment, kind=experiment.kind, splits=experiment.splits())
+    if experiment.kind == "custom":
+        problem = experiment.problem()
+        plan.operators, plan.item_fn = problem.operators, problem.item_fn
+        plan.weights, plan.objectives = problem.weights, problem.objectives
+        plan.describe, plan.export, plan.report = problem.describe, problem.export, problem.report
+        plan.random_init = problem.random_init or problem.operators.init
+        if config.algorithm.objectives != ("quality",):
+            raise ConfigError(f"algorithm.objectives: experiment {experiment.name!r} has its own objectives")
+        return plan
+    import search_spaces
+
+    from evoforum.codegen import export
+
+    plan.space = search_spaces.get(config.search_space.name)
+    if config.search_space.options:
+        raise ConfigError("search_space.options: the search spaces take no options yet")
+    extra = [o for o in config.algorithm.objectives[1:] if o != "cost"]
+    if extra:
+        raise ConfigError(f"algorithm.objectives: {extra[0]!r} is not measured yet (quality and cost are)")
+    if "cost" in config.algorithm.objectives:
+        plan.weights, plan.objectives = (1.0, -1.0), ("quality", "tokens")
+    plan.describe = lambda genome: genome.model_dump_json()
+    plan.export = export
+    plan.baselines = experiment.baselines()
+    plan.needs_store = True
+    weights = config.operators.weights
+    llm_operators = any(weights.get(name, 0) > 0 for name in ("rewrite", "lmx"))
+    plan.needs_llm = experiment.uses_llm or llm_operators
+    return plan

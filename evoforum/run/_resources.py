@@ -1,0 +1,133 @@
+"""The resources of a run: embedded services, the forum store and the language-model client.
+
+Opened in an ``AsyncExitStack`` and closed in reverse order; services this run started are
+stopped at the end, services it found running are left alone. What is needed depends on the
+experiment: workflow experiments need the forum store (PostgreSQL: transcripts and recorded LLM
+answers); experiments whose workflows or operators ask a model need the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evoforum.config import ExperimentConfig
+from evoforum.errors import ServiceUnavailable
+from evoforum.llm import Budget, Ledger, LLMClient, LLMConfig, Price, PriceTable, Recording, build_client
+from evoforum.run._files import RUN, read_json, write_json
+from evoforum.run._llm import Cached
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclass
+class Resources:
+    forum: Any = None
+    store: Any = None
+    llm: LLMClient | None = None
+    cached: Cached | None = None
+    ledger: Ledger = field(default_factory=Ledger)
+    model: str | None = None
+    urls: dict[str, str | None] = field(default_factory=dict)
+
+
+async def open_store(url: str) -> Any:
+    """The PostgreSQL forum store at ``url``; ``ServiceUnavailable`` within seconds when it does not answer."""
+    from evoforum.forum import PostgresStore
+
+    try:
+        return await asyncio.wait_for(PostgresStore.connect(url), CONNECT_TIMEOUT_S)
+    except TimeoutError:
+        raise ServiceUnavailable(
+            f"PostgreSQL at {_safe(url)} did not answer within {CONNECT_TIMEOUT_S:g} s"
+        ) from None
+    except Exception as error:  # BackendError and vendor errors: one clear line
+        raise ServiceUnavailable(f"cannot use PostgreSQL at {_safe(url)}: {error}") from None
+
+
+def _safe(url: str) -> str:
+    """``url`` without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':')[0]}@{host}"
+    return url
+
+
+async def open_resources(
+    stack: AsyncExitStack,
+    config: ExperimentConfig,
+    out: Path,
+    *,
+    need_store: bool,
+    need_llm: bool,
+    state_dir: str | None,
+) -> Resources:
+    """Start what the run needs and register its shutdown on ``stack``."""
+    from evoforum.services import LocalServices
+
+    found = Resources()
+    only = [name for name, needed in (("postgres", need_store), ("llm", need_llm)) if needed]
+    if not only:
+        return found
+    services = LocalServices(
+        config.runtime.state_dir or state_dir, postgres=config.runtime.postgres_url, llm=config.llm.url
+    )
+    stack.push_async_callback(services.aclose)
+    urls = await services.start(only)
+    found.urls = {"postgres": urls.postgres, "llm": urls.llm}
+    run = read_json(out / RUN, {}) or {}
+    import os
+
+    external = config.runtime.postgres_url or os.environ.get("EVOFORUM_POSTGRES_URL")
+    run.update({"state_dir": str(services.state_dir.resolve()), "postgres_external": external})
+    write_json(out / RUN, run)
+    if need_store:
+        assert urls.postgres is not None
+        from evoforum.forum import Forum
+
+        found.store = await open_store(urls.postgres)
+        stack.push_async_callback(found.store.close)
+        found.forum = Forum(found.store)
+    if need_llm:
+        found.model = config.llm.model or urls.llm_model
+        llm_config = llm_settings(config)
+        client = build_client(
+            llm_config,
+            ledger=found.ledger,
+            rng=random.Random(config.seed),
+            store=found.store,
+            url=urls.llm,
+            model=found.model,
+        )
+        stack.push_async_callback(client.aclose)
+        if isinstance(client, Recording) and llm_config.mode == "record":
+            found.cached = Cached(client, client)
+            client = found.cached
+        found.llm = client
+    return found
+
+
+def llm_settings(config: ExperimentConfig) -> LLMConfig:
+    """The LLM layer's config from the experiment config's ``llm`` and ``budget`` sections."""
+    import os
+
+    section = config.llm
+
+    prices = PriceTable(
+        models={name: Price(input_per_1m=p.prompt, output_per_1m=p.completion) for name, p in section.prices.items()}
+    )
+    given = {"url": section.url, "model": section.model, "api_key": os.environ.get(section.api_key_env)}
+    return LLMConfig.from_env(
+        **{key: value for key, value in given.items() if value},
+        timeout=section.timeout_s,
+        attempts=section.retries + 1,
+        max_concurrent=section.max_concurrency,
+        mode=section.mode,
+        prices=prices,
+        budget=Budget(max_tokens=config.budget.llm_tokens, max_cost=config.budget.cost_usd),
+    )

