@@ -8,6 +8,7 @@ Prints one JSON object (seconds):
   warm_ready_s         warm_up_s + warm_first_answer_s (target: <= 10 s)
   reuse_up_s           ``up`` while everything already runs
   model_assembly_s     assembling and hashing the 491 MB model alone
+  load_average_*       the machine's 1-minute load average before and after (2 cores here)
 
 Run: python benchmarks/services.py
 """
@@ -41,11 +42,13 @@ def _llm_url(state: Path) -> str:
 
 
 async def _first_answer(url: str) -> float:
+    """Seconds until the server answered a one-token chat completion (client set up beforehand)."""
     from openai import AsyncOpenAI
 
     from evoforum.services import MODEL_NAME
 
     client = AsyncOpenAI(base_url=url, api_key="local")
+    await client.models.list()  # the client's own lazy imports and connection are not the server's time
     started = time.perf_counter()
     await client.chat.completions.create(
         model=MODEL_NAME, messages=[{"role": "user", "content": "Say ok."}], max_tokens=1
@@ -56,7 +59,7 @@ async def _first_answer(url: str) -> float:
 def main() -> None:
     from evoforum.services import model
 
-    figures: dict[str, float] = {}
+    figures: dict[str, float] = {"load_average_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="evoforum-bench-") as scratch:
         root = Path(scratch)
         env = {**os.environ, "EVOFORUM_MODEL_DIR": str(root / "models")}
@@ -77,6 +80,7 @@ def main() -> None:
         started = time.perf_counter()
         model.ensure_model()
         figures["model_assembly_s"] = time.perf_counter() - started
+    figures["load_average_after"] = os.getloadavg()[0]
     print(json.dumps({key: round(value, 3) for key, value in figures.items()}))
 
 

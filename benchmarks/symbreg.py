@@ -115,8 +115,9 @@ def run_deap(seed: int, generations: int) -> dict[str, Any]:
 
 
 def evaluate_tree(genome: TreeGenome, item: str, seed: int) -> tuple[float]:
-    """The same evaluation as bare DEAP's: compile the tree with ``gp.compile``, take the MSE."""
-    return (mse(gp.compile(genome.tree(), PSET)),)
+    """The same evaluation as bare DEAP's: ``gp.compile`` (given the expression the genome already
+    rendered for its hash, so it is not rendered twice), then the MSE."""
+    return (mse(gp.compile(genome.expression, PSET)),)
 
 
 def engine_for(seed: int, generations: int, evaluator: Any, **extra: Any) -> Engine:
@@ -147,12 +148,9 @@ def run_engine(seed: int, generations: int) -> dict[str, Any]:
 async def _through_ray(seed: int, generations: int, out: Path, durable: bool = True) -> dict[str, Any]:
     from evoforum.evolve import RayTuneEvaluator
 
-    evaluator = RayTuneEvaluator(
-        evaluate_tree, workers=2, by_value=True, temp_dir=Path(tempfile.mkdtemp(prefix="efr-"))
-    )
+    evaluator = RayTuneEvaluator(evaluate_tree, workers=2, by_value=True)
     sink = JsonlLineage(out / "lineage.jsonl")
     try:
-        await evaluator.evaluate([])  # nothing: Ray starts lazily below
         started = time.perf_counter()
         warm = await evaluator.evaluate(_warmup_jobs())  # starts Ray and the worker trials
         startup = time.perf_counter() - started

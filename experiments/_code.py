@@ -29,6 +29,7 @@ class CodeProblem(BaseModel):
     prompt: str
     entry_point: str
     test: str
+    canonical_solution: str = ""
 
 
 def solution_source(problem: CodeProblem, code: Any) -> str:

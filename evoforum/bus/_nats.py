@@ -16,20 +16,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from evoforum.bus._dispatch import Dispatch, check_consumer, check_request, raise_remote
+from evoforum.bus._jetstream import consume
 from evoforum.bus._nats_private import connect_client, is_transient, nats_errors, translate
 from evoforum.bus._protocol import ForumHook, Rejected, log, log_rejection
 from evoforum.bus._subject import Envelope, R, Subject, T, headers_for, transcript_of
-from evoforum.errors import Timeout
-
-_FETCH_BATCH = 8
-_FETCH_WAIT = 1.0
-_NAK_DELAY = 0.05
+from evoforum.errors import BackendError, Timeout
 
 
 class _NatsSubscription:
-    def __init__(self, dispatch: Dispatch, closer: Any) -> None:
+    def __init__(self, dispatch: Dispatch, closer: Callable[[], Awaitable[None]]) -> None:
         self._dispatch = dispatch
-        self._closer = closer
+        self._closer: Callable[[], Awaitable[None]] | None = closer
+        self.on_close: Callable[[_NatsSubscription], None] | None = None
 
     @property
     def rejected(self) -> int:
@@ -39,6 +37,8 @@ class _NatsSubscription:
         closer, self._closer = self._closer, None
         if closer is not None:
             await closer()
+            if self.on_close is not None:
+                self.on_close(self)
 
 
 class NatsBus:
@@ -61,7 +61,7 @@ class NatsBus:
         self._forum = forum
         self._publish_timeout = publish_timeout
         self._owns = owns
-        self._streams: set[str] = set()
+        self._streams: set[str] = set()  # subjects whose stream is known to exist
         self._subscriptions: list[_NatsSubscription] = []
 
     @classmethod
@@ -108,6 +108,7 @@ class NatsBus:
                 subscription = await self._subscribe_durable(subject, consumer, dispatch, max_attempts)
         except nats_errors() as error:
             raise translate(error, f"subscribe to {subject.name!r}") from None
+        subscription.on_close = self._subscriptions.remove
         self._subscriptions.append(subscription)
         return subscription
 
@@ -148,12 +149,14 @@ class NatsBus:
 
     async def publish_raw(self, name: str, data: bytes, headers: Mapping[str, str] | None = None) -> None:
         """Send bytes unchecked, as a foreign publisher would (core NATS)."""
-        await self._nc.publish(name, data, headers=dict(headers or {}))
+        try:
+            await self._nc.publish(name, data, headers=dict(headers or {}))
+        except nats_errors() as error:
+            raise translate(error, f"publish on {name!r}") from None
 
     async def close(self) -> None:
         for subscription in list(self._subscriptions):
             await subscription.close()
-        self._subscriptions.clear()
         if self._owns and not self._nc.is_closed:
             with contextlib.suppress(*nats_errors()):
                 await self._nc.drain()
@@ -175,6 +178,7 @@ class NatsBus:
                     await self._nc.publish(msg.reply, outcome.reply, headers=outcome.reply_headers)
 
         sub = await self._nc.subscribe(subject.name, cb=on_message)
+        await self._nc.flush()  # the server knows the subscription once subscribe() returns
 
         async def closer() -> None:
             with contextlib.suppress(*nats_errors()):
@@ -185,16 +189,23 @@ class NatsBus:
     # -- JetStream ---------------------------------------------------------------------------
 
     async def _ensure_stream(self, subject: Subject[Any, Any]) -> None:
-        if subject.stream in self._streams:
+        if subject.name in self._streams:
             return
         from nats.js.api import StorageType
         from nats.js.errors import NotFoundError
 
         try:
-            await self._js.stream_info(subject.stream)
+            info = await self._js.stream_info(subject.stream)
         except NotFoundError:
             await self._js.add_stream(name=subject.stream, subjects=[subject.name], storage=StorageType.FILE)
-        self._streams.add(subject.stream)
+        else:
+            if subject.name not in (info.config.subjects or []):
+                raise BackendError(
+                    f"stream {subject.stream} exists for {info.config.subjects}, not for {subject.name!r}; "
+                    "rename one of the subjects",
+                    subject=subject.name,
+                )
+        self._streams.add(subject.name)
 
     async def _publish_durable(
         self, subject: Subject[Any, Any], data: bytes, headers: dict[str, str]
@@ -227,7 +238,7 @@ class NatsBus:
         pull = await self._js.pull_subscribe(
             subject.name, durable=consumer, stream=subject.stream, config=config
         )
-        task = asyncio.create_task(self._pull_loop(subject, pull, dispatch, max_attempts))
+        task = asyncio.create_task(consume(self._nc, subject, pull, dispatch, max_attempts))
 
         async def closer() -> None:
             task.cancel()
@@ -237,44 +248,3 @@ class NatsBus:
                 await pull.unsubscribe()
 
         return _NatsSubscription(dispatch, closer)
-
-    async def _pull_loop(
-        self, subject: Subject[Any, Any], pull: Any, dispatch: Dispatch, max_attempts: int
-    ) -> None:
-        from nats.errors import TimeoutError as NatsTimeout
-
-        while True:
-            try:
-                messages = await pull.fetch(batch=_FETCH_BATCH, timeout=_FETCH_WAIT)
-            except NatsTimeout:
-                continue
-            except nats_errors() as error:  # disconnected, server restarting: try again
-                log.debug("fetch on %r failed, retrying: %r", subject.name, error)
-                await asyncio.sleep(0.1)
-                continue
-            for index, msg in enumerate(messages):
-                try:
-                    await _settle(subject, msg, dispatch, max_attempts)
-                except asyncio.CancelledError:
-                    for unsettled in messages[index:]:
-                        with contextlib.suppress(*nats_errors()):
-                            await unsettled.nak()
-                    raise
-
-
-async def _settle(subject: Subject[Any, Any], msg: Any, dispatch: Dispatch, max_attempts: int) -> None:
-    """Handle one JetStream message, then ack, nak or terminate it."""
-    attempt = msg.metadata.num_delivered
-    outcome = await dispatch(msg.data, msg.headers, attempt)
-    try:
-        if outcome.status == "handled":
-            await msg.ack()
-        elif outcome.status == "rejected":
-            await msg.term()
-        elif attempt >= max_attempts:
-            log.error("gave up on a message on %r after %d attempts", subject.name, attempt)
-            await msg.term()
-        else:
-            await msg.nak(delay=_NAK_DELAY * attempt)
-    except nats_errors() as error:  # the server redelivers what it did not hear settled
-        log.debug("could not settle a message on %r: %r", subject.name, error)

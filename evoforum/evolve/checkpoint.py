@@ -40,6 +40,8 @@ def save_checkpoint(out_dir: Path, state: dict[str, Any], *, durable: bool = Tru
 def load_checkpoint(out_dir: Path) -> dict[str, Any] | None:
     """The run's last checkpoint, or None when it has none yet."""
     path = out_dir / FILENAME
+    for stale in out_dir.glob(f".{FILENAME}.*.tmp"):  # left by a process killed while writing
+        stale.unlink(missing_ok=True)
     if not path.exists():
         return None
     with path.open("rb") as handle:

@@ -4,8 +4,9 @@
 ``random`` module inside deap. Swapping that name under a lock would make every run depend on a
 process-wide patch (unsafe with threads, silently wrong if deap changes its imports), so the few
 operators the engine needs are re-implemented here over ``deap.gp.PrimitiveTree`` with the same
-semantics, drawing only from the ``random.Random`` they are given. DEAP still supplies the
-primitive sets, trees, subtree search and compilation.
+semantics, drawing only from the ``random.Random`` they are given, and in the same order: seeded
+alike, they produce exactly DEAP's trees (the tests and ``benchmarks/symbreg.py`` check this).
+DEAP still supplies the primitive sets, trees, subtree search and compilation.
 """
 
 from __future__ import annotations

@@ -43,7 +43,11 @@ def _import_ray() -> Any:
 
 
 class RayTuneEvaluator:
-    """Evaluates jobs with ``fn`` in Ray Tune trials; see the module docstring."""
+    """Evaluates jobs with ``fn`` in Ray Tune trials; see the module docstring.
+
+    Each call is split into at most ``workers * batches_per_worker`` batches of at least
+    ``min_batch`` jobs: for jobs of microseconds, a large ``min_batch`` saves queue hops.
+    """
 
     def __init__(
         self,
@@ -53,6 +57,7 @@ class RayTuneEvaluator:
         address: str | None = None,
         persistent: bool = True,
         batches_per_worker: int = 1,
+        min_batch: int = 1,
         storage_path: Path | None = None,
         temp_dir: Path | None = None,
         by_value: bool = False,
@@ -62,6 +67,7 @@ class RayTuneEvaluator:
         self.address = address
         self.persistent = persistent
         self.batches_per_worker = batches_per_worker
+        self.min_batch = min_batch
         self.storage_path = storage_path
         self.temp_dir = temp_dir
         self.by_value = by_value
@@ -123,7 +129,8 @@ class RayTuneEvaluator:
     async def evaluate(self, jobs: Sequence[Job]) -> list[ItemResult]:
         if not jobs:
             return []
-        parts = chunks(jobs, self.workers * self.batches_per_worker)
+        count = min(self.workers * self.batches_per_worker, -(-len(jobs) // max(1, self.min_batch)))
+        parts = chunks(jobs, count)
         if self.persistent:
             return await self._via_workers(parts)
         return await asyncio.to_thread(self._via_trials, parts)

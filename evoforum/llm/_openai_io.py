@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from evoforum.errors import EvoforumError, LLMMisbehaved, LLMUnavailable, Timeout
 from evoforum.llm._tokens import count_prompt, count_tokens
 from evoforum.llm.types import ChatRequest, Completion, Usage
 
+SchemaMode = Literal["auto", "json_schema", "json_object", "prompt"]
+"""How a request's output schema reaches the server: ``response_format`` json_schema (OpenAI,
+vLLM), json_object with a ``schema`` key (llama.cpp's grammar-constrained form), or only the
+prompt. ``auto`` starts with json_schema and falls back to json_object when the server refuses."""
 
-def request_body(request: ChatRequest, *, json_schema: bool) -> dict[str, Any]:
+
+def request_body(request: ChatRequest, *, schema_mode: SchemaMode) -> dict[str, Any]:
     """The JSON body of ``POST /chat/completions`` for ``request``."""
     kwargs: dict[str, Any] = {
         "model": request.model,
@@ -18,14 +23,20 @@ def request_body(request: ChatRequest, *, json_schema: bool) -> dict[str, Any]:
     for key, value in request.params.model_dump(exclude_none=True).items():
         kwargs[key] = list(value) if key == "stop" else value
     if request.output_schema is not None:
-        if json_schema:
+        if schema_mode in ("auto", "json_schema"):
             kwargs["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": request.schema_name, "schema": request.output_schema},
             }
-        else:
-            kwargs["response_format"] = {"type": "json_object"}
+        elif schema_mode == "json_object":
+            kwargs["response_format"] = {"type": "json_object", "schema": request.output_schema}
     return kwargs
+
+
+def refuses_json_schema(error: EvoforumError) -> bool:
+    """Whether ``error`` is a server refusing ``response_format`` json_schema."""
+    status = error.details.get("status")
+    return status in (400, 422, 500) and "json_schema" in error.message
 
 
 def completion_from_response(request: ChatRequest, response: Any) -> Completion:

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from evoforum.errors import ConfigError
+from evoforum.llm._openai_io import SchemaMode
 from evoforum.llm.accounting import Budget, Ledger, Metered, PriceTable
 from evoforum.llm.openai_compat import OpenAICompatible
 from evoforum.llm.protocol import LLMClient
@@ -52,8 +53,8 @@ class LLMConfig(BaseModel):
     max_delay: float = Field(default=8.0, ge=0)
     max_concurrent: int = Field(default=8, ge=1)
     max_connections: int = Field(default=256, ge=1)
-    json_schema: bool = True
-    """Whether the server takes ``response_format`` json_schema."""
+    schema_mode: SchemaMode = "auto"
+    """How output schemas reach the server (json_schema, llama.cpp's json_object, prompt only)."""
     mode: Mode = "live"
     prices: PriceTable = PriceTable()
     budget: Budget = Budget()
@@ -104,7 +105,7 @@ def build_client(
         api_key=config.api_key,
         timeout=config.timeout,
         max_connections=config.max_connections,
-        json_schema=config.json_schema,
+        schema_mode=config.schema_mode,
     )
     client: LLMClient = Limited(base, config.max_concurrent)
     client = Metered(

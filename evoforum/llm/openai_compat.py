@@ -24,7 +24,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from evoforum.errors import LLMMisbehaved, LLMUnavailable, Timeout
-from evoforum.llm._openai_io import completion_from_response, openai_error, request_body
+from evoforum.llm._openai_io import (
+    SchemaMode,
+    completion_from_response,
+    openai_error,
+    refuses_json_schema,
+    request_body,
+)
 from evoforum.llm._tokens import count_prompt, count_tokens
 from evoforum.llm.protocol import TokenSink
 from evoforum.llm.types import ChatRequest, Completion, Usage
@@ -34,8 +40,9 @@ class OpenAICompatible:
     """A chat/embedding client for the server at ``base_url`` (ending in ``/v1``).
 
     ``model`` is used by ``embed`` when no model is named (chat requests carry their own).
-    ``json_schema=False`` for servers without ``response_format`` json_schema support: the schema
-    is then only given in the prompt. ``max_connections`` bounds the connections in all pools
+    ``schema_mode`` says how an output schema is sent (see ``SchemaMode``); with ``auto`` a
+    server that refuses json_schema is asked again with llama.cpp's json_object form, and that
+    form is kept for later calls. ``max_connections`` bounds the connections in all pools
     together; ``pool_shards`` defaults to one pool per 64 connections.
     """
 
@@ -47,7 +54,7 @@ class OpenAICompatible:
         api_key: str | None = None,
         timeout: float = 60.0,
         max_connections: int = 256,
-        json_schema: bool = True,
+        schema_mode: SchemaMode = "auto",
         stream_usage: bool = True,
         pool_shards: int | None = None,
     ) -> None:
@@ -55,7 +62,7 @@ class OpenAICompatible:
         self.model = model
         self.timeout = timeout
         self.max_connections = max_connections
-        self.json_schema = json_schema
+        self.schema_mode: SchemaMode = schema_mode
         self.stream_usage = stream_usage
         self._api_key = api_key or "not-needed"
         self.pool_shards = max(1, min(max_connections, pool_shards or -(-max_connections // 64)))
@@ -85,8 +92,17 @@ class OpenAICompatible:
         return self._pools[self._turn]
 
     async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        try:
+            return await self._complete(request, on_token)
+        except LLMUnavailable as error:
+            if request.output_schema is None or self.schema_mode != "auto" or not refuses_json_schema(error):
+                raise
+            self.schema_mode = "json_object"
+            return await self._complete(request, on_token)
+
+    async def _complete(self, request: ChatRequest, on_token: TokenSink | None) -> Completion:
         client, gate = self._pool()
-        body = request_body(request, json_schema=self.json_schema)
+        body = request_body(request, schema_mode=self.schema_mode)
         try:
             async with asyncio.timeout(self.timeout), gate:
                 if on_token is None:

@@ -9,6 +9,7 @@ tokens, so every hit is checked again against the filter here before it is retur
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -78,6 +79,8 @@ class WeaviateVectorStore:
         try:
             await client.connect()
         except Exception as error:  # the client raises several unrelated types here
+            with contextlib.suppress(Exception):
+                await client.close()
             raise ServiceUnavailable(f"cannot connect to Weaviate at {url}: {error!r}", url=url) from None
         return await cls.open(client, collection, dim, _owns=True)
 

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from evoforum.errors import RunError
+from evoforum.errors import RunError, Timeout
 from evoforum.evolve import ItemResult
 from evoforum.evolve.sandbox import Sandbox, SandboxLimits
 from evoforum.genome import WorkflowGenome
@@ -57,7 +57,8 @@ def workflow_item_fn(
         if key not in compiled:
             compiled[key] = compile(genome, runner=runner)
         client = Sampling(llm, seed=seed, model=model) if llm is not None else None
-        runtime = Runtime(forum=forum, llm=client)
+        written = _Written(forum)
+        runtime = Runtime(forum=written, llm=client)
         transcripts: tuple[str, ...] = ()
         info: dict[str, Any] = {}
         try:
@@ -72,6 +73,7 @@ def workflow_item_fn(
         except (RunError, TimeoutError) as error:
             score = 0.0
             info["failed"] = f"{type(error).__name__}: {error}"[:500]
+            transcripts = (await _failure_transcript(forum, error, key, item, written.last),)
         finally:
             await runtime.aclose()
         tokens = client.tokens if client is not None else 0
@@ -80,3 +82,40 @@ def workflow_item_fn(
         return ItemResult(values, transcripts=transcripts, info=info)
 
     return item_fn
+
+
+class _Written:
+    """A forum that remembers the last message a run posted (where a failed run's branch ends)."""
+
+    def __init__(self, forum: Any) -> None:
+        self._forum = forum
+        self.last: str | None = None
+
+    async def post(self, message: Any) -> Any:
+        posted = await self._forum.post(message)
+        self.last = str(posted)
+        return posted
+
+    async def post_many(self, messages: Any) -> Any:
+        posted = await self._forum.post_many(messages)
+        if posted:
+            self.last = str(posted[-1])
+        return posted
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._forum, name)
+
+
+async def _failure_transcript(
+    forum: Any, error: BaseException, genome_hash: str, item: str, leaf: str | None
+) -> str:
+    """The transcript of a failed run: an error message saying what failed, posted below the last
+    message the run wrote (so ``show`` prints the conversation up to the failure)."""
+    from evoforum.forum import Message
+
+    if isinstance(error, TimeoutError):
+        error = Timeout(f"the workflow ran past its time limit on item {item!r}")
+    content = Message.error(error, "evoforum.run", None).content
+    meta = {"genome_hash": genome_hash, "item": item}
+    message = Message(content, "evoforum.run", leaf, kind="error", metadata=meta)
+    return str(await forum.post(message))

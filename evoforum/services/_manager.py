@@ -15,10 +15,10 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from evoforum.errors import ServiceStartFailed, ServiceUnavailable, UsageError, did_you_mean
-from evoforum.services._process import is_ours, log_tail, record_of, stop
+from evoforum.services._process import is_ours, log_tail, owner_is_gone, record_of, stop
 from evoforum.services._service import Service
 from evoforum.services._state import OWNED_ENTRIES, StateDir, port_is_free
 from evoforum.services.llm import LLMService
@@ -83,11 +83,12 @@ class Manager:
             await service.check(url)
             return url
         record = self.state.read_record(name)
-        if record is not None and is_ours(record):
+        if record is not None and is_ours(record) and not owner_is_gone(record):
             port = int(record["port"])
             with contextlib.suppress(ServiceUnavailable):
                 await self._wait_ready(service, port, None, min(service.start_timeout, 10.0))
                 return service.url(port)
+        if record is not None:  # dead, hung, or outliving the process that owned it
             await asyncio.to_thread(stop, record, service.stop_signal)
         self.state.drop_record(name)
         await asyncio.to_thread(service.clean_stale, self.state)
@@ -105,7 +106,10 @@ class Manager:
                 if attempt == 0 and process.poll() is not None and not port_is_free(port):
                     continue  # someone took the port meanwhile: start again on a new one
                 raise
-        await service.after_start(self.state, port)
+        try:
+            await service.after_start(self.state, port)
+        except Exception as error:  # a vendor error (asyncpg, a refused warm-up) becomes ours
+            self._failed(service, f"started but its first request failed ({type(error).__name__}: {error})")
         return service.url(port)
 
     async def _wait_ready(
@@ -126,7 +130,7 @@ class Manager:
                     self._failed(service, f"did not answer within {limit:.0f} s ({error})")
             await asyncio.sleep(0.05)
 
-    def _failed(self, service: Service, what: str) -> None:
+    def _failed(self, service: Service, what: str) -> NoReturn:
         log = self.state.log(service.name)
         raise ServiceStartFailed(
             f"{service.name} {what}; last lines of {log}:\n{log_tail(log)}",
@@ -145,6 +149,8 @@ class Manager:
 
     async def down(self, names: Iterable[str]) -> list[Status]:
         """Stop the named services of this folder, whoever started them; data stays."""
+        if not self.state.root.is_dir():
+            return [Status(name, "stopped", None, "was not running") for name in names]
         done = []
         async with self.state.locked():
             for name in names:
@@ -185,6 +191,8 @@ class Manager:
 
     async def destroy(self) -> None:
         """Stop every service of this folder and delete what it stored (only evoforum's entries)."""
+        if not self.state.root.is_dir():
+            return
         await self.down(NAMES)
         async with self.state.locked():
             for entry in OWNED_ENTRIES:

@@ -55,6 +55,12 @@ def is_ours(record: dict[str, Any]) -> bool:
     return bool(current) and Path(current[0]).name == Path(str(argv[0])).name
 
 
+def owner_is_gone(record: dict[str, Any]) -> bool:
+    """Whether the record names an owning process that no longer runs (its server is an orphan)."""
+    owner = record.get("owner")
+    return isinstance(owner, int) and start_ticks(owner) != record.get("owner_start")
+
+
 def child_setup(
     before: Callable[[], None] | None = None, death_signal: int | None = None
 ) -> Callable[[], None] | None:

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from evoforum.bus import Envelope, NatsBus, Subject
 from evoforum.errors import ServiceUnavailable
 
+pytestmark = pytest.mark.services
+
 NATS_SERVER = Path(sys.executable).parent / "nats-server"
 
 

@@ -46,7 +46,7 @@ async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-@pytest.fixture(params=["memory", "nats"])
+@pytest.fixture(params=["memory", pytest.param("nats", marks=pytest.mark.services)])
 def bus_url(request: pytest.FixtureRequest) -> str | None:
     """None for the in-memory bus, else the NATS server's URL (started on first use)."""
     return None if request.param == "memory" else str(request.getfixturevalue("nats_url"))

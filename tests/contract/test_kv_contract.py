@@ -12,7 +12,7 @@ from evoforum.errors import UsageError
 from evoforum.memory import KeyValue, MemoryKV, NatsKV
 
 
-@pytest.fixture(params=["memory", "nats"])
+@pytest.fixture(params=["memory", pytest.param("nats", marks=pytest.mark.services)])
 def kv_url(request: pytest.FixtureRequest) -> str | None:
     return None if request.param == "memory" else str(request.getfixturevalue("nats_url"))
 

@@ -16,7 +16,13 @@ from evoforum.memory import Database, MemoryVectorStore, PgVectorStore, VectorSt
 DIM = 8
 
 
-@pytest.fixture(params=["memory", "pgvector", "weaviate"])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("pgvector", marks=pytest.mark.services),
+        pytest.param("weaviate", marks=pytest.mark.services),
+    ]
+)
 def vector_backend(request: pytest.FixtureRequest) -> tuple[str, str | None]:
     if request.param == "memory":
         return ("memory", None)

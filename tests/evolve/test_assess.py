@@ -10,6 +10,7 @@ from evoforum.errors import Timeout
 from evoforum.evolve import (
     Engine,
     Generational,
+    InMemoryLineage,
     ItemResult,
     Job,
     LocalEvaluator,
@@ -130,3 +131,21 @@ async def test_the_test_split_is_scored_apart_from_selection() -> None:
     expected = (sphere(result.best.genome, "5", 0)[0] + sphere(result.best.genome, "6", 0)[0]) / 2
     assert scores[result.best.hash].values == (expected,)
     assert result.best.fitness.values != (expected,)
+
+
+async def test_an_engine_with_racing_records_how_far_each_candidate_got() -> None:
+    def run() -> Engine:
+        return Engine(
+            operators=VectorSpace().operators(), algorithm=Generational(12, elitism=1),
+            evaluator=LocalEvaluator(sphere), items=ITEMS[:4], weights=(-1.0,), generations=3, seed=2,
+            racing=Racing(1, 2), lineage=[InMemoryLineage()],
+        )  # fmt: skip
+
+    first, second = run(), run()
+    one, two = await first.run(), await second.run()
+    records = first.lineage[0].records  # type: ignore[attr-defined]
+    assert {r.items for r in records} == {1, 2, 4}
+    assert one.jobs < one.evaluations * 4
+    assert [(i.hash, i.fitness.values) for i in one.population] == [
+        (i.hash, i.fitness.values) for i in two.population
+    ]

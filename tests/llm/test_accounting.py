@@ -17,8 +17,8 @@ from evoforum.llm import (
     Price,
     PriceTable,
     Retrying,
-    chat_request,
     charged_to,
+    chat_request,
     current_charge,
 )
 from evoforum.llm.stub import StubServer
@@ -35,7 +35,9 @@ async def test_thirty_percent_faults_never_crash_and_the_ledger_matches_the_serv
             request = chat_request("stub", f"question {index}", max_tokens=64)
             with charged_to(operator="mutate" if index % 2 else "crossover", generation=index % 3):
                 try:
-                    return (await client.complete(request, on_token=(lambda _: None) if index % 4 else None)).text
+                    return (
+                        await client.complete(request, on_token=(lambda _: None) if index % 4 else None)
+                    ).text
                 except (LLMError, Timeout) as error:
                     return f"failed: {type(error).__name__}"
 
@@ -125,4 +127,5 @@ async def test_budget_error_is_clear_and_picklable(stub: StubServer) -> None:
         await client.complete(chat_request("stub", "a long enough prompt to pass five tokens"))
     await client.aclose()
     again = pickle.loads(pickle.dumps(caught.value))
-    assert isinstance(again, EvoforumError) and again.max_tokens == 5
+    assert isinstance(again, EvoforumError)
+    assert again.max_tokens == 5

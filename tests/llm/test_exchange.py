@@ -36,7 +36,8 @@ async def test_two_readers_stream_the_same_tokens_and_the_answer_closes_the_bran
     first, second = await asyncio.gather(read(), read())
     answer = await promise
     await client.aclose()
-    assert len(first) > 5 and first == second
+    assert len(first) > 5
+    assert first == second
     assert "".join(first) == answer.text
     branch = await forum.branch(answer.hash)
     assert [m.sender for m in branch] == ["system", "user", "assistant"]
@@ -73,14 +74,17 @@ async def test_exchange_continues_a_branch(stub: StubServer) -> None:
 async def test_a_failure_is_an_error_message_and_raises_the_llm_error() -> None:
     forum = Forum()
     async with StubServer(fault_rate=1.0, faults=("error_500",)) as server:
-        client = Retrying(OpenAICompatible(server.url, "stub"), rng=random.Random(0), attempts=2, base_delay=0)
+        client = Retrying(
+            OpenAICompatible(server.url, "stub"), rng=random.Random(0), attempts=2, base_delay=0
+        )
         request = chat_request("stub", "hello")
         with pytest.raises(LLMUnavailable, match="after 2 attempts"):
             await chat(client, request, forum=forum)
         await client.aclose()
     (question,) = request_messages(request)
     (error,) = await forum.children(question.hash)
-    assert error.kind == "error" and "LLMUnavailable" in error.content["type"]
+    assert error.kind == "error"
+    assert "LLMUnavailable" in error.content["type"]
 
 
 async def test_cancel_stops_the_call_and_leaves_a_marker() -> None:

@@ -30,7 +30,8 @@ async def test_http_errors_become_retryable_unavailable(fault: str, status: int)
         with pytest.raises(LLMUnavailable) as caught:
             await client.complete(REQUEST)
         await client.aclose()
-    assert caught.value.status == status and caught.value.retryable
+    assert caught.value.status == status
+    assert caught.value.retryable
     if status == 429:
         assert caught.value.retry_after == 0.0
 
@@ -88,7 +89,8 @@ async def test_usage_is_counted_when_the_server_reports_none(stub: StubServer) -
     client = OpenAICompatible(stub.url, "stub", stream_usage=False)
     result = await client.complete(REQUEST, on_token=lambda _: None)
     await client.aclose()
-    assert result.usage.counted and result.usage.completion_tokens > 0
+    assert result.usage.counted
+    assert result.usage.completion_tokens > 0
 
 
 async def test_many_concurrent_calls_share_the_pool(stub: StubServer) -> None:

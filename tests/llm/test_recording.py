@@ -24,7 +24,9 @@ CODE = "```python\ndef f(x):\n    return x + 1 if x > 2 else x\n```"
 REQUESTS = [
     chat_request("stub", "Rewrite: solve the problem carefully.", system="You rewrite prompts."),
     chat_request("stub", f"Improve:\n{CODE}", temperature=0.2),
-    chat_request("stub", "plan", schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}),
+    chat_request(
+        "stub", "plan", schema={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    ),
 ]
 
 
@@ -44,13 +46,18 @@ async def test_record_then_replay_gives_identical_answers_and_no_calls() -> None
         ledger = Ledger()
         player = stack(silent.url, store, "replay", ledger)
         streamed: list[str] = []
-        replayed = [await player.complete(r, on_token=streamed.append if i == 1 else None) for i, r in enumerate(REQUESTS)]
+        replayed = [
+            await player.complete(r, on_token=streamed.append if i == 1 else None)
+            for i, r in enumerate(REQUESTS)
+        ]
         await player.aclose()
-    assert silent.stats.requests == 0 and ledger.total().calls == 0
+    assert silent.stats.requests == 0
+    assert ledger.total().calls == 0
     assert calls_when_recording >= len(REQUESTS)
     assert [c.text for c in replayed] == [c.text for c in recorded]
     assert [c.usage.total_tokens for c in replayed] == [c.usage.total_tokens for c in recorded]
-    assert all(c.replayed for c in replayed) and not any(c.replayed for c in recorded)
+    assert all(c.replayed for c in replayed)
+    assert not any(c.replayed for c in recorded)
     assert "".join(streamed) == replayed[1].text
     for request, first, second in zip(REQUESTS, recorded, replayed, strict=True):
         hashes = await store.get_ref(NAMESPACE, request.hash)

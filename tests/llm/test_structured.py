@@ -8,7 +8,15 @@ import pytest
 from pydantic import BaseModel
 
 from evoforum.errors import LLMMisbehaved
-from evoforum.llm import ChatRequest, Completion, OpenAICompatible, TokenSink, chat_request, generate, parse_as
+from evoforum.llm import (
+    ChatRequest,
+    Completion,
+    OpenAICompatible,
+    TokenSink,
+    chat_request,
+    generate,
+    parse_as,
+)
 from evoforum.llm.stub import StubServer
 
 
@@ -74,3 +82,23 @@ async def test_stub_invalid_json_fault_goes_through_repair_to_a_clear_error() ->
 def test_parse_as_accepts_bare_and_fenced_json() -> None:
     assert parse_as('{"score": 1, "reason": "r", "tags": ["a"]}', Verdict).tags == ["a"]
     assert parse_as('```\n{"score": 1, "reason": "r", "tags": []}\n```', Verdict).score == 1
+
+
+async def test_a_server_without_json_schema_gets_the_json_object_form() -> None:
+    async with StubServer(json_schema=False) as server:
+        client = OpenAICompatible(server.url, "stub")
+        verdict = await generate(client, chat_request("stub", "judge"), Verdict)
+        assert client.schema_mode == "json_object"
+        again = await generate(client, chat_request("stub", "judge again"), Verdict)
+        await client.aclose()
+    assert isinstance(verdict, Verdict)
+    assert isinstance(again, Verdict)
+    assert server.stats.answered == 2
+    assert server.stats.requests == 2
+
+
+async def test_prompt_only_schema_mode_sends_no_response_format(stub: StubServer) -> None:
+    client = OpenAICompatible(stub.url, "stub", schema_mode="prompt")
+    with pytest.raises(LLMMisbehaved, match="Verdict"):
+        await generate(client, chat_request("stub", "judge"), Verdict)
+    await client.aclose()

@@ -62,7 +62,8 @@ async def test_mutated_code_parses_and_differs(stub: StubServer) -> None:
         text = (await client.complete(chat_request("stub", f"Variant {index}:\n{fenced(CODE)}"))).text
         (block,) = code_of(text)
         tree = ast.parse(block)
-        assert isinstance(tree.body[0], ast.FunctionDef) and tree.body[0].name == "score"
+        assert isinstance(tree.body[0], ast.FunctionDef)
+        assert tree.body[0].name == "score"
         changed += ast.dump(tree) != ast.dump(ast.parse(CODE))
     await client.aclose()
     assert changed >= 6
@@ -154,11 +155,13 @@ async def test_command_line_serves_until_stopped() -> None:
     try:
         assert process.stdout is not None
         url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
-        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+        assert url.startswith("http://127.0.0.1:")
+        assert url.endswith("/v1")
         client = OpenAICompatible(url, "stub")
         reply = await client.complete(chat_request("stub", "write a short answer"))
         await client.aclose()
-        assert reply.text and reply.usage.completion_tokens > 0
+        assert reply.text
+        assert reply.usage.completion_tokens > 0
         assert orjson.loads(orjson.dumps(reply.model_dump()))["model"] == "stub"
     finally:
         process.terminate()

@@ -81,7 +81,8 @@ async def test_retry_after_is_honoured_up_to_max_delay() -> None:
     waited, sleep = sleeps()
     client = Retrying(Scripted([busy(429, 3.0), busy(429, 100.0), "ok"]), rng=random.Random(0), base_delay=0.01, max_delay=5.0, sleep=sleep)  # fmt: skip
     await client.complete(REQUEST)
-    assert waited[0] >= 3.0 and waited[1] == 5.0
+    assert waited[0] >= 3.0
+    assert waited[1] == 5.0
 
 
 async def test_exhausted_retries_end_in_llm_unavailable() -> None:
@@ -90,7 +91,8 @@ async def test_exhausted_retries_end_in_llm_unavailable() -> None:
     client = Retrying(inner, rng=random.Random(0), attempts=3, sleep=sleep)
     with pytest.raises(LLMUnavailable, match="after 3 attempts") as caught:
         await client.complete(REQUEST)
-    assert inner.calls == 3 and len(waited) == 2
+    assert inner.calls == 3
+    assert len(waited) == 2
     assert caught.value.attempts == 3
 
 
@@ -106,7 +108,8 @@ async def test_empty_replies_are_retried_then_misbehaved() -> None:
     inner = Scripted([""])
     with pytest.raises(LLMMisbehaved, match="empty reply") as caught:
         await Retrying(inner, rng=random.Random(0), attempts=2, sleep=sleep).complete(REQUEST)
-    assert inner.calls == 2 and caught.value.raw == ""
+    assert inner.calls == 2
+    assert caught.value.raw == ""
 
 
 async def test_stream_resumes_without_repeating_text() -> None:
@@ -123,12 +126,13 @@ async def test_limited_bounds_concurrency() -> None:
     inner = Scripted(["ok"], delay=0.01)
     client = Limited(inner, 3)
     await asyncio.gather(*(client.complete(REQUEST) for _ in range(20)))
-    assert inner.peak == 3 and inner.calls == 20
+    assert inner.peak == 3
+    assert inner.calls == 20
 
 
 async def test_timed_raises_timeout_and_retrying_recovers() -> None:
     slow = Scripted(["late"], delay=5.0)
-    with pytest.raises(Timeout, match="within 0.05 s"):
+    with pytest.raises(Timeout, match=r"within 0\.05 s"):
         await Timed(slow, 0.05).complete(REQUEST)
     _, sleep = sleeps()
 

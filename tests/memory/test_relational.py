@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from evoforum.errors import BackendError, ServiceUnavailable
 from evoforum.memory import Database
 
+pytestmark = pytest.mark.services
+
 
 class Score(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

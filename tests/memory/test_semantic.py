@@ -87,6 +87,7 @@ async def test_openai_embedder_translates_a_dead_server() -> None:
 
 
 @pytest.mark.llm
+@pytest.mark.services
 async def test_real_embeddings_in_pgvector_found_by_text(
     llm_url: str, llm_model: str, postgres_url: str
 ) -> None:

@@ -17,6 +17,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.services
 async def test_pgvector_creates_an_hnsw_cosine_index_and_checks_dimensions(postgres_url: str) -> None:
     table = f"vectors_{uuid.uuid4().hex[:10]}"
     async with await Database.connect(postgres_url) as db:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import asyncpg
@@ -128,3 +130,23 @@ def test_destroy_deletes_the_data_but_not_foreign_files(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert wait_dead([pid], limit=5) == []
     assert sorted(path.name for path in state.iterdir()) == ["notes.txt"]
+
+
+def test_down_never_kills_a_process_that_merely_reuses_a_recorded_pid(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "run").mkdir(parents=True)
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        stat = Path(f"/proc/{bystander.pid}/stat").read_text()
+        started = int(stat[stat.rfind(")") + 2 :].split()[19])
+        fake = {"pid": bystander.pid, "start": started, "argv": ["/usr/bin/nats-server"], "port": 1}
+        (state / "run" / "nats.json").write_text(json.dumps(fake))
+        stale = {**fake, "start": started + 1, "argv": ["/usr/bin/sleep"]}
+        (state / "run" / "postgres.json").write_text(json.dumps(stale))
+        result = cli(state, "down")
+        assert result.returncode == 0, result.stderr
+        assert bystander.poll() is None
+        assert not (state / "run" / "nats.json").exists()
+    finally:
+        bystander.kill()
+        bystander.wait()

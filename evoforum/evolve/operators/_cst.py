@@ -2,7 +2,8 @@
 
 An edit replaces one node, found by identity in the parsed tree, so every other byte of the
 module stays as it was. Only right-hand-side expressions and whole statements inside function
-bodies are sites: signatures, decorators and docstrings are never touched.
+bodies are sites: signatures, decorators, docstrings and the insides of f-strings (where quotes
+and braces of a transplanted expression would not parse) are never touched.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class _Collect(cst.CSTVisitor):
         self.found: list[cst.CSTNode] = []
 
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.FormattedString):
+            return False
         if isinstance(node, self.kinds):
             self.found.append(node)
         return True

@@ -44,7 +44,8 @@ class OperatorBandit:
     ``ucb1``: untried arms first (in order), then the arm with the best mean plus
     ``c * scale * sqrt(ln N / n)``, where ``scale`` is the largest reward magnitude seen (rewards
     need not lie in [0, 1]). ``thompson``: a Gaussian posterior per arm (prior mean 0, prior
-    standard deviation ``prior_sd``), one draw each, the best draw wins.
+    standard deviation ``prior_sd * scale``; the reward variance is shrunk towards ``scale**2`` so
+    a few equal rewards never make an arm certain), one draw each, the best draw wins.
     """
 
     arms: dict[str, Arm]
@@ -79,8 +80,10 @@ class OperatorBandit:
         return max(names, key=lambda n: draws[n])
 
     def _draw(self, arm: Arm, rng: random.Random) -> float:
-        prior = 1.0 / self.prior_sd**2
-        noise = arm.variance or 1e-6
+        scale = self.scale or 1.0
+        prior = 1.0 / (self.prior_sd * scale) ** 2
+        spread = max(0.0, arm.squares - arm.pulls * arm.mean**2)
+        noise = (spread + 2.0 * scale**2) / (arm.pulls + 2.0)
         precision = prior + arm.pulls / noise
         mean = (arm.total / noise) / precision
         return rng.gauss(mean, 1.0 / math.sqrt(precision))

@@ -5,7 +5,11 @@ An operator is a function ``(parents, rng, context) -> children`` (plain or ``as
 checks every child against the space (validity and constraints), repairs an invalid child when
 the context offers a repair, and drops (and counts) what stays invalid. An invalid child is never
 returned, so it is never evaluated. An operator that raises an evoforum error (an LLM that
-misbehaved, code that does not parse) counts as a failure with no children; it never crashes.
+misbehaved, code that does not parse, data pydantic rejects) counts as a failure with no
+children; it never crashes. What says the run itself cannot go on is raised: the model is
+unavailable (``LLMUnavailable``), the budget is spent, or the context lacks what an operator
+needs (``ConfigError``).
+A child identical to a parent (or to an earlier child) is dropped and counted as unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evoforum.errors import EvoforumError
+from evoforum.errors import BudgetExceeded, ConfigError, EvoforumError, LLMUnavailable
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.genome import Metadata, WorkflowGenome
 
@@ -60,13 +64,20 @@ async def vary(
         produced: Any = op.fn(parents, rng, context)
         if inspect.isawaitable(produced):
             produced = await produced
-    except EvoforumError as error:
+    except (LLMUnavailable, BudgetExceeded, ConfigError):
+        raise
+    except (EvoforumError, ValueError, SyntaxError, RecursionError) as error:
         counts.failures += 1
         counts.invalid += 1
-        _note(counts.problems, type(error).__name__)
+        _note(counts.problems, f"{type(error).__name__}: {str(error).splitlines()[0][:80]}")
         return []
     children: Children = []
+    known = {parent.hash for parent in parents}
     for child in produced:
+        if child.hash in known:
+            counts.unchanged += 1
+            continue
+        known.add(child.hash)
         kept = accept(child, context, op.name)
         if kept is not None:
             children.append(_stamp(kept, op.name, parents))

@@ -32,14 +32,19 @@ def _sites(module: cst.Module, kinds: tuple[type[cst.CSTNode], ...]) -> list[tup
 
 
 def perturb(node: cst.Integer | cst.Float, rng: random.Random) -> cst.BaseExpression:
-    """A nearby number: integers step by one or two (or scale), floats scale by 0.5 to 1.5."""
+    """A nearby number: small integers step by one or two, large ones halve or double; floats
+    scale by 0.5 to 1.5. A negative result is written as a unary minus."""
     if isinstance(node, cst.Integer):
-        value = int(node.evaluated_value)
-        new: float = value + rng.choice((-2, -1, 1, 2)) if abs(value) < 8 else value * rng.choice((2, 3)) // 2
-        text = str(int(abs(new)))
-        result: cst.BaseExpression = cst.Integer(text)
+        number = int(node.evaluated_value)
+        steps = (
+            (number - 2, number - 1, number + 1, number + 2) if abs(number) < 8 else (number // 2, number * 2)
+        )
+        new: float = steps[rng.randrange(len(steps))]
+        result: cst.BaseExpression = cst.Integer(str(int(abs(new))))
     else:
-        new = round(float(node.evaluated_value) * rng.uniform(0.5, 1.5), 4)
+        value = float(node.evaluated_value)
+        new = round(value * rng.uniform(0.5, 1.5), 4)
+        new = new if new != value else value + 0.1
         result = cst.Float(repr(abs(new)))
     if new < 0:
         result = cst.UnaryOperation(operator=cst.Minus(), expression=result)

@@ -36,6 +36,7 @@ class OperatorCounts:
     children: int = 0
     invalid: int = 0
     repaired: int = 0
+    unchanged: int = 0
     failures: int = 0
     tokens: int = 0
     problems: dict[str, int] = field(default_factory=dict)
@@ -70,6 +71,7 @@ class OperatorStats:
                 "children": c.children,
                 "invalid": c.invalid,
                 "repaired": c.repaired,
+                "unchanged": c.unchanged,
                 "failures": c.failures,
                 "tokens": c.tokens,
                 "invalid_rate": round(c.invalid_rate, 4),

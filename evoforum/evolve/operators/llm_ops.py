@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from evoforum.codegen import export, parse
-from evoforum.errors import LLMMisbehaved, UsageError
+from evoforum.errors import ConfigError, LLMMisbehaved
 from evoforum.evolve.operators import _cst, _rewrite
 from evoforum.evolve.operators.base import Children, Operator
 from evoforum.evolve.operators.context import OperatorContext
@@ -26,6 +26,15 @@ from evoforum.genome.model import normalize_code
 LMXMode = Literal["module", "code", "json"]
 _FENCE = re.compile(r"```(?:python|py|json)?[ \t]*\n(.*?)```", re.DOTALL)
 KEEP = 4000
+HINTS = (
+    "Make one small, targeted change.",
+    "Try a different approach.",
+    "Make it more specific.",
+    "Simplify it.",
+    "Fix the failure shown.",
+    "Keep what works and change one thing.",
+)
+"""One is drawn per call (from the operator's generator), so repeated calls explore."""
 
 
 def fenced_blocks(text: str) -> list[str]:
@@ -46,7 +55,7 @@ async def _examples(context: OperatorContext, text: str) -> str:
 
 async def _ask(context: OperatorContext, kind: str, inputs: dict[str, str], name: str) -> str:
     if context.llm is None:
-        raise UsageError(f"operator {name!r} needs a language model: OperatorContext(llm=...)")
+        raise ConfigError(f"operator {name!r} needs a language model: OperatorContext(llm=...)")
     genome = operator_genome(context.operator_genomes, kind)
     text, tokens = await run_operator_genome(genome, inputs, context.llm, context.model)
     context.stats.of(name).tokens += tokens
@@ -82,6 +91,7 @@ def make_lmx(k: int = 2, mode: LMXMode = "module", name: str | None = None) -> O
             "parents": listing,
             "count": str(len(parents)),
             "examples": await _examples(context, shown[0]),
+            "hint": HINTS[rng.randrange(len(HINTS))],
         }
         answer = await _ask(context, LMX, inputs, label)
         blocks = fenced_blocks(answer)
@@ -126,6 +136,7 @@ def make_rewrite(name: str = "llm_rewrite") -> Operator:
             "score": _score(context, genome),
             "feedback": context.transcripts.get(genome.hash, "(no failing transcript recorded)"),
             "examples": await _examples(context, target.before),
+            "hint": HINTS[rng.randrange(len(HINTS))],
         }
         answer = await _ask(context, REWRITE, inputs, name)
         child, after = _rewrite.apply(genome, target, answer)

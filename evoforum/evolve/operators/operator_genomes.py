@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from evoforum.errors import EvoforumError, TaskFailed
 from evoforum.genome import (
     Constraints,
     DagSpec,
@@ -29,8 +30,8 @@ REWRITE = "rewrite"
 PLACEHOLDER_MODEL = "operator-model"
 """The model named in operator genomes; ``run_operator_genome`` asks the context's model instead."""
 
-LMX_INPUTS = ("parents", "examples", "count")
-REWRITE_INPUTS = ("kind", "target", "score", "feedback", "examples")
+LMX_INPUTS = ("parents", "examples", "count", "hint")
+REWRITE_INPUTS = ("kind", "target", "score", "feedback", "examples", "hint")
 
 
 def _wire(name: str) -> Wire:
@@ -47,7 +48,7 @@ def lmx_genome() -> WorkflowGenome:
             "Here are {count} parent programs, best first, each with its score.\n"
             "Write one new program that combines their strengths. Keep the same overall structure "
             "and the same function signatures. Reply with the complete program in one fenced "
-            "Python code block.\n\n{examples}\n\n{parents}"
+            "Python code block. {hint}\n\n{examples}\n\n{parents}"
         ),
         temperature=0.7,
     )
@@ -69,7 +70,7 @@ def rewrite_genome() -> WorkflowGenome:
         prompt=(
             "The workflow scored {score}. What went wrong on one input:\n{feedback}\n\n"
             "Edits that helped before:\n{examples}\n\n"
-            "Rewrite the {kind} below so the workflow does better. Keep its name and signature "
+            "Rewrite the {kind} below so the workflow does better. {hint} Keep its name and signature "
             "(or its placeholders in braces). Reply with the rewritten {kind} only, in the same "
             "form as it is given.\n\n{target}"
         ),
@@ -148,7 +149,8 @@ async def run_operator_genome(
     genome: WorkflowGenome, inputs: Mapping[str, str], llm: LLMClient, model: str
 ) -> tuple[str, int]:
     """Run an operator genome (compiled with ``evoforum.genome.compile``) on ``inputs``: the
-    answer text and the tokens it cost. Inputs the genome does not take are left out."""
+    answer text and the tokens it cost. Inputs the genome does not take are left out. When a
+    task fails, the evoforum error that made it fail (an unavailable model…) is raised."""
     from evoforum.flow import Runtime
     from evoforum.genome import compile
 
@@ -157,7 +159,11 @@ async def run_operator_genome(
     given = {name: inputs.get(name, "") for name in genome.inputs}
     async with Runtime(llm=counter, transcripts=False) as runtime:
         result = await runtime.run(runnable, given)
-    output = result.output
+    try:
+        output = result.output
+    except TaskFailed as failed:
+        cause = failed.details.get("cause")
+        raise cause if isinstance(cause, EvoforumError) else failed from None
     return (output if isinstance(output, str) else str(output)), counter.tokens
 
 

@@ -2,7 +2,8 @@
 
 The engine calls ``mutate(genome, rng)`` and ``crossover(a, b, rng)``; the policy lets the bandit
 pick an operator of that arity, runs it through ``vary`` (so only valid children come back), and
-falls back to the parent when an operator produced nothing valid. Each child names its operator
+falls back to the parent when an operator produced nothing valid (an operator with one child,
+such as LMX, in the crossover slot gives that child and the second parent unchanged). Each child names its operator
 in ``metadata.origin["operator"]``. Once the engine knows a child's fitness, ``observe`` pays the
 bandit (improvement per cost) and stores the edit in the edit memory.
 """

@@ -2,7 +2,8 @@
 
 The convention, checked in this order on the request:
 
-1. ``response_format`` carries a JSON schema -> a valid instance of it (``json_object`` -> ``{}``-like).
+1. ``response_format`` carries a JSON schema (json_schema, or json_object with ``schema`` as
+   llama.cpp takes it) -> a valid instance of it; json_object without one -> ``{"answer": ...}``.
 2. two or more fenced Python blocks in the last user turn -> their recombination, fenced.
 3. one fenced Python block -> a mutated version of it (constants, comparisons, operators), fenced.
 4. a ``def name(args)`` signature without fences (a code-writing prompt) -> a function, fenced.
@@ -70,7 +71,11 @@ def answer(body: dict[str, Any], seed: int) -> str:
         schema = response_format.get("json_schema", {}).get("schema", {})
         return orjson.dumps(_schema.instance(schema, rng)).decode()
     if response_format.get("type") == "json_object":
-        return orjson.dumps({"answer": _schema.instance({"type": "string"}, rng)}).decode()
+        schema = response_format.get("schema") or {
+            "type": "object",
+            "properties": {"answer": {"type": "string"}},
+        }
+        return orjson.dumps(_schema.instance(schema, rng)).decode()
     prompt = _last_user(body)
     blocks = _FENCE.findall(prompt)
     if len(blocks) >= 2:

@@ -36,6 +36,7 @@ class StubServer:
     (if any) of the n-th arrival of a request is fixed too, so a retried request may succeed.
     ``fault_rate`` is the chance of a fault, drawn uniformly from ``faults``; ``latency`` delays
     every answer; ``hang_seconds`` is how long a ``hang`` fault holds the connection silent.
+    ``json_schema=False`` refuses ``response_format`` json_schema the way llama.cpp does.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class StubServer:
         hang_seconds: float = 3600.0,
         model: str = "stub",
         embedding_dim: int = 64,
+        json_schema: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -63,6 +65,7 @@ class StubServer:
         self.hang_seconds = hang_seconds
         self.model = model
         self.embedding_dim = embedding_dim
+        self.json_schema = json_schema
         self.stats = StubStats()
         self._seen: Counter[str] = Counter()
         self._http = HttpServer(self._handle, host, port)
@@ -127,6 +130,10 @@ class StubServer:
         return True
 
     async def _chat(self, payload: dict[str, Any], reply: Reply) -> bool:
+        if not self.json_schema and (payload.get("response_format") or {}).get("type") == "json_schema":
+            refusal = "response_format.type: Input should be 'text' or 'json_object', not 'json_schema'"
+            await reply.json(400, {"error": {"message": refusal, "type": "invalid_request_error"}})
+            return True
         key = _answers.request_key(payload)
         occurrence = self._seen[key]
         self._seen[key] += 1

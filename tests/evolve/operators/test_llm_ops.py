@@ -1,0 +1,199 @@
+"""LLM operators against the seeded stub model over HTTP: LMX and the LLM rewrite.
+
+The garbage-answer test uses a small scripted client defined here (the stub always answers
+well-formed code), next to the stub's own fault injection (empty and truncated answers).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import pytest
+
+import search_spaces
+from evoforum.evolve.operators import OperatorContext, _rewrite, llm_rewrite, lmx_code, lmx_module, make_lmx
+from evoforum.genome import LLMAgent, WorkflowGenome
+from evoforum.llm import ChatRequest, Completion, OpenAICompatible, TokenSink, Usage
+from evoforum.llm.stub import StubServer
+
+from .conftest import population
+
+
+async def _lmx_hashes(seed: int, space: str = "qa_ensemble") -> tuple[list[str], OperatorContext]:
+    async with StubServer(seed=seed) as server:
+        client = OpenAICompatible(server.url, "stub")
+        context = OperatorContext(space=search_spaces.get(space), llm=client)
+        pool = population(space)
+        rng = random.Random(seed)
+        hashes = []
+        try:
+            for op in (lmx_module, lmx_code, llm_rewrite):
+                for _ in range(6):
+                    for child in await op(rng.sample(pool, 2), rng, context):
+                        assert context.check(child) == []
+                        hashes.append(child.hash)
+        finally:
+            await client.aclose()
+    return hashes, context
+
+
+async def test_lmx_gives_valid_children_deterministically_per_seed() -> None:
+    first, context = await _lmx_hashes(2)
+    again, _ = await _lmx_hashes(2)
+    assert first
+    assert first == again
+    stats = context.stats.as_dict()
+    assert stats["lmx"]["tokens"] > 0
+    assert stats["lmx_code"]["tokens"] > 0
+    assert stats["lmx"]["calls"] == 6
+
+
+async def test_lmx_in_json_mode_counts_schema_less_answers_as_invalid(stub_llm: OpenAICompatible) -> None:
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=stub_llm)
+    op = make_lmx(3, "json")
+    pool = population("qa_ensemble")
+    children = await op(pool[:3], random.Random(0), context)
+    assert children == [] or all(context.check(c) == [] for c in children)
+    assert context.stats.of(op.name).attempted == 1
+
+
+async def test_rewrite_of_a_function_replaces_exactly_that_function(stub_llm: OpenAICompatible) -> None:
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=stub_llm)
+    pool = population("qa_ensemble")
+    rng = random.Random(1)
+    seen_function = seen_prompt = False
+    for _ in range(16):
+        parent = pool[rng.randrange(len(pool))]
+        for child in await llm_rewrite([parent], rng, context):
+            assert context.check(child) == []
+            edit = child.metadata.origin["edit"]
+            if edit["kind"] == "function":
+                seen_function = True
+                start = parent.code.index(edit["before"])
+                end = start + len(edit["before"])
+                assert child.code.startswith(parent.code[:start])
+                assert child.code.endswith(parent.code[end:])
+                assert child.agents == parent.agents
+                assert child.entry == parent.entry
+            else:
+                seen_prompt = True
+                assert child.code == parent.code
+                assert child.entry == parent.entry
+                changed = [(a, b) for a, b in zip(parent.agents, child.agents, strict=True) if a != b]
+                assert len(changed) == 1
+                old, new = changed[0]
+                assert isinstance(old, LLMAgent)
+                assert isinstance(new, LLMAgent)
+                fields = [f for f in ("prompt", "system_prompt") if getattr(old, f) != getattr(new, f)]
+                assert len(fields) == 1
+                assert old.model_copy(update={fields[0]: getattr(new, fields[0])}) == new
+    assert seen_function
+    assert seen_prompt
+
+
+async def test_rewrite_sees_score_and_failing_transcript() -> None:
+    seen: list[str] = []
+
+    class Echo(_Scripted):
+        async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+            seen.append(request.messages[-1].content)
+            return await super().complete(request, on_token=on_token)
+
+    parent = population("qa_ensemble")[0]
+    context = OperatorContext(
+        space=search_spaces.get("qa_ensemble"),
+        llm=Echo(["nothing usable"]),
+        scores={parent.hash: 0.25},
+        transcripts={parent.hash: "Q: 2+2? A: 5 (wrong)"},
+    )
+    assert await llm_rewrite([parent], random.Random(0), context) == []
+    assert "0.25" in seen[0]
+    assert "A: 5 (wrong)" in seen[0]
+
+
+class _Scripted:
+    """Answers from a list, in turn (for garbage only)."""
+
+    def __init__(self, answers: Sequence[str]) -> None:
+        self.answers, self.index = list(answers), 0
+
+    async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        text = self.answers[self.index % len(self.answers)]
+        self.index += 1
+        return Completion(text=text, model=request.model, usage=Usage(prompt_tokens=10, completion_tokens=5))
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        return [[1.0] for _ in texts]
+
+    async def aclose(self) -> None:
+        return None
+
+
+GARBAGE = [
+    "",
+    "no code here at all",
+    "```python\ndef broken(:\n    return\n```",
+    "```python\nx = 1\n```",
+    "<prompt>\n\n</prompt>",
+    "<prompt>forgot the placeholders</prompt>",
+    "```python\ndef majority_vote(a, b):\n    return a\n```",
+]
+
+
+async def test_garbage_answers_are_counted_invalid_and_never_crash() -> None:
+    pool: list[WorkflowGenome] = population("qa_ensemble")
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=_Scripted(GARBAGE))
+    rng = random.Random(0)
+    for _ in range(len(GARBAGE) * 2):
+        for op in (lmx_module, lmx_code, llm_rewrite):
+            assert await op(rng.sample(pool, op.arity), rng, context) == []
+    for name in ("lmx", "lmx_code", "llm_rewrite"):
+        counts = context.stats.of(name)
+        assert counts.invalid == counts.calls > 0
+        assert counts.children == 0
+
+
+async def test_stub_faults_are_counted_invalid() -> None:
+    async with StubServer(seed=1, fault_rate=1.0, faults=("empty", "truncated")) as server:
+        client = OpenAICompatible(server.url, "stub")
+        context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=client)
+        rng = random.Random(0)
+        pool = population("qa_ensemble")
+        try:
+            for _ in range(5):
+                await lmx_module(rng.sample(pool, 2), rng, context)
+        finally:
+            await client.aclose()
+    counts = context.stats.of("lmx")
+    assert counts.calls == 5
+    assert counts.invalid >= 4
+
+
+def test_prompt_targets_keep_placeholders() -> None:
+    genome = population("qa_ensemble")[0]
+    agent = next(a for a in genome.agents if isinstance(a, LLMAgent))
+    target = f"{agent.name}.prompt"
+    child, text = _rewrite.apply_prompt(genome, target, f"<prompt>Please: {agent.prompt}</prompt>")
+    assert text.startswith("Please:")
+    new = child.agent(agent.name)
+    assert isinstance(new, LLMAgent)
+    assert new.prompt == text
+
+
+async def test_a_missing_model_or_a_server_that_is_down_is_raised_not_counted() -> None:
+    from evoforum.errors import ConfigError, LLMUnavailable
+
+    parent = population("qa_ensemble")[0]
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"))
+    with pytest.raises(ConfigError, match="needs a language model"):
+        await llm_rewrite([parent], random.Random(0), context)
+    async with StubServer(seed=1) as server:
+        url = server.url
+    client = OpenAICompatible(url, "stub", timeout=5.0)
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=client)
+    try:
+        with pytest.raises(LLMUnavailable):
+            await llm_rewrite([parent], random.Random(0), context)
+    finally:
+        await client.aclose()

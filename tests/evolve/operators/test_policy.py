@@ -1,0 +1,82 @@
+"""The bandit policy as the engine's operators: valid children, bandit paid, lineage names kept."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+import search_spaces
+from evoforum.evolve import Engine, LocalEvaluator, MuPlusLambda
+from evoforum.evolve.operators import (
+    CODE_GP,
+    OperatorBandit,
+    OperatorContext,
+    VariationPolicy,
+    cx_agents,
+    mut_prompt,
+    mut_temperature,
+)
+from evoforum.genome import LLMAgent, WorkflowGenome
+
+SPACE = search_spaces.get("qa_ensemble")
+
+
+def toy(genome: WorkflowGenome, item: str, seed: int) -> tuple[float]:
+    """Higher temperature and longer system prompts score higher (a toy objective)."""
+    agents = [a for a in genome.agents if isinstance(a, LLMAgent)]
+    return (sum(a.temperature + len(a.system_prompt) / 100 for a in agents) / max(1, len(agents)),)
+
+
+def _init(rng: random.Random) -> WorkflowGenome:
+    return SPACE.random_genome(np.random.default_rng(rng.randrange(2**32)))
+
+
+async def test_policy_runs_in_the_engine_and_only_valid_children_are_evaluated() -> None:
+    seen: list[WorkflowGenome] = []
+
+    def fitness(genome: WorkflowGenome, item: str, seed: int) -> tuple[float]:
+        assert SPACE.check(genome) == []
+        seen.append(genome)
+        return toy(genome, item, seed)
+
+    context = OperatorContext(space=SPACE)
+    policy = VariationPolicy([mut_temperature, mut_prompt, *CODE_GP, cx_agents], context)
+    engine = Engine(
+        operators=policy.engine_operators(_init),
+        algorithm=MuPlusLambda(mu=4, lambda_=6),
+        evaluator=LocalEvaluator(fitness),
+        items=["0"],
+        weights=(1.0,),
+        generations=3,
+        seed=3,
+    )
+    result = await engine.run()
+    assert result.evaluations > 4
+    operators = {g.metadata.origin.get("operator") for g in seen} - {None, "random"}
+    assert operators
+    assert operators <= {
+        "mut_temperature",
+        "mut_prompt",
+        "gp_constant",
+        "gp_subtree",
+        "gp_crossover",
+        "cx_agents",
+    }
+    assert sum(c.calls for c in context.stats.counts.values()) > 0
+
+
+async def test_observe_pays_the_bandit_per_operator() -> None:
+    context = OperatorContext(space=SPACE)
+    bandit = OperatorBandit.over(["mut_temperature", "mut_prompt"])
+    policy = VariationPolicy([mut_temperature, mut_prompt], context, bandit)
+    rng = random.Random(0)
+    parent = SPACE.seeds()[1]
+    for _ in range(20):
+        child = await policy.mutate(parent, rng)
+        if child.hash != parent.hash:
+            await policy.observe(child, toy(child, "0", 0)[0], toy(parent, "0", 0)[0])
+    assert policy.pending == {}
+    assert sum(arm.pulls for arm in bandit.arms.values()) == 20
+    restored = OperatorBandit.from_state(bandit.state())
+    assert restored.means() == bandit.means()

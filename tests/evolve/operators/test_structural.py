@@ -1,0 +1,103 @@
+"""Structural mutation and crossover: valid children only, deterministic per seed, invalid counted."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import pytest
+
+import search_spaces
+from evoforum.evolve.operators import STRUCTURAL, Operator, OperatorContext, operator
+from evoforum.genome import DagSpec, WorkflowGenome
+
+from .conftest import SPACES, population
+
+
+async def _run(op: Operator, space: str, seed: int, tries: int = 25) -> tuple[list[str], OperatorContext]:
+    context = OperatorContext(space=search_spaces.get(space))
+    pool = population(space)
+    rng = random.Random(seed)
+    hashes = []
+    for _ in range(tries):
+        children = await op(rng.sample(pool, op.arity), rng, context)
+        for child in children:
+            assert context.check(child) == []
+            hashes.append(child.hash)
+    return hashes, context
+
+
+@pytest.mark.parametrize("op", STRUCTURAL, ids=lambda op: op.name)
+async def test_operator_gives_valid_children_deterministically(op: Operator) -> None:
+    produced = 0
+    for space in SPACES:
+        first, context = await _run(op, space, seed=11)
+        again, _ = await _run(op, space, seed=11)
+        assert first == again
+        produced += len(first)
+        counts = context.stats.of(op.name)
+        assert counts.calls == 25
+        assert counts.children == len(first)
+    assert produced > 0, f"{op.name} never produced a valid child"
+
+
+async def test_children_differ_from_parents_and_record_their_origin() -> None:
+    from evoforum.evolve.operators import mut_add_task
+
+    parent = population("qa_ensemble")[0]
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"))
+    [child] = await mut_add_task([parent], random.Random(3), context)
+    assert child.hash != parent.hash
+    assert child.metadata.origin["operator"] == "mut_add_task"
+    assert child.metadata.origin["parents"] == [parent.hash]
+    assert len(child.agents) == len(parent.agents) + 1
+
+
+@operator("break_it")
+def _break_it(
+    parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext
+) -> list[WorkflowGenome]:
+    valid = parents[0].model_copy(update={"inputs": ("question", "context")})
+    return [parents[0].model_copy(update={"entry": DagSpec(tasks=())}), valid, parents[0]]
+
+
+async def test_invalid_children_are_dropped_and_counted() -> None:
+    parent = population("qa_ensemble")[0]
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"))
+    children = await _break_it([parent], random.Random(0), context)
+    assert [c.inputs for c in children] == [("question", "context")]
+    counts = context.stats.of("break_it")
+    assert (counts.invalid, counts.children, counts.unchanged, counts.invalid_rate) == (1, 1, 1, 0.5)
+    assert context.stats.as_dict()["break_it"]["problems"]
+
+
+async def test_a_repair_hook_can_save_an_invalid_child() -> None:
+    parent = population("qa_ensemble")[0]
+    other = population("qa_ensemble")[1]
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"), repair=lambda child: other)
+    children = await _break_it([parent], random.Random(0), context)
+    assert len(children) == 2
+    assert context.stats.of("break_it").repaired == 1
+
+
+async def test_constraints_of_the_space_are_enforced() -> None:
+    from evoforum.evolve.operators import mut_add_task
+
+    space = search_spaces.get("qa_ensemble")
+    context = OperatorContext(space=space)
+    genome = population("qa_ensemble")[1]
+    rng = random.Random(0)
+    for _ in range(20):
+        children = await mut_add_task([genome], rng, context)
+        if not children:
+            break
+        genome = children[0]
+    tasks = sum(len(b.tasks) for b in _dags(genome))
+    assert tasks <= space.constraints.max_tasks
+    assert context.stats.of("mut_add_task").invalid > 0
+
+
+def _dags(genome: WorkflowGenome) -> list[DagSpec]:
+    from evoforum.genome.flows import walk
+
+    return [b for _, b in walk(genome.entry) if isinstance(b, DagSpec)]

@@ -1,0 +1,137 @@
+"""The runner on experiments that need no services: summary, lineage, export, baselines, budgets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from evoforum.config import ExperimentConfig, validate_config
+from evoforum.errors import ConfigError
+from evoforum.evolve import read_lineage
+from evoforum.run import run_experiment
+from evoforum.run._export import lineage_rows, winner_source
+from experiments import sim_workflow as sim
+
+SIM = {
+    "experiment": {"name": "sim_workflow", "options": {"valid_items": 10, "test_items": 20}},
+    "search_space": {"name": "sim_teams"},
+    "algorithm": {"population": 6, "offspring": 6, "generations": 3},
+    "tracking": {"log": "elites"},
+}
+
+
+def config(base: dict[str, Any], **sections: Any) -> ExperimentConfig:
+    data = {key: dict(value) if isinstance(value, dict) else value for key, value in base.items()}
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value}
+    return validate_config(data)
+
+
+async def test_summary_has_the_promised_fields(tmp_path: Path) -> None:
+    summary = await run_experiment(config(SIM), tmp_path / "run")
+    for key in ("evaluations", "llm_calls", "llm_tokens", "wall_s"):
+        assert key in summary
+    assert set(summary["best"]) >= {"genome_hash", "valid_score", "test_score"}
+    assert summary["mlflow"]["tracking_uri"].startswith("sqlite:///")
+    assert summary["mlflow"]["run_id"]
+    on_disk = orjson.loads((tmp_path / "run" / "summary.json").read_bytes())
+    assert on_disk["best"]["genome_hash"] == summary["best"]["genome_hash"]
+    assert summary["llm_calls"] == 0
+    assert summary["report"]["regret"] >= 0
+
+
+async def test_selection_never_sees_the_test_split(tmp_path: Path) -> None:
+    await run_experiment(config(SIM), tmp_path / "run")
+    records = read_lineage(tmp_path / "run" / "lineage.jsonl")
+    valid_items = 10 * len(sim.DIFFICULTIES)
+    assert {record.items for record in records} == {valid_items}
+
+
+async def test_lineage_walks_from_the_winner_to_a_seed(tmp_path: Path) -> None:
+    summary = await run_experiment(config(SIM), tmp_path / "run")
+    rows = lineage_rows(tmp_path / "run")
+    assert rows[0]["genome"] == summary["best"]["genome_hash"]
+    assert rows[-1]["generation"] == 0
+    assert rows[-1]["operator"] == "init"
+    assert all(row["run_id"] for row in rows)  # elites and their ancestry are in MLflow
+    hashes = {row["genome"] for row in rows}
+    assert all(set(row["parents"]) <= hashes for row in rows)
+
+
+async def test_exported_winner_runs_and_prints_its_true_utility(tmp_path: Path) -> None:
+    summary = await run_experiment(config(SIM), tmp_path / "run")
+    source = winner_source(tmp_path / "run")
+    assert source == (tmp_path / "run" / "winner.py").read_text()
+    path = tmp_path / "winner.py"
+    path.write_text(source)
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True, cwd=root)
+    assert float(done.stdout) == pytest.approx(summary["report"]["true_utility"])
+
+
+async def test_a_folder_holding_a_run_is_not_overwritten(tmp_path: Path) -> None:
+    await run_experiment(config(SIM), tmp_path / "run")
+    before = (tmp_path / "run" / "summary.json").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        await run_experiment(config(SIM), tmp_path / "run")
+    assert (tmp_path / "run" / "summary.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["random_search", "best_of_n"])
+async def test_baselines_spend_the_same_budget(tmp_path: Path, kind: str) -> None:
+    evolved = await run_experiment(config(SIM), tmp_path / "evolved")
+    baseline = await run_experiment(config(SIM, algorithm={"kind": kind}), tmp_path / kind)
+    assert baseline["evaluations"] == evolved["evaluations"]
+    operators = {record.operator for record in read_lineage(tmp_path / kind / "lineage.jsonl")}
+    assert operators <= {"init", "random", "sample"}
+    if kind == "best_of_n":  # every sample is the seed workflow
+        assert baseline["report"]["true_utility"] == pytest.approx(sim.true_utility(sim.seed_team(None)))  # type: ignore[arg-type]
+
+
+async def test_evaluation_budget_stops_the_run_early(tmp_path: Path) -> None:
+    items = 10 * len(sim.DIFFICULTIES)
+    summary = await run_experiment(
+        config(SIM, budget={"evaluations": items * 8}, algorithm={"generations": 10}), tmp_path / "run"
+    )
+    assert summary["stopped"] == "budget"
+    assert summary["generations"] < 10
+
+
+async def test_symbolic_regression_exports_a_runnable_function(tmp_path: Path) -> None:
+    cfg = validate_config(
+        {
+            "experiment": {"name": "symbolic_regression"},
+            "search_space": {"name": "gp"},
+            "algorithm": {"kind": "generational", "population": 40, "generations": 3},
+            "tracking": {"log": "elites"},
+        }
+    )
+    summary = await run_experiment(cfg, tmp_path / "run")
+    assert summary["best"]["valid_score"] >= 0
+    path = tmp_path / "run" / "winner.py"
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True)
+    assert len(done.stdout.splitlines()) == 20
+
+
+async def test_workflow_experiments_refuse_the_ray_backend(tmp_path: Path) -> None:
+    cfg = validate_config(
+        {
+            "experiment": {"name": "quickstart"},
+            "search_space": {"name": "code_writing"},
+            "evaluation": {"backend": "ray"},
+            "operators": {"weights": {"mutate": 1.0}},
+            "llm": {"url": "http://127.0.0.1:9/v1"},
+        }
+    )
+    with pytest.raises(ConfigError, match="ray"):
+        from evoforum.run._plan import make_plan
+
+        plan = make_plan(cfg)
+        from evoforum.run._runner import _evaluator
+
+        _evaluator(cfg, tmp_path, plan)
