@@ -26,7 +26,9 @@ def get(name: str, options: Mapping[str, Any] | None = None, seed: int = 0) -> E
 
     if name not in EXPERIMENTS:
         known = ", ".join(sorted(EXPERIMENTS))
-        raise ConfigError(f"unknown experiment {name!r}{did_you_mean(name, list(EXPERIMENTS))}; known: {known}")
+        raise ConfigError(
+            f"unknown experiment {name!r}{did_you_mean(name, list(EXPERIMENTS))}; known: {known}"
+        )
     module, _, cls = EXPERIMENTS[name].partition(":")
     experiment: Experiment = getattr(importlib.import_module(module), cls)(options, seed)
     return experiment

@@ -12,12 +12,12 @@ from pydantic import BaseModel, ConfigDict
 
 from experiments._base import Experiment
 
-RUNNER = '''
+RUNNER = """
 
 def __evoforum_score():
     check({entry})
     return 1.0
-'''
+"""
 
 
 class CodeProblem(BaseModel):

@@ -33,9 +33,9 @@ def load_problems() -> dict[str, CodeProblem]:
 
 def single_call() -> WorkflowGenome:
     """The baseline: one call of the model, its first code block is the answer."""
-    from search_spaces.code_writing import BLOCKS
-    from search_spaces._code_tools import HEADER
     from search_spaces._base import code_of
+    from search_spaces._code_tools import HEADER
+    from search_spaces.code_writing import BLOCKS
 
     system = BLOCKS.system_prompts[0] + " " + BLOCKS.prompt_fragments[0]
     return WorkflowGenome(

@@ -95,7 +95,10 @@ def expected_utility(team: Team, difficulty: float) -> float:
             rejected_before *= s * (1.0 - accuracy) + (1.0 - s) * accuracy
     for correct in itertools.product((True, False), repeat=len(skills)):
         if verified:  # every answer rejected: right ones with 1 - a, wrong ones with a
-            p = math.prod(s * (1.0 - accuracy) if c else (1.0 - s) * accuracy for s, c in zip(skills, correct, strict=True))
+            p = math.prod(
+                s * (1.0 - accuracy) if c else (1.0 - s) * accuracy
+                for s, c in zip(skills, correct, strict=True)
+            )
             total += p * _pick(correct, None, "majority")
         else:
             p = math.prod(s if c else 1.0 - s for s, c in zip(skills, correct, strict=True))
@@ -197,7 +200,12 @@ if __name__ == "__main__":
 def report(team: Team) -> dict[str, Any]:
     best, best_team = optimum()
     value = true_utility(team)
-    return {"true_utility": value, "optimum": best, "regret": best - value, "optimal_team": best_team.as_dict()}
+    return {
+        "true_utility": value,
+        "optimum": best,
+        "regret": best - value,
+        "optimal_team": best_team.as_dict(),
+    }
 
 
 class SimWorkflow(Experiment):

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def run_command(args: argparse.Namespace) -> int:
     from evoforum.config import load_config
     from evoforum.run import run_experiment
@@ -46,7 +45,9 @@ def _report(summary: dict[str, Any], out: Path) -> None:
     for name, baseline in summary.get("baselines", {}).items():
         line += f"  | {name} test {baseline['test_score']:.4g}"
     print(line)
-    print(f"winner: {out / 'winner.py'}   summary: {out / 'summary.json'}   mlflow: {summary['mlflow']['tracking_uri']}")
+    print(
+        f"winner: {out / 'winner.py'}   summary: {out / 'summary.json'}   mlflow: {summary['mlflow']['tracking_uri']}"
+    )
 
 
 def export_command(args: argparse.Namespace) -> int:

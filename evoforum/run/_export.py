@@ -128,9 +128,11 @@ async def show_conversation(prefix: str, out: Path | None, state_dir: str | None
     lines = []
     for index, message in enumerate(branch):
         header = f"[{index}] {message.sender} ({message.kind}) {message.hash[:16]}"
-        content = message.content if isinstance(message.content, str) else orjson.dumps(
-            message.content, option=orjson.OPT_INDENT_2
-        ).decode()
+        content = (
+            message.content
+            if isinstance(message.content, str)
+            else orjson.dumps(message.content, option=orjson.OPT_INDENT_2).decode()
+        )
         lines.append(f"{header}\n{content.rstrip()}\n")
     return "\n".join(lines)
 

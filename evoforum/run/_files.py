@@ -63,7 +63,9 @@ def read_summary(out: Path) -> dict[str, Any]:
     summary = read_json(out / SUMMARY)
     if summary is None:
         read_config(out)  # a clear error when this is no run folder at all
-        raise ConfigError(f"{out}: the run has not finished (no {SUMMARY}); 'evoforum resume {out}' finishes it")
+        raise ConfigError(
+            f"{out}: the run has not finished (no {SUMMARY}); 'evoforum resume {out}' finishes it"
+        )
     assert isinstance(summary, dict)
     return summary
 

@@ -33,7 +33,9 @@ class Cached(Wrapper):
 class Sampling(Wrapper):
     """Sets ``model`` (when given), ``seed`` and a ``max_tokens`` cap on each request; counts tokens."""
 
-    def __init__(self, inner: LLMClient, *, seed: int, model: str | None = None, max_tokens: int = 512) -> None:
+    def __init__(
+        self, inner: LLMClient, *, seed: int, model: str | None = None, max_tokens: int = 512
+    ) -> None:
         super().__init__(inner)
         self.seed = seed
         self.model = model

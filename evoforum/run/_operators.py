@@ -50,11 +50,17 @@ class WorkflowOperators:
     ) -> None:
         self.space = space
         all_seeds = space.seeds()
-        self.seeds = [all_seeds[i] for i in seeds] if seeds is not None else list(all_seeds)
+        self.seeds: list[WorkflowGenome] = (
+            [all_seeds[i] for i in seeds] if seeds is not None else list(all_seeds)
+        )
         self.llm = llm
         self.model = model
         self.random_init = random_init
-        usable = {k: float(v) for k, v in weights.items() if v > 0 and (llm is not None or k not in ("rewrite", "lmx"))}
+        usable = {
+            k: float(v)
+            for k, v in weights.items()
+            if v > 0 and (llm is not None or k not in ("rewrite", "lmx"))
+        }
         self.mutations = {k: w for k, w in usable.items() if k in MUTATIONS} or {"mutate": 1.0}
         self.crossovers = {k: w for k, w in usable.items() if k in CROSSOVERS} or {"crossover": 1.0}
         self._made = 0
@@ -65,13 +71,14 @@ class WorkflowOperators:
         """The seeds in turn; past them, random genomes (``random_init``) or mutated seeds."""
         index, self._made = self._made, self._made + 1
         if self.random_init:
-            return _tag(self.space.random_genome(_np(rng)), "random")
+            return self.random_genome(rng)
         if index < len(self.seeds):
             return self.seeds[index]
         return self._structural(self.seeds[index % len(self.seeds)], rng)
 
-    def random(self, rng: random.Random) -> WorkflowGenome:
-        return _tag(self.space.random_genome(_np(rng)), "random")
+    def random_genome(self, rng: random.Random) -> WorkflowGenome:
+        genome: WorkflowGenome = self.space.random_genome(_np(rng))
+        return _tag(genome, "random")
 
     async def mutate(self, genome: WorkflowGenome, rng: random.Random) -> WorkflowGenome:
         kind = _choose(self.mutations, rng)
@@ -111,7 +118,9 @@ class WorkflowOperators:
             return genome
         blocks = self.space.blocks
         if rng.random() < 0.5 and blocks.temperatures:
-            temperatures = [t for t in blocks.temperatures if t != agent.temperature] or list(blocks.temperatures)
+            temperatures = [t for t in blocks.temperatures if t != agent.temperature] or list(
+                blocks.temperatures
+            )
             child = _with_agent(genome, agent.name, temperature=rng.choice(temperatures))
         else:
             base = rng.choice(blocks.system_prompts)

@@ -59,9 +59,11 @@ class Plan:
             model=resources.model,
         )
         self.operators = Operators(init=ops.init, mutate=ops.mutate, crossover=ops.crossover)
-        self.random_init = ops.random
+        self.random_init = ops.random_genome
         evaluation = config.evaluation
-        limits = SandboxLimits(wall_s=min(30.0, evaluation.timeout_s), memory_mb=max(256, evaluation.memory_mb))
+        limits = SandboxLimits(
+            wall_s=min(30.0, evaluation.timeout_s), memory_mb=max(256, evaluation.memory_mb)
+        )
         self.item_fn = workflow_item_fn(
             self.experiment,
             llm=resources.llm,
@@ -88,7 +90,6 @@ def make_plan(config: ExperimentConfig) -> Plan:
             raise ConfigError(f"algorithm.objectives: experiment {experiment.name!r} has its own objectives")
         return plan
     import search_spaces
-
     from evoforum.codegen import export
 
     plan.space = search_spaces.get(config.search_space.name)

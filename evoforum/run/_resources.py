@@ -119,11 +119,18 @@ def llm_settings(config: ExperimentConfig) -> LLMConfig:
     section = config.llm
 
     prices = PriceTable(
-        models={name: Price(input_per_1m=p.prompt, output_per_1m=p.completion) for name, p in section.prices.items()}
+        models={
+            name: Price(input_per_1m=p.prompt, output_per_1m=p.completion)
+            for name, p in section.prices.items()
+        }
     )
-    given = {"url": section.url, "model": section.model, "api_key": os.environ.get(section.api_key_env)}
+    given: dict[str, Any] = {
+        "url": section.url, "model": section.model, "api_key": os.environ.get(section.api_key_env)
+    }  # fmt: skip
+    given = {key: value for key, value in given.items() if value}
     return LLMConfig.from_env(
-        **{key: value for key, value in given.items() if value},
+        None,
+        **given,
         timeout=section.timeout_s,
         attempts=section.retries + 1,
         max_concurrent=section.max_concurrency,

@@ -40,15 +40,7 @@ async def run_experiment(
 ) -> dict[str, Any]:
     """Run (or, with ``resume``, continue) the experiment of ``config`` in folder ``out``; the summary."""
     started = time.monotonic()
-    if not resume:
-        if (out / files.CONFIG).exists() or (out / "checkpoint.pkl").exists():
-            raise ConfigError(f"{out} already holds a run: 'evoforum resume {out}', or choose another --out")
-        import experiments
-
-        experiments.get(config.experiment.name, config.experiment.options, config.seed)  # fail early
-        out.mkdir(parents=True, exist_ok=True)
-        files.save_config(out, config)
-    previous = files.read_json(out / files.PROGRESS, {}) or {}
+    previous = _prepare(config, out, resume)
     async with AsyncExitStack() as stack:
         plan = make_plan(config)
         resources = await open_resources(
@@ -86,7 +78,10 @@ async def run_experiment(
         for name, genome in plan.baselines.items():
             book.remember(genome)
             scored = await engine.score([genome], plan.splits.test)
-            baselines[name] = {"genome_hash": str(genome.hash), "test_score": scored[str(genome.hash)].values[0]}
+            baselines[name] = {
+                "genome_hash": str(genome.hash),
+                "test_score": scored[str(genome.hash)].values[0],
+            }
         winner, _ = base_of(best.genome)
         (out / files.WINNER).write_text(plan.export(winner), encoding="utf-8")
         calls, tokens, cost = _llm_totals(resources, previous)
@@ -117,19 +112,44 @@ async def run_experiment(
             "llm_cache_hits": resources.cached.hits if resources.cached is not None else 0,
             "splits": {k: len(v) for k, v in vars(plan.splits).items()},
             "history": [
-                {"generation": h.generation, "best": list(h.best), "evaluations": h.evaluations, "jobs": h.jobs}
+                {
+                    "generation": h.generation,
+                    "best": list(h.best),
+                    "evaluations": h.evaluations,
+                    "jobs": h.jobs,
+                }
                 for h in result.history
             ],
             "mlflow": {"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id},
             "wall_s": wall,
         }
-        metrics = {"best_valid": best.fitness.values[0], "best_test": test_score, "evaluations": result.evaluations}
+        metrics = {
+            "best_valid": best.fitness.values[0],
+            "best_test": test_score,
+            "evaluations": result.evaluations,
+        }
         tracker.finish(elites=[best.hash], metrics=metrics)
         files.write_json(out / files.SUMMARY, summary)
         return summary
 
 
-def _engine(config: ExperimentConfig, out: Path, plan: Plan, book: files.GenomeBook, sinks: list[Any]) -> Engine:
+def _prepare(config: ExperimentConfig, out: Path, resume: bool) -> dict[str, Any]:
+    """Check the folder and the experiment before anything is written; what earlier sessions spent."""
+    if not resume:
+        if (out / files.CONFIG).exists() or (out / "checkpoint.pkl").exists():
+            raise ConfigError(f"{out} already holds a run: 'evoforum resume {out}', or choose another --out")
+        import experiments
+
+        experiments.get(config.experiment.name, config.experiment.options, config.seed)  # fail early
+        out.mkdir(parents=True, exist_ok=True)
+        files.save_config(out, config)
+    previous: dict[str, Any] = files.read_json(out / files.PROGRESS, {}) or {}
+    return previous
+
+
+def _engine(
+    config: ExperimentConfig, out: Path, plan: Plan, book: files.GenomeBook, sinks: list[Any]
+) -> Engine:
     section = config.algorithm
     mu, lambda_ = section.population, section.offspring or section.population
     operators = _remembering(plan.operators, book)
@@ -137,7 +157,9 @@ def _engine(config: ExperimentConfig, out: Path, plan: Plan, book: files.GenomeB
     if section.kind == "mu_plus_lambda":
         algorithm: Any = MuPlusLambda(mu, lambda_, section.crossover_rate, section.mutation_rate)
     elif section.kind == "generational":
-        algorithm = Generational(mu, section.crossover_rate, section.mutation_rate, section.tournament, section.elites)
+        algorithm = Generational(
+            mu, section.crossover_rate, section.mutation_rate, section.tournament, section.elites
+        )
     elif section.kind == "nsga2":
         algorithm = NSGA2(mu, lambda_, section.crossover_rate, section.mutation_rate)
     elif section.kind == "islands":

@@ -57,8 +57,10 @@ def test_summary_holds_the_promised_fields(finished: Path) -> None:
     assert 0.0 <= best["valid_score"] <= 1.0
     assert 0.0 <= best["test_score"] <= 1.0
     assert summary["evaluations"] == 2 + 2 * 2
-    assert isinstance(summary["llm_calls"], int) and summary["llm_calls"] > 0
-    assert isinstance(summary["llm_tokens"], int) and summary["llm_tokens"] > 0
+    assert isinstance(summary["llm_calls"], int)
+    assert summary["llm_calls"] > 0
+    assert isinstance(summary["llm_tokens"], int)
+    assert summary["llm_tokens"] > 0
     mlflow = summary["mlflow"]
     assert isinstance(mlflow, dict)
     assert mlflow["tracking_uri"] == f"sqlite:///{(finished / 'mlflow.db').resolve()}"
@@ -91,7 +93,9 @@ def test_show_of_an_unknown_hash_is_one_clear_line(finished: Path, env: dict[str
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_export_parses_back_to_the_winner_and_runs(finished: Path, env: dict[str, str], tmp_path: Path) -> None:
+def test_export_parses_back_to_the_winner_and_runs(
+    finished: Path, env: dict[str, str], tmp_path: Path
+) -> None:
     target = tmp_path / "winner.py"
     done = evoforum("export", str(finished), "-o", str(target), env=env)
     assert done.returncode == 0, done.stderr
@@ -100,7 +104,12 @@ def test_export_parses_back_to_the_winner_and_runs(finished: Path, env: dict[str
     assert parse(target.read_text()).hash == best["genome_hash"]
     problem = 'def add(a, b):\n    """Return a + b.\n    >>> add(1, 2)\n    3\n    """\n'
     ran = subprocess.run(
-        [sys.executable, str(target), problem], capture_output=True, text=True, env=env, timeout=120, check=False
+        [sys.executable, str(target), problem],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     # The stub's code never passes, so the write -> test -> fix loop may hit its step limit: a
     # clean failure line then, never a traceback.
@@ -137,7 +146,9 @@ def test_a_killed_run_resumes_without_losing_or_repeating_work(
 
 def test_a_malformed_config_exits_2_with_one_clear_message(env: dict[str, str], tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
-    config.write_text("experiment: {name: quickstart}\nsearch_space: {name: code_writing}\nalgoritm: {population: 2}\n")
+    config.write_text(
+        "experiment: {name: quickstart}\nsearch_space: {name: code_writing}\nalgoritm: {population: 2}\n"
+    )
     out = tmp_path / "never"
     done = evoforum("run", str(config), "--out", str(out), env=env)
     assert done.returncode == 2

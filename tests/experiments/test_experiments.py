@@ -22,7 +22,9 @@ def test_unknown_experiment_names_the_closest_one() -> None:
 
 
 def test_unknown_option_is_rejected() -> None:
-    with pytest.raises(ConfigError, match=r"experiment\.options\.vallid: unknown option \(did you mean 'valid'"):
+    with pytest.raises(
+        ConfigError, match=r"experiment\.options\.vallid: unknown option \(did you mean 'valid'"
+    ):
         experiments.get("humaneval", {"vallid": 3})
 
 
@@ -49,7 +51,9 @@ def test_humaneval_has_all_problems() -> None:
 async def test_canonical_humaneval_solution_passes_and_a_wrong_one_fails() -> None:
     problem = load_problems()["HumanEval/0"]
     sandbox = Sandbox()
-    good = await sandbox.run(solution_source(problem, problem.prompt + problem.canonical_solution), "__evoforum_score")
+    good = await sandbox.run(
+        solution_source(problem, problem.prompt + problem.canonical_solution), "__evoforum_score"
+    )
     body_only = await sandbox.run(solution_source(problem, problem.canonical_solution), "__evoforum_score")
     wrong = await sandbox.run(solution_source(problem, "    return False\n"), "__evoforum_score")
     assert (good.ok, good.value) == (True, 1.0)
@@ -65,7 +69,9 @@ def test_single_call_baseline_is_a_valid_one_call_workflow() -> None:
 def test_symbolic_regression_target_tree_has_zero_error() -> None:
     from deap import gp
 
-    tree = gp.PrimitiveTree.from_string("add(mul(mul(x, x), add(mul(x, x), x)), add(mul(x, x), x))", primitive_set())
+    tree = gp.PrimitiveTree.from_string(
+        "add(mul(mul(x, x), add(mul(x, x), x)), add(mul(x, x), x))", primitive_set()
+    )
     from evoforum.evolve import TreeGenome
 
     genome = TreeGenome(tuple(tree))

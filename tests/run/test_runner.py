@@ -15,6 +15,8 @@ from evoforum.errors import ConfigError
 from evoforum.evolve import read_lineage
 from evoforum.run import run_experiment
 from evoforum.run._export import lineage_rows, winner_source
+from evoforum.run._plan import make_plan
+from evoforum.run._runner import _evaluator
 from experiments import sim_workflow as sim
 
 SIM = {
@@ -23,6 +25,18 @@ SIM = {
     "algorithm": {"population": 6, "offspring": 6, "generations": 3},
     "tracking": {"log": "elites"},
 }
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def run_module(source: str, path: Path) -> str:
+    """Write ``source`` to ``path``, run it from the repository root, and return what it printed."""
+    path.write_text(source, encoding="utf-8")
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True, cwd=root)
+    return done.stdout
 
 
 def config(base: dict[str, Any], **sections: Any) -> ExperimentConfig:
@@ -66,12 +80,9 @@ async def test_lineage_walks_from_the_winner_to_a_seed(tmp_path: Path) -> None:
 async def test_exported_winner_runs_and_prints_its_true_utility(tmp_path: Path) -> None:
     summary = await run_experiment(config(SIM), tmp_path / "run")
     source = winner_source(tmp_path / "run")
-    assert source == (tmp_path / "run" / "winner.py").read_text()
-    path = tmp_path / "winner.py"
-    path.write_text(source)
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True, cwd=root)
-    assert float(done.stdout) == pytest.approx(summary["report"]["true_utility"])
+    assert source == read(tmp_path / "run" / "winner.py")
+    output = run_module(source, tmp_path / "winner.py")
+    assert float(output) == pytest.approx(summary["report"]["true_utility"])
 
 
 async def test_a_folder_holding_a_run_is_not_overwritten(tmp_path: Path) -> None:
@@ -113,12 +124,11 @@ async def test_symbolic_regression_exports_a_runnable_function(tmp_path: Path) -
     )
     summary = await run_experiment(cfg, tmp_path / "run")
     assert summary["best"]["valid_score"] >= 0
-    path = tmp_path / "run" / "winner.py"
-    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True)
-    assert len(done.stdout.splitlines()) == 20
+    output = run_module(read(tmp_path / "run" / "winner.py"), tmp_path / "winner.py")
+    assert len(output.splitlines()) == 20
 
 
-async def test_workflow_experiments_refuse_the_ray_backend(tmp_path: Path) -> None:
+def test_workflow_experiments_refuse_the_ray_backend(tmp_path: Path) -> None:
     cfg = validate_config(
         {
             "experiment": {"name": "quickstart"},
@@ -128,10 +138,6 @@ async def test_workflow_experiments_refuse_the_ray_backend(tmp_path: Path) -> No
             "llm": {"url": "http://127.0.0.1:9/v1"},
         }
     )
+    plan = make_plan(cfg)
     with pytest.raises(ConfigError, match="ray"):
-        from evoforum.run._plan import make_plan
-
-        plan = make_plan(cfg)
-        from evoforum.run._runner import _evaluator
-
         _evaluator(cfg, tmp_path, plan)

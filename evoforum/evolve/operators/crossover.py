@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from evoforum.evolve.operators import _edit as e
 from evoforum.evolve.operators.base import Children, operator
 from evoforum.evolve.operators.context import OperatorContext
-from evoforum.genome import DagSpec, FunctionAgent, MachineSpec, WorkflowGenome
+from evoforum.genome import DagSpec, FromTask, FunctionAgent, MachineSpec, TaskSpec, WorkflowGenome
 from evoforum.genome.model import normalize_code
 
 AGENT_FIELDS = ("system_prompt", "prompt", "temperature")
@@ -70,8 +70,9 @@ def cx_agents(parents: Sequence[WorkflowGenome], rng: random.Random, context: Op
 
 @operator("cx_tasks", arity=2)
 def cx_tasks(parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext) -> Children:
-    """Sub-DAG crossover: in a DAG of each parent, every task both have (by name) is taken from
-    the other parent with probability one half (its agent, wiring and executor come along)."""
+    """Sub-DAG crossover: in a DAG of each parent, every task both have (by name) and that reads
+    the same upstream tasks in both is taken from the other parent with probability one half
+    (its agent, wiring and executor come along)."""
     a, b = parents[0], parents[1]
     pairs = [
         (ta, da, tb, db)
@@ -85,7 +86,8 @@ def cx_tasks(parents: Sequence[WorkflowGenome], rng: random.Random, context: Ope
     trail_a, dag_a, trail_b, dag_b = pair
     from_b = {t.name: t for t in dag_b.tasks}
     from_a = {t.name: t for t in dag_a.tasks}
-    chosen = {name for name in sorted(from_a.keys() & from_b.keys()) if rng.random() < 0.5}
+    alike = [n for n in sorted(from_a.keys() & from_b.keys()) if _upstream(from_a[n]) == _upstream(from_b[n])]
+    chosen = {name for name in alike if rng.random() < 0.5}
     if not chosen:
         return []
     new_a = DagSpec(tasks=tuple(from_b[t.name] if t.name in chosen else t for t in dag_a.tasks))
@@ -111,6 +113,10 @@ def cx_states(parents: Sequence[WorkflowGenome], rng: random.Random, context: Op
     one = _set_state(a, ta, ma, i, mb.states[j].body)
     two = _set_state(b, tb, mb, j, ma.states[i].body)
     return [bring(one, b), bring(two, a)]
+
+
+def _upstream(task: TaskSpec) -> set[str]:
+    return {w.source.task for w in task.inputs if isinstance(w.source, FromTask)}
 
 
 def _set_state(
