@@ -5,8 +5,9 @@
   Target: <= 1.5 s in all.
 - ``overhead``: the wrapper stack ``Retrying(Metered(Limited(Timed(...))))`` over an in-process
   client that answers at once, minus that client alone, per call. Target: <= 1 ms.
-- ``local``: tokens/s of the local model (``EVOFORUM_LLM_URL``, else
-  ``evoforum.services.local_services(only=["llm"])``); ``--skip-local`` leaves it out.
+- ``local``: completion tokens/s of the local model, streamed, from
+  ``evoforum.services.local_services(only=["llm"])`` (which takes ``EVOFORUM_LLM_URL`` when
+  set); ``--skip-local`` leaves it out.
 
     python benchmarks/llm.py [--calls 1000] [--latency 0.1] [--skip-local]
 """
@@ -103,10 +104,7 @@ async def overhead(calls: int = 20_000) -> dict[str, Any]:
 
 
 async def local(prompts: int = 3) -> dict[str, Any]:
-    url, model = os.environ.get("EVOFORUM_LLM_URL"), os.environ.get("EVOFORUM_LLM_MODEL")
-    if url:
-        return await _throughput(url, model or "local", prompts)
-    from evoforum.services import local_services
+    from evoforum.services import local_services  # honours EVOFORUM_LLM_URL; else starts the model
 
     async with local_services(only=["llm"]) as urls:
         assert urls.llm is not None

@@ -64,6 +64,11 @@ class Manager:
         self.external = dict(external or {})
         self._started: dict[str, tuple[dict[str, Any], subprocess.Popen[bytes]]] = {}
 
+    @property
+    def started(self) -> frozenset[str]:
+        """The services this manager started (and has not stopped)."""
+        return frozenset(self._started)
+
     async def ensure(self, names: Iterable[str]) -> dict[str, str]:
         """Each named service's URL: external, reused, or started now (concurrently)."""
         names = list(names)

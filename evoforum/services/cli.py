@@ -27,9 +27,14 @@ async def _run(args: argparse.Namespace) -> int:
     manager = Manager(state, owned=False, external=external_urls())
     if args.action == "up":
         urls = await manager.ensure(names)
-        started = set(manager._started)
         for name in names:
-            how = "external" if name in manager.external else "started" if name in started else "running"
+            how = (
+                "external"
+                if name in manager.external
+                else "started"
+                if name in manager.started
+                else "running"
+            )
             print(_line(Status(name, how, urls[name])))
         return 0
     if args.action == "down":

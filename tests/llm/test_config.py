@@ -1,0 +1,68 @@
+"""``LLMConfig`` from files and environment, and the standard stack built from it."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from evoforum.errors import ConfigError
+from evoforum.forum import InMemoryStore
+from evoforum.llm import (
+    Budget,
+    Ledger,
+    LLMConfig,
+    Metered,
+    Recording,
+    Retrying,
+    build_client,
+    chat_request,
+    open_client,
+)
+from evoforum.llm.stub import StubServer
+
+
+def test_environment_fills_what_the_config_leaves_open() -> None:
+    env = {
+        "EVOFORUM_LLM_URL": "https://api.openai.com/v1",
+        "EVOFORUM_LLM_MODEL": "gpt-4o-mini",
+        "OPENAI_API_KEY": "sk-test",
+    }
+    config = LLMConfig.from_env(env)
+    assert (config.url, config.model, config.api_key) == (
+        "https://api.openai.com/v1",
+        "gpt-4o-mini",
+        "sk-test",
+    )
+    assert "sk-test" not in repr(config)
+    assert LLMConfig.from_env({**env, "EVOFORUM_LLM_KEY": "own"}).api_key == "own"
+    assert LLMConfig.from_env(env, model="other").model == "other"
+    assert LLMConfig.from_env({}).url is None
+
+
+def test_bad_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="mode"):
+        LLMConfig.from_env({"EVOFORUM_LLM_MODE": "sometimes"})
+    with pytest.raises(ConfigError, match="no model URL"):
+        build_client(LLMConfig(), ledger=Ledger(), rng=random.Random(0))
+    with pytest.raises(ConfigError, match="needs a forum store"):
+        build_client(LLMConfig(url="http://x/v1", mode="replay"), ledger=Ledger(), rng=random.Random(0))
+
+
+def test_config_rejects_unknown_keys() -> None:
+    with pytest.raises(ValueError, match="extra"):
+        LLMConfig.model_validate({"url": "http://x/v1", "modle": "m"})
+
+
+async def test_the_standard_stack_records_and_charges(stub: StubServer) -> None:
+    ledger, store = Ledger(), InMemoryStore()
+    config = LLMConfig(url=stub.url, model="stub", mode="record", budget=Budget(max_tokens=10_000))
+    async with open_client(config, ledger=ledger, rng=np.random.default_rng(5), store=store) as client:
+        assert isinstance(client, Recording)
+        assert isinstance(client.inner, Retrying)
+        assert isinstance(client.inner.inner, Metered)
+        completion = await client.complete(chat_request("stub", "Rewrite: be brief."))
+    assert ledger.total().calls == 1
+    assert ledger.total().completion_tokens == completion.usage.completion_tokens
+    assert len(store) == 2
