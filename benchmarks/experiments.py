@@ -26,13 +26,28 @@ import orjson
 from evoforum.config import load_config
 from evoforum.evolve import read_lineage
 from evoforum.run import run_experiment
-from experiments import sim_workflow as sim
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _experiments_importable() -> None:
+    """Run as a script, this file's folder comes first on the path and its name (experiments.py)
+    would hide the ``experiments`` package: put the repository root there instead."""
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path.insert(0, str(ROOT))
+    sys.modules.pop("experiments", None)
+
+
+def _sim() -> Any:
+    import importlib
+
+    return importlib.import_module("experiments.sim_workflow")
+
+
 def regret_curve(out: Path) -> list[tuple[int, float]]:
     """(distinct teams evaluated, regret of the best-so-far on valid) after each generation."""
+    sim = _sim()
     genomes = {}
     for line in (out / "genomes.jsonl").read_bytes().splitlines():
         row = orjson.loads(line)
@@ -55,7 +70,7 @@ def regret_curve(out: Path) -> list[tuple[int, float]]:
 
 
 async def sim_runs(seeds: int, folder: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {"optimum": sim.optimum()[0]}
+    result: dict[str, Any] = {"optimum": _sim().optimum()[0]}
     for kind in ("mu_plus_lambda", "random_search"):
         curves = []
         for seed in range(seeds):
@@ -106,6 +121,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--skip-quickstart", action="store_true")
     args = parser.parse_args()
+    _experiments_importable()
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     with tempfile.TemporaryDirectory(prefix="evoforum-bench-") as tmp:
         folder = Path(tmp)

@@ -13,10 +13,10 @@ else, so a resumed run continues exactly where the killed one stopped::
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from evoforum.errors import ConfigError
 from evoforum.evolve.algorithms import Algorithm, Islands, migrate_ring
@@ -30,6 +30,17 @@ from evoforum.evolve.lineage import LineageRecord, LineageSink
 from evoforum.evolve.variation import Operators, settle
 
 JOURNAL = "cache.journal"
+
+Observer = Callable[[Individual, Sequence[tuple[float, ...]]], "Awaitable[None] | None"]
+"""Told each newly assessed individual with its parents' fitness values (e.g. to pay a bandit)."""
+
+
+class Stateful(Protocol):
+    """A part of a run outside the engine (an operator bandit, say) whose state is checkpointed."""
+
+    def state(self) -> Any: ...
+
+    def restore(self, state: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,8 @@ class Engine:
     failure_values: tuple[float, ...] = ()
     durable: bool = True
     max_jobs: int | None = None
+    observers: Sequence[Observer] = ()
+    stateful: Sequence[Stateful] = ()
 
     def __post_init__(self) -> None:
         self.weights = tuple(float(w) for w in self.weights)
@@ -159,6 +172,9 @@ class Engine:
 
     async def _assess(self, pairs: list[tuple[int, Individual]], generation: int) -> None:
         assessments = await self.assessor.assess([ind.genome for _, ind in pairs])
+        known = {
+            ind.hash: ind.fitness.values for island in self.population for ind in island if ind.fitness.valid
+        }
         records, seen = [], set()
         for island, ind in pairs:
             found = assessments[ind.hash]
@@ -183,6 +199,10 @@ class Engine:
         self.evaluations += len(pairs)
         for sink in self.lineage:
             sink.emit(records)
+        for observer in self.observers:
+            for _, ind in pairs:
+                if ind.parents:
+                    await settle(observer(ind, [known[p] for p in ind.parents if p in known]))
 
     def _end_generation(self, generation: int, newcomers: Sequence[Sequence[Individual]]) -> None:
         self.generation = generation
@@ -207,6 +227,7 @@ class Engine:
             "rng_state": self.rng.getstate(), "cache_mark": self.cache.mark(durable=self.durable),
             "evaluations": self.evaluations, "jobs": self.assessor.jobs_run,
             "lineage_index": self.lineage_index, "history": self.history,
+            "stateful": [part.state() for part in self.stateful],
         }  # fmt: skip
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -223,3 +244,8 @@ class Engine:
         self.assessor.jobs_run = state["jobs"]
         self.lineage_index = state["lineage_index"]
         self.history = state["history"]
+        saved_parts = state.get("stateful", [])
+        if len(saved_parts) != len(self.stateful):
+            raise ConfigError("cannot resume: the run was checkpointed with other stateful parts")
+        for part, saved_part in zip(self.stateful, saved_parts, strict=True):
+            part.restore(saved_part)

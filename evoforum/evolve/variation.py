@@ -41,6 +41,8 @@ class Operators:
     init: Init
     mutate: Mutation
     crossover: Crossover | None = None
+    label: Callable[[Any], str | None] | None = None
+    """Names the operator that made a child genome, when the genome knows (else the slot's name)."""
 
     @property
     def mutate_name(self) -> str:
@@ -89,7 +91,11 @@ def sel_nsga2(individuals: Sequence[Individual], k: int) -> list[Individual]:
 # -- variation --------------------------------------------------------------------------------
 
 
-def _child(genome: Any, parents: Sequence[Individual], operator: str, generation: int) -> Individual:
+def _child(
+    genome: Any, parents: Sequence[Individual], operator: str, generation: int, operators: Operators
+) -> Individual:
+    named = operators.label(genome) if operators.label is not None else None
+    operator = named or operator
     weights = parents[0].fitness.weights
     hashes = tuple(dict.fromkeys(parent.hash for parent in parents))
     return Individual(genome, weights, parents=hashes, operator=operator, generation=generation)
@@ -128,7 +134,7 @@ async def var_and(
         if parents is None:
             offspring.append(individual)
         else:
-            offspring.append(_child(genomes[i], parents, "+".join(ops[i]), generation))
+            offspring.append(_child(genomes[i], parents, "+".join(ops[i]), generation, operators))
     return offspring
 
 
@@ -150,11 +156,11 @@ async def var_or(
         if choice < cxpb and operators.crossover is not None and len(population) >= 2:
             first, second = rng.sample(list(population), 2)
             genome, _ = await settle(operators.crossover(first.genome, second.genome, rng))
-            offspring.append(_child(genome, (first, second), operators.crossover_name, generation))
+            offspring.append(_child(genome, (first, second), operators.crossover_name, generation, operators))
         elif choice < cxpb + mutpb:
             parent = rng.choice(population)
             genome = await settle(operators.mutate(parent.genome, rng))
-            offspring.append(_child(genome, (parent,), operators.mutate_name, generation))
+            offspring.append(_child(genome, (parent,), operators.mutate_name, generation, operators))
         else:
             offspring.append(rng.choice(population))
     return offspring

@@ -43,7 +43,7 @@ class OpenAICompatible:
     ``schema_mode`` says how an output schema is sent (see ``SchemaMode``); with ``auto`` a
     server that refuses json_schema is asked again with llama.cpp's json_object form, and that
     form is kept for later calls. ``max_connections`` bounds the connections in all pools
-    together; ``pool_shards`` defaults to one pool per 64 connections.
+    together; ``pool_shards`` defaults to one pool per 16 connections.
     """
 
     def __init__(
@@ -65,7 +65,7 @@ class OpenAICompatible:
         self.schema_mode: SchemaMode = schema_mode
         self.stream_usage = stream_usage
         self._api_key = api_key or "not-needed"
-        self.pool_shards = max(1, min(max_connections, pool_shards or -(-max_connections // 64)))
+        self.pool_shards = max(1, min(max_connections, pool_shards or -(-max_connections // 16)))
         self._pools: list[tuple[Any, asyncio.Semaphore]] = []
         self._turn = 0
 

@@ -46,6 +46,8 @@ async def run_experiment(
         resources = await open_resources(
             stack, config, out, need_store=plan.needs_store, need_llm=plan.needs_llm, state_dir=state_dir
         )
+        if not resume:  # only once the services answer: a run that never started leaves no config
+            files.save_config(out, config)
         plan.wire(resources, out)
         book = files.GenomeBook(out / files.GENOMES, plan.describe)
         tracker = _mlflow(config, out, plan, book)
@@ -142,7 +144,6 @@ def _prepare(config: ExperimentConfig, out: Path, resume: bool) -> dict[str, Any
 
         experiments.get(config.experiment.name, config.experiment.options, config.seed)  # fail early
         out.mkdir(parents=True, exist_ok=True)
-        files.save_config(out, config)
     previous: dict[str, Any] = files.read_json(out / files.PROGRESS, {}) or {}
     return previous
 

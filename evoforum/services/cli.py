@@ -28,14 +28,8 @@ async def _run(args: argparse.Namespace) -> int:
     if args.action == "up":
         urls = await manager.ensure(names)
         for name in names:
-            how = (
-                "external"
-                if name in manager.external
-                else "started"
-                if name in manager.started
-                else "running"
-            )
-            print(_line(Status(name, how, urls[name])))
+            how = "started" if name in manager.started else "running"
+            print(_line(Status(name, "external" if name in manager.external else how, urls[name])))
         return 0
     if args.action == "down":
         for status in await manager.down(names):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from evoforum.evolve.individual import Individual
 from evoforum.evolve.operators.bandit import OperatorBandit
 from evoforum.evolve.operators.base import Operator
 from evoforum.evolve.operators.context import OperatorContext
@@ -68,8 +69,22 @@ class VariationPolicy:
         return children[0], children[1] if len(children) > 1 else b
 
     def engine_operators(self, init: Callable[[random.Random], Any]) -> Operators:
-        """The engine's ``Operators`` running this policy."""
-        return Operators(init=init, mutate=self.mutate, crossover=self.crossover)
+        """The engine's ``Operators`` running this policy; each child is named by its operator."""
+        return Operators(init=init, mutate=self.mutate, crossover=self.crossover, label=operator_of)
+
+    async def observe_individual(self, child: Individual, parents: Sequence[tuple[float, ...]]) -> None:
+        """The engine's observer: ``observe`` with the child's and its best parent's quality."""
+        if parents and child.fitness.valid:
+            await self.observe(child.genome, child.fitness.values[0], max(values[0] for values in parents))
+
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps: the bandit's arms and the children still awaiting their fitness."""
+        assert self.bandit is not None
+        return {"bandit": self.bandit.state(), "pending": dict(self.pending)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.bandit = OperatorBandit.from_state(state["bandit"])
+        self.pending = {key: (name, int(tokens)) for key, (name, tokens) in state["pending"].items()}
 
     async def observe(self, child: WorkflowGenome, child_score: float, parent_score: float) -> None:
         """Pay the bandit for ``child`` and remember its edit (when an LLM operator made one)."""
@@ -81,3 +96,11 @@ class VariationPolicy:
         self.bandit.update(name, self.bandit.reward(child_score - parent_score, tokens))
         if self.context.memory is not None:
             await self.context.memory.record_child(child, parent_score, child_score)
+
+
+def operator_of(genome: Any) -> str | None:
+    """The operator a child genome records in ``metadata.origin`` (``vary`` stamps it)."""
+    metadata = getattr(genome, "metadata", None)
+    origin = getattr(metadata, "origin", None)
+    name = origin.get("operator") if isinstance(origin, dict) else None
+    return str(name) if name else None

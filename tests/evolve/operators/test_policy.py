@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 
 import search_spaces
-from evoforum.evolve import Engine, LocalEvaluator, MuPlusLambda
+from evoforum.evolve import Engine, InMemoryLineage, LocalEvaluator, MuPlusLambda
 from evoforum.evolve.operators import (
     CODE_GP,
     OperatorBandit,
@@ -80,3 +81,38 @@ async def test_observe_pays_the_bandit_per_operator() -> None:
     assert sum(arm.pulls for arm in bandit.arms.values()) == 20
     restored = OperatorBandit.from_state(bandit.state())
     assert restored.means() == bandit.means()
+
+
+async def test_the_engine_names_operators_in_lineage_pays_the_bandit_and_checkpoints_it(
+    tmp_path: Path,
+) -> None:
+    def engine(policy: VariationPolicy, lineage: InMemoryLineage, generations: int) -> Engine:
+        return Engine(
+            operators=policy.engine_operators(_init),
+            algorithm=MuPlusLambda(mu=4, lambda_=6),
+            evaluator=LocalEvaluator(toy),
+            items=["0"],
+            weights=(1.0,),
+            generations=generations,
+            seed=5,
+            out_dir=tmp_path,
+            lineage=[lineage],
+            observers=[policy.observe_individual],
+            stateful=[policy],
+        )
+
+    names = ["mut_temperature", "mut_prompt", "cx_agents"]
+    policy = VariationPolicy([mut_temperature, mut_prompt, cx_agents], OperatorContext(space=SPACE))
+    lineage = InMemoryLineage()
+    await engine(policy, lineage, generations=2).run()
+    bred = [r.operator for r in lineage.records if r.generation > 0 and not r.cached]
+    assert bred
+    assert set(bred) <= set(names)
+    assert policy.bandit is not None
+    pulls = sum(arm.pulls for arm in policy.bandit.arms.values())
+    assert pulls > 0
+
+    resumed = VariationPolicy([mut_temperature, mut_prompt, cx_agents], OperatorContext(space=SPACE))
+    await engine(resumed, InMemoryLineage(), generations=2).run(resume=True)
+    assert resumed.bandit is not None
+    assert resumed.bandit.state() == policy.bandit.state()
