@@ -46,44 +46,50 @@ def _sim() -> Any:
 
 
 def regret_curve(out: Path) -> list[tuple[int, float]]:
-    """(distinct teams evaluated, regret of the best-so-far on valid) after each generation."""
+    """(item evaluations spent, regret of the best-so-far on valid) after each generation."""
     sim = _sim()
     genomes = {}
     for line in (out / "genomes.jsonl").read_bytes().splitlines():
         row = orjson.loads(line)
         genomes[row["hash"]] = orjson.loads(row["json"])
     optimum, _ = sim.optimum()
+    jobs = {h["generation"]: h["jobs"] for h in orjson.loads((out / "summary.json").read_bytes())["history"]}
     records = read_lineage(out / "lineage.jsonl")
-    seen: set[str] = set()
     best: tuple[float, str] | None = None
     curve = []
     for generation in sorted({r.generation for r in records}):
         for record in (r for r in records if r.generation == generation):
-            seen.add(record.genome_hash)
             if best is None or record.values[0] > best[0]:
                 best = (record.values[0], record.genome_hash)
         assert best is not None
         data = genomes[best[1]]
         team = sim.Team(tuple(data["solvers"]), data["verifier"], data["aggregation"])
-        curve.append((len(seen), optimum - sim.true_utility(team)))
+        curve.append((jobs[generation], optimum - sim.true_utility(team)))
     return curve
 
 
-async def sim_runs(seeds: int, folder: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {"optimum": _sim().optimum()[0]}
-    for kind in ("mu_plus_lambda", "random_search"):
+def regret_at(curve: list[tuple[int, float]], budget: int) -> float:
+    """The regret of the last generation finished within ``budget`` item evaluations."""
+    within = [regret for spent, regret in curve if spent <= budget]
+    return within[-1] if within else curve[0][1]
+
+
+async def sim_runs(seeds: int, budget: int, folder: Path) -> dict[str, Any]:
+    """Each algorithm with the same budget of item evaluations (``budget.evaluations``)."""
+    checkpoints = [budget * share // 100 for share in (10, 25, 50, 75, 100)]
+    result: dict[str, Any] = {"optimum": _sim().optimum()[0], "budget_item_evaluations": budget}
+    for kind in ("mu_plus_lambda", "random_search", "best_of_n"):
         curves = []
         for seed in range(seeds):
-            config = load_config(
-                ROOT / "configs" / "sim_workflow.yaml", [f"algorithm.kind={kind}", f"seed={seed}"]
-            )
+            overrides = [f"algorithm.kind={kind}", f"seed={seed}", f"budget.evaluations={budget}"]
+            overrides.append("algorithm.generations=200")
+            config = load_config(ROOT / "configs" / "sim_workflow.yaml", overrides)
             out = folder / f"{kind}-{seed}"
             await run_experiment(config, out)
             curves.append(regret_curve(out))
-        length = min(len(c) for c in curves)
         result[kind] = {
-            "evaluations": [round(statistics.mean(c[i][0] for c in curves), 1) for i in range(length)],
-            "mean_regret": [round(statistics.mean(c[i][1] for c in curves), 4) for i in range(length)],
+            "item_evaluations": checkpoints,
+            "mean_regret": [round(statistics.mean(regret_at(c, b) for c in curves), 4) for b in checkpoints],
             "final_regret_per_seed": [round(c[-1][1], 4) for c in curves],
         }
     return result
@@ -119,6 +125,7 @@ def quickstart(folder: Path) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=12000, help="item evaluations per sim run")
     parser.add_argument("--skip-quickstart", action="store_true")
     args = parser.parse_args()
     _experiments_importable()
@@ -128,7 +135,7 @@ def main() -> None:
         figures: dict[str, Any] = {"machine_cpus": os.cpu_count()}
         if not args.skip_quickstart:
             figures["quickstart"] = quickstart(folder)
-        figures["sim_workflow"] = asyncio.run(sim_runs(args.seeds, folder))
+        figures["sim_workflow"] = asyncio.run(sim_runs(args.seeds, args.budget, folder))
     print(orjson.dumps(figures).decode())
 
 

@@ -138,7 +138,7 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--connections", type=int, default=256)
+    parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--skip-local", action="store_true")
     args = parser.parse_args(argv)
     report: dict[str, Any] = {

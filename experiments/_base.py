@@ -66,6 +66,8 @@ class Problem:
     objectives: tuple[str, ...] = ("quality",)
     report: Callable[[Any], dict[str, Any]] = field(default=lambda genome: {})
     random_init: Callable[[random.Random], Any] | None = None
+    seed: Callable[[random.Random], Any] | None = None
+    """The seed workflow (what ``best_of_n`` samples); default: the first genome ``init`` makes."""
 
 
 class Experiment:

@@ -227,7 +227,7 @@ class SimWorkflow(Experiment):
 
     def problem(self) -> Problem:
         return Problem(
-            operators=Operators(init=seed_team, mutate=mutate, crossover=crossover),
+            operators=Operators(init=random_team, mutate=mutate, crossover=crossover),
             item_fn=simulate,
             weights=(1.0,),
             objectives=("utility",),
@@ -235,4 +235,5 @@ class SimWorkflow(Experiment):
             export=export,
             report=report,
             random_init=random_team,
+            seed=seed_team,
         )

@@ -52,7 +52,7 @@ class LLMConfig(BaseModel):
     base_delay: float = Field(default=0.5, ge=0)
     max_delay: float = Field(default=8.0, ge=0)
     max_concurrent: int = Field(default=8, ge=1)
-    max_connections: int = Field(default=256, ge=1)
+    max_connections: int = Field(default=128, ge=1)
     schema_mode: SchemaMode = "auto"
     """How output schemas reach the server (json_schema, llama.cpp's json_object, prompt only)."""
     mode: Mode = "live"

@@ -53,7 +53,7 @@ class OpenAICompatible:
         *,
         api_key: str | None = None,
         timeout: float = 60.0,
-        max_connections: int = 256,
+        max_connections: int = 128,
         schema_mode: SchemaMode = "auto",
         stream_usage: bool = True,
         pool_shards: int | None = None,

@@ -8,6 +8,7 @@ names the same record whatever server answered it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
@@ -54,6 +55,12 @@ class ChatRequest(BaseModel):
     def hash(self) -> Hash:
         """The request hash: what record and replay key on."""
         return digest(self.model_dump(mode="json"), domain="llm-request")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> ChatRequest:
+        """A copy with ``update`` applied; its hash is computed afresh (never the original's)."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("hash", None)
+        return copy
 
     def with_messages(self, *extra: ChatMessage) -> ChatRequest:
         """The same request with ``extra`` turns appended."""

@@ -33,13 +33,17 @@ class Plan:
     report: Callable[[Any], dict[str, Any]] = field(default=lambda genome: {})
     random_init: Callable[[random.Random], Any] = field(default=None)  # type: ignore[assignment]
     baselines: dict[str, Any] = field(default_factory=dict)
+    seed: Callable[[random.Random], Any] | None = None
     space: Any = None
     needs_store: bool = False
     needs_llm: bool = False
+    observers: list[Any] = field(default_factory=list)
+    stateful: list[Any] = field(default_factory=list)
+    operator_stats: Callable[[], dict[str, Any]] = field(default=lambda: {})
 
     def seed_genome(self) -> Any:
         """The seed workflow that ``best_of_n`` samples."""
-        return self.operators.init(random.Random(self.config.seed))
+        return (self.seed or self.operators.init)(random.Random(self.config.seed))
 
     def wire(self, resources: Any, out: Path) -> None:
         if self.kind == "workflow":
@@ -60,6 +64,8 @@ class Plan:
         )
         self.operators = Operators(init=ops.init, mutate=ops.mutate, crossover=ops.crossover)
         self.random_init = ops.random_genome
+        if config.operators.bandit:
+            self._policy(ops, resources)
         evaluation = config.evaluation
         limits = SandboxLimits(
             wall_s=min(30.0, evaluation.timeout_s), memory_mb=max(256, evaluation.memory_mb)
@@ -75,6 +81,37 @@ class Plan:
         )
 
 
+    def _policy(self, ops: Any, resources: Any) -> None:
+        """The operators of ``evoforum.evolve.operators`` chosen by a bandit (``operators.bandit``)."""
+        from evoforum.evolve import operators as library
+        from evoforum.run._llm import Sampling
+
+        weights = self.config.operators.weights
+        groups = {
+            "mutate": [op for op in library.STRUCTURAL if op.arity == 1],
+            "crossover": [op for op in library.STRUCTURAL if op.arity == 2],
+            "gp_code": list(library.CODE_GP),
+            "lmx": [library.lmx_module, library.lmx_code],
+            "rewrite": [library.llm_rewrite],
+        }
+        chosen = [
+            op
+            for group, members in groups.items()
+            if weights.get(group, 0) > 0
+            for op in members
+            if resources.llm is not None or not op.uses_llm
+        ]
+        if not chosen:
+            raise ConfigError("operators.weights: no operator is left (give one a weight above 0)")
+        llm = Sampling(resources.llm, seed=self.config.seed, max_tokens=384) if resources.llm else None
+        context = library.OperatorContext(space=self.space, llm=llm, model=resources.model or "local")
+        policy = library.VariationPolicy(chosen, context)
+        self.operators = policy.engine_operators(ops.init)
+        self.observers.append(policy.observe_individual)
+        self.stateful.append(policy)
+        self.operator_stats = context.stats.as_dict
+
+
 def make_plan(config: ExperimentConfig) -> Plan:
     import experiments
 
@@ -86,6 +123,7 @@ def make_plan(config: ExperimentConfig) -> Plan:
         plan.weights, plan.objectives = problem.weights, problem.objectives
         plan.describe, plan.export, plan.report = problem.describe, problem.export, problem.report
         plan.random_init = problem.random_init or problem.operators.init
+        plan.seed = problem.seed
         if config.algorithm.objectives != ("quality",):
             raise ConfigError(f"algorithm.objectives: experiment {experiment.name!r} has its own objectives")
         return plan

@@ -112,6 +112,7 @@ async def run_experiment(
             "llm_tokens": tokens,
             "llm_cost_usd": cost,
             "llm_cache_hits": resources.cached.hits if resources.cached is not None else 0,
+            "operators": plan.operator_stats(),
             "splits": {k: len(v) for k, v in vars(plan.splits).items()},
             "history": [
                 {
@@ -179,6 +180,7 @@ def _engine(
         operators=operators, algorithm=algorithm, evaluator=evaluator, items=list(plan.splits.valid),
         weights=plan.weights, generations=section.generations, seed=config.seed, islands=islands,
         racing=racing, out_dir=out, lineage=sinks, max_jobs=config.budget.evaluations,
+        observers=plan.observers, stateful=plan.stateful,
     )  # fmt: skip
 
 
@@ -216,7 +218,9 @@ def _remembering(operators: Operators, book: files.GenomeBook) -> Operators:
 
     init.__name__, mutate.__name__ = "init", operators.mutate_name
     crossover.__name__ = operators.crossover_name
-    return Operators(init=init, mutate=mutate, crossover=crossover if operators.crossover else None)
+    return Operators(
+        init=init, mutate=mutate, crossover=crossover if operators.crossover else None, label=operators.label
+    )
 
 
 def _remember_checkpoint(out: Path, book: files.GenomeBook) -> None:

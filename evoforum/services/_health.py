@@ -53,21 +53,17 @@ async def llm_models(url: str, within: float = 3.0) -> list[str]:
         raise ServiceUnavailable(f"{url}/models answered without a model list: {error!r}", url=url) from None
 
 
-async def http_get_json(url: str, within: float, body: Any = None) -> Any:
-    """GET (or, with a ``body``, POST) JSON over plain HTTP/1.1: enough for local health checks."""
+async def http_get_json(url: str, within: float) -> Any:
+    """GET a JSON document over plain HTTP/1.1 (enough for a local health check)."""
     parts = urlsplit(url)
     if parts.scheme != "http":
         raise ServiceUnavailable(f"{url}: only http:// URLs are checked here", url=url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    payload = b"" if body is None else json.dumps(body).encode()
-    request = (
-        f"{'GET' if body is None else 'POST'} {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-    )
+    request = f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), within)
         try:
-            writer.write(request.encode() + payload)
+            writer.write(request.encode())
             raw = await asyncio.wait_for(reader.read(), within)
         finally:
             writer.close()

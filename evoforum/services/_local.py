@@ -36,8 +36,9 @@ class LocalServices:
     """The services of one state folder, started on demand and stopped by ``aclose``.
 
     ``aclose`` stops only what this object started: services it found running (for instance from
-    ``evoforum services up``) keep running. What it starts is tied to the thread that started it
-    and gets a stop signal if that thread's process dies, killed or not (Linux).
+    ``evoforum services up``) keep running. What it starts gets a stop signal from the kernel when
+    the thread that started it ends, so a killed owner leaves nothing behind (Linux): start
+    services from a thread that lives as long as they should, such as the event loop's.
     """
 
     def __init__(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from evoforum.services._health import http_get_json, llm_models
+from evoforum.services._health import llm_models
 from evoforum.services._service import Service
 from evoforum.services._state import StateDir
 from evoforum.services.model import MODEL_NAME, ensure_model
@@ -47,8 +47,3 @@ class LLMService(Service):
 
     async def check(self, url: str, within: float = 3.0) -> None:
         await llm_models(url, within)
-
-    async def after_start(self, state: StateDir, port: int) -> None:
-        """Answer one tiny request, so the first real one does not pay the server's lazy setup."""
-        request = {"model": MODEL_NAME, "messages": [{"role": "user", "content": "ok"}], "max_tokens": 1}
-        await http_get_json(self.url(port) + "/chat/completions", 60.0, body=request)

@@ -30,7 +30,9 @@ async def test_thirty_percent_faults_never_crash_and_the_ledger_matches_the_serv
         ledger = Ledger()
         # The timeout is long enough that only injected hangs run into it, never a slow answer.
         base = OpenAICompatible(server.url, "stub", timeout=3.0)
-        client = Retrying(Metered(Limited(base, 32), ledger), rng=random.Random(1), attempts=6, base_delay=0.01)
+        client = Retrying(
+            Metered(Limited(base, 32), ledger), rng=random.Random(1), attempts=6, base_delay=0.01
+        )
 
         async def one(index: int) -> str:
             request = chat_request("stub", f"question {index}", max_tokens=64)

@@ -9,6 +9,7 @@ import pytest
 from evoforum.errors import ReplayMiss
 from evoforum.forum import InMemoryStore
 from evoforum.llm import (
+    ChatMessage,
     Ledger,
     Metered,
     OpenAICompatible,
@@ -107,3 +108,13 @@ def test_request_hash_covers_model_messages_params_and_schema() -> None:
     assert chat_request("m", "hi").hash == base.hash
     with pytest.raises(ValueError, match="unknown mode"):
         Recording(OpenAICompatible("http://x/v1", "m"), InMemoryStore(), "sometimes")  # type: ignore[arg-type]
+
+
+def test_copies_of_a_request_get_their_own_hash() -> None:
+    base = chat_request("m", "hi")
+    assert base.hash  # computed and cached before the copies are made
+    longer = base.with_messages(ChatMessage(role="assistant", content="hello"))
+    other_model = base.model_copy(update={"model": "n"})
+    assert longer.hash == chat_request("m", [("user", "hi"), ("assistant", "hello")]).hash
+    assert other_model.hash == chat_request("n", "hi").hash
+    assert base.model_copy().hash == base.hash

@@ -55,6 +55,7 @@ async def test_one_repair_then_success() -> None:
     verdict = await generate(client, chat_request("m", "judge"), Verdict)
     assert verdict == Verdict(score=3, reason="ok", tags=[])
     repair = client.requests[1]
+    assert repair.hash != client.requests[0].hash
     assert repair.output_schema == Verdict.model_json_schema()
     assert [m.role for m in repair.messages[-2:]] == ["assistant", "user"]
     assert "score" in repair.messages[-1].content

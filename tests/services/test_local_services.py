@@ -124,3 +124,11 @@ async def test_a_failed_start_raises_with_the_tail_of_its_log(tmp_path: Path) ->
     assert "incompatible" in str(caught.value)
     assert caught.value.details["service"] == "postgres"
     assert caught.value.details["log"].endswith("postgres.log")
+
+
+async def test_an_external_url_is_used_instead_of_starting_a_server(tmp_path: Path) -> None:
+    async with local_services(tmp_path / "a", only=["nats"]) as elsewhere:
+        assert elsewhere.nats is not None
+        async with local_services(tmp_path / "b", only=["nats"], nats=elsewhere.nats) as urls:
+            assert urls.nats == elsewhere.nats
+            assert not (tmp_path / "b" / "run" / "nats.json").exists()
