@@ -8,7 +8,10 @@ external server instead (``EVOFORUM_LLM_MODEL`` names its model).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,18 @@ async def llm_url(local_services_session: LocalServices) -> str:
 async def llm_model(local_services_session: LocalServices) -> str:
     """The model name to send to ``llm_url`` (does not start the server by itself)."""
     return await local_services_session.llm_model()
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """Ray with 2 CPUs, quiet, its files under a short temporary folder (socket paths are short)."""
+    ray = pytest.importorskip("ray")
+    for key, value in {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}.items():
+        os.environ.setdefault(key, value)
+    temp = tempfile.mkdtemp(prefix="efr-")
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-
 import pytest
 
 from evoforum.flow import Runtime, TaskState, task
 
 ray = pytest.importorskip("ray")
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    with tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as temp:
-        ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp, log_to_driver=False)
-        try:
-            yield
-        finally:
-            ray.shutdown()
 
 
 @task
@@ -42,7 +29,7 @@ def total(remote_double: int) -> int:
     return remote_double + 1
 
 
-@pytest.mark.usefixtures("ray_cluster")
+@pytest.mark.usefixtures("ray_session")
 async def test_ray_tasks_run_remotely_and_failures_keep_their_cause() -> None:
     flow = seed >> [remote_double >> total, remote_fail]
     result = await flow.build().run({"n": 20}, runtime=Runtime(transcripts=False))
