@@ -63,6 +63,7 @@ def regret_curve(out: Path) -> list[tuple[int, float]]:
                 best = (record.values[0], record.genome_hash)
         assert best is not None
         data = genomes[best[1]]
+        data = data.get("base", data)  # best_of_n: a sample of the seed team
         team = sim.Team(tuple(data["solvers"]), data["verifier"], data["aggregation"])
         curve.append((jobs[generation], optimum - sim.true_utility(team)))
     return curve

@@ -45,6 +45,11 @@ PROBLEMS = {
             "count_vowels", ["candidate('hello') == 2", "candidate('xyz') == 0"],
         ),
         _problem(
+            "quick/dedupe", "def dedupe(xs: list) -> list:",
+            "Remove repeated items, keeping the first occurrence of each, in order.\n    >>> dedupe([3, 1, 3, 2, 1])\n    [3, 1, 2]\n    ",
+            "dedupe", ["candidate([3, 1, 3, 2, 1]) == [3, 1, 2]", "candidate([]) == []", "candidate([5, 4, 5]) == [5, 4]"],
+        ),
+        _problem(
             "quick/square_all", "def square_all(xs: list) -> list:",
             "Return the squares of xs, in order.\n    >>> square_all([1, 2, 3])\n    [1, 4, 9]\n    ",
             "square_all", ["candidate([1, 2, 3]) == [1, 4, 9]", "candidate([]) == []"],
@@ -63,8 +68,8 @@ class Quickstart(CodeExperiment):
 
     def splits(self) -> Splits:
         return Splits(
-            train=("quick/add", "quick/is_even"),
-            valid=("quick/reverse", "quick/largest"),
+            train=("quick/add", "quick/is_even", "quick/reverse"),
+            valid=("quick/dedupe", "quick/largest"),
             test=("quick/count_vowels", "quick/square_all"),
         )
 

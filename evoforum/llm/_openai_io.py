@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import orjson
+
 from evoforum.errors import EvoforumError, LLMMisbehaved, LLMUnavailable, Timeout
 from evoforum.llm._tokens import count_prompt, count_tokens
 from evoforum.llm.types import ChatRequest, Completion, Usage
@@ -39,32 +41,39 @@ def refuses_json_schema(error: EvoforumError) -> bool:
     return status in (400, 422, 500) and "json_schema" in error.message
 
 
-def completion_from_response(request: ChatRequest, response: Any) -> Completion:
-    """A ``Completion`` from a non-streamed response; ``LLMMisbehaved`` when it is not one."""
+def completion_from_json(request: ChatRequest, raw: bytes) -> Completion:
+    """A ``Completion`` from a non-streamed response body; ``LLMMisbehaved`` when it is not one."""
     try:
-        choice = response.choices[0]
-        text = choice.message.content or ""
-        finish = choice.finish_reason
-        model = response.model or request.model
-        usage_data = response.usage
-    except (AttributeError, IndexError, TypeError, KeyError) as error:
+        data = orjson.loads(raw)
+        choice = data["choices"][0]
+        text = choice["message"].get("content") or ""
+        finish = choice.get("finish_reason")
+        model = data.get("model") or request.model
+        usage = data.get("usage")
+        if not isinstance(text, str):
+            raise TypeError(f"the message content is {type(text).__name__}, not text")
+    except (orjson.JSONDecodeError, AttributeError, IndexError, TypeError, KeyError) as error:
         raise LLMMisbehaved(
-            f"the server's reply is not a chat completion ({error})",
-            raw=repr(response)[:2000],
+            f"the server's reply is not a chat completion ({type(error).__name__}: {error})",
+            raw=raw[:2000].decode("utf-8", "replace"),
             retryable=True,
         ) from None
-    if usage_data is not None and getattr(usage_data, "prompt_tokens", None) is not None:
-        usage = Usage(
-            prompt_tokens=usage_data.prompt_tokens or 0, completion_tokens=usage_data.completion_tokens or 0
+    if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
+        counted = Usage(
+            prompt_tokens=usage["prompt_tokens"], completion_tokens=int(usage.get("completion_tokens") or 0)
         )
     else:
-        usage = Usage(
+        counted = Usage(
             prompt_tokens=count_prompt(m.content for m in request.messages),
             completion_tokens=count_tokens(text),
             counted=True,
         )
     return Completion(
-        text=text, model=str(model), usage=usage, finish_reason=finish, request_hash=request.hash
+        text=text,
+        model=str(model),
+        usage=counted,
+        finish_reason=finish if isinstance(finish, str) else None,
+        request_hash=request.hash,
     )
 
 

@@ -5,7 +5,8 @@ built on ``httpx2``) is imported on first use. Its errors are translated here, a
 
 - 429, 5xx, connection failures -> ``LLMUnavailable`` with ``retryable=True``
 - other 4xx -> ``LLMUnavailable`` with ``retryable=False`` (a request the server refuses)
-- no answer within ``timeout`` seconds (also a stream that trickles) -> ``Timeout``
+- no answer within ``timeout`` seconds of getting a connection (also a stream that trickles)
+  -> ``Timeout``
 - a reply that is not a chat completion -> ``LLMMisbehaved`` with ``retryable=True``
 
 The client does no retrying itself (``max_retries=0``): ``Retrying`` does, with seeded jitter.
@@ -23,10 +24,12 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from evoforum.errors import LLMMisbehaved, LLMUnavailable, Timeout
 from evoforum.llm._openai_io import (
     SchemaMode,
-    completion_from_response,
+    completion_from_json,
     openai_error,
     refuses_json_schema,
     request_body,
@@ -104,10 +107,12 @@ class OpenAICompatible:
         client, gate = self._pool()
         body = request_body(request, schema_mode=self.schema_mode)
         try:
-            async with asyncio.timeout(self.timeout), gate:
+            async with gate, asyncio.timeout(self.timeout):
                 if on_token is None:
-                    response = await client.post("/chat/completions", body=body, cast_to=_types()[0])
-                    return completion_from_response(request, response)
+                    raw = await client.post(
+                        "/chat/completions", content=orjson.dumps(body), cast_to=bytes, options=_JSON
+                    )
+                    return completion_from_json(request, raw)
                 return await self._stream(client, request, body, on_token)
         except TimeoutError:
             raise Timeout(
@@ -166,7 +171,7 @@ class OpenAICompatible:
     async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
         client, gate = self._pool()
         try:
-            async with asyncio.timeout(self.timeout), gate:
+            async with gate, asyncio.timeout(self.timeout):
                 response = await client.embeddings.create(model=model or self.model, input=list(texts))
             vectors = [list(map(float, item.embedding)) for item in response.data]
         except TimeoutError:
@@ -185,6 +190,9 @@ class OpenAICompatible:
         pools, self._pools = self._pools, []
         for client, _gate in pools:
             await client.close()
+
+
+_JSON: Any = {"headers": {"Content-Type": "application/json"}}
 
 
 @functools.cache

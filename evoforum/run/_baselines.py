@@ -12,9 +12,10 @@ comparison at the same number of evaluations is one config switch (``algorithm.k
 from __future__ import annotations
 
 import inspect
+import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -40,6 +41,13 @@ class Sample:
 
     def __hash__(self) -> int:
         return hash(self.hash)
+
+
+def describe_sample(describe: Callable[[Any], str], genome: Any) -> str:
+    """``describe(genome)``, or for a ``Sample`` its base's description and its sample number."""
+    if not isinstance(genome, Sample):
+        return describe(genome)
+    return json.dumps({"base": json.loads(describe(genome.base)), "sample": genome.index})
 
 
 def base_of(genome: Any) -> tuple[Any, int]:
@@ -107,6 +115,7 @@ class BestOfN:
     mu: int
     lambda_: int
     seed: Any
+    remember: Callable[[Any], Any] = field(default=lambda genome: genome, compare=False)
 
     @property
     def population_size(self) -> int:
@@ -118,7 +127,9 @@ class BestOfN:
         weights = population[0].fitness.weights
         start = self.mu + (generation - 1) * self.lambda_
         return [
-            Individual(Sample(self.seed, start + i), weights, operator="sample", generation=generation)
+            Individual(
+                self.remember(Sample(self.seed, start + i)), weights, operator="sample", generation=generation
+            )
             for i in range(self.lambda_)
         ]
 
@@ -133,7 +144,9 @@ class BestOfN:
 
         def init(rng: random.Random) -> Sample:
             made[0] += 1
-            return Sample(self.seed, made[0] - 1)
+            sample = Sample(self.seed, made[0] - 1)
+            self.remember(sample)
+            return sample
 
         return init
 

@@ -42,7 +42,7 @@ def winner_source(out: Path) -> str:
         if text is None:
             raise ConfigError(f"{out}: genome {key[:12]} is not in {files.GENOMES}")
         data = orjson.loads(text)
-        data = data.get("base", data)
+        data = data.get("base", data)  # best_of_n: a sample of the seed workflow
         return export(WorkflowGenome.load(data))
     state = load_checkpoint(out)
     found = [ind for ind in (state or {}).get("archive", []) if ind.hash == key]

@@ -39,7 +39,7 @@ class Plan:
     needs_llm: bool = False
     observers: list[Any] = field(default_factory=list)
     stateful: list[Any] = field(default_factory=list)
-    operator_stats: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    operator_stats: Callable[[], dict[str, Any]] = field(default=dict)
 
     def seed_genome(self) -> Any:
         """The seed workflow that ``best_of_n`` samples."""
@@ -79,7 +79,6 @@ class Plan:
             timeout_s=evaluation.timeout_s,
             cost_objective="cost" in config.algorithm.objectives,
         )
-
 
     def _policy(self, ops: Any, resources: Any) -> None:
         """The operators of ``evoforum.evolve.operators`` chosen by a bandit (``operators.bandit``)."""

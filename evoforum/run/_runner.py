@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from evoforum.evolve import (
 )
 from evoforum.evolve.checkpoint import load_checkpoint
 from evoforum.run import _files as files
-from evoforum.run._baselines import BestOfN, RandomSearch, base_of, unwrap_samples
+from evoforum.run._baselines import BestOfN, RandomSearch, base_of, describe_sample, unwrap_samples
 from evoforum.run._plan import Plan, make_plan
 from evoforum.run._progress import Progress
 from evoforum.run._resources import open_resources
@@ -49,7 +50,7 @@ async def run_experiment(
         if not resume:  # only once the services answer: a run that never started leaves no config
             files.save_config(out, config)
         plan.wire(resources, out)
-        book = files.GenomeBook(out / files.GENOMES, plan.describe)
+        book = files.GenomeBook(out / files.GENOMES, partial(describe_sample, plan.describe))
         tracker = _mlflow(config, out, plan, book)
         progress = Progress(
             sign=plan.weights[0],
@@ -172,7 +173,7 @@ def _engine(
         operators = Operators(init=algorithm.random_init, mutate=operators.mutate)
     else:
         seed = book.remember(plan.seed_genome())
-        algorithm = BestOfN(mu, lambda_, seed)
+        algorithm = BestOfN(mu, lambda_, seed, book.remember)
         operators = Operators(init=algorithm.sampler(), mutate=operators.mutate)
     evaluator = _evaluator(config, out, plan)
     racing = Racing() if config.evaluation.racing else None
