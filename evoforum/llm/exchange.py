@@ -45,7 +45,7 @@ def chat(
 
     async def produce(promise: MessagePromise) -> Message:
         def stream(token: str) -> None:
-            promise._push(token)  # a model cannot be paused: no back-pressure, the text is bounded
+            promise.push(token)  # a model cannot be paused: no back-pressure, the text is bounded
 
         if forum is not None:
             await forum.post_many(turns)

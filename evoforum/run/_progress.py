@@ -25,6 +25,7 @@ class Progress:
         elapsed_before: float = 0.0,
         out: TextIO | None = None,
         on_generation: Callable[[int], None] | None = None,
+        limits: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.sign = sign
         self.totals = totals
@@ -36,6 +37,7 @@ class Progress:
         self.evaluations = 0
         self.stopped: str | None = None
         self.on_generation = on_generation
+        self.limits = limits
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -62,6 +64,9 @@ class Progress:
         )
         if self.wall_s is not None and self.elapsed() >= self.wall_s:
             self.stop("wall_s")
+        spent = self.limits()
+        if spent is not None:
+            self.stop(spent)
         if self.on_generation is not None:
             self.on_generation(generation)
 

@@ -66,6 +66,7 @@ async def open_resources(
     need_store: bool,
     need_llm: bool,
     state_dir: str | None,
+    spent: tuple[int, float] = (0, 0.0),
 ) -> Resources:
     """Start what the run needs and register its shutdown on ``stack``."""
     from evoforum.services import LocalServices
@@ -95,7 +96,7 @@ async def open_resources(
         found.forum = Forum(found.store)
     if need_llm:
         found.model = config.llm.model or urls.llm_model
-        llm_config = llm_settings(config)
+        llm_config = llm_settings(config, spent)
         client = build_client(
             llm_config,
             ledger=found.ledger,
@@ -112,8 +113,9 @@ async def open_resources(
     return found
 
 
-def llm_settings(config: ExperimentConfig) -> LLMConfig:
-    """The LLM layer's config from the experiment config's ``llm`` and ``budget`` sections."""
+def llm_settings(config: ExperimentConfig, spent: tuple[int, float] = (0, 0.0)) -> LLMConfig:
+    """The LLM layer's config from the experiment config's ``llm`` and ``budget`` sections; the
+    budgets are what is left after ``spent`` (tokens, dollars) of earlier sessions of the run."""
     import os
 
     section = config.llm
@@ -136,5 +138,8 @@ def llm_settings(config: ExperimentConfig) -> LLMConfig:
         max_concurrent=section.max_concurrency,
         mode=section.mode,
         prices=prices,
-        budget=Budget(max_tokens=config.budget.llm_tokens, max_cost=config.budget.cost_usd),
+        budget=Budget(
+            max_tokens=max(1, config.budget.llm_tokens - spent[0]) if config.budget.llm_tokens else None,
+            max_cost=max(1e-9, config.budget.cost_usd - spent[1]) if config.budget.cost_usd else None,
+        ),
     )

@@ -9,6 +9,7 @@ exported to ``winner.py``, and ``summary.json`` is written.
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import AsyncExitStack
 from functools import partial
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from evoforum.config import ExperimentConfig
-from evoforum.errors import ConfigError
+from evoforum.errors import BudgetExceeded, ConfigError
 from evoforum.evolve import (
     NSGA2,
     Engine,
@@ -45,8 +46,9 @@ async def run_experiment(
     async with AsyncExitStack() as stack:
         plan = make_plan(config)
         resources = await open_resources(
-            stack, config, out, need_store=plan.needs_store, need_llm=plan.needs_llm, state_dir=state_dir
-        )
+            stack, config, out, need_store=plan.needs_store, need_llm=plan.needs_llm, state_dir=state_dir,
+            spent=(int(previous.get("llm_tokens", 0)), float(previous.get("llm_cost_usd", 0.0))),
+        )  # fmt: skip
         if not resume:  # only once the services answer: a run that never started leaves no config
             files.save_config(out, config)
         plan.wire(resources, out)
@@ -57,6 +59,7 @@ async def run_experiment(
             totals=lambda: _llm_totals(resources, previous),
             wall_s=config.budget.wall_s,
             elapsed_before=float(previous.get("wall_s", 0.0)),
+            limits=lambda: _llm_budget_spent(config, _llm_totals(resources, previous)),
         )
         engine = _engine(config, out, plan, book, [JsonlLineage(out / files.LINEAGE), tracker, progress])
         progress.engine = engine
@@ -68,6 +71,9 @@ async def run_experiment(
         stack.push_async_callback(evaluator.aclose)
         try:
             result = await engine.run(resume=resume)
+        except BudgetExceeded as spent:  # an operator's model call did not fit: stop cleanly
+            print(f"evoforum: stopping: {spent}", file=sys.stderr)
+            result = engine.result(stopped="llm_budget")
         except BaseException:
             tracker.finish(status="KILLED")
             raise
@@ -76,7 +82,7 @@ async def run_experiment(
             raise ConfigError("no candidate was evaluated: the budget allows no evaluation")
         best = result.best
         tests = await engine.score([best.genome], plan.splits.test)
-        test_score = tests[best.hash].values[0]
+        test_score = _score(tests[best.hash].values)
         baselines = {}
         for name, genome in plan.baselines.items():
             book.remember(genome)
@@ -135,6 +141,11 @@ async def run_experiment(
         tracker.finish(elites=[best.hash], metrics=metrics)
         files.write_json(out / files.SUMMARY, summary)
         return summary
+
+
+def _score(values: tuple[float, ...]) -> float | None:
+    """The first objective, or None when the candidate failed (the engine's failure fitness)."""
+    return values[0] if values and abs(values[0]) < 1e299 else None
 
 
 def _prepare(config: ExperimentConfig, out: Path, resume: bool) -> dict[str, Any]:
@@ -262,6 +273,16 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
             flat.update(_flatten(value, f"{prefix}{key}."))
         return flat
     return {prefix.rstrip("."): data}
+
+
+def _llm_budget_spent(config: ExperimentConfig, totals: tuple[int, int, float]) -> str | None:
+    """Which LLM budget is spent (``llm_tokens``, ``cost_usd``), if any."""
+    _, tokens, cost = totals
+    if config.budget.llm_tokens is not None and tokens >= config.budget.llm_tokens:
+        return "llm_tokens"
+    if config.budget.cost_usd is not None and cost >= config.budget.cost_usd:
+        return "cost_usd"
+    return None
 
 
 def _llm_totals(resources: Any, previous: dict[str, Any]) -> tuple[int, int, float]:

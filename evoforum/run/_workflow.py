@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from evoforum.errors import RunError, Timeout
+from evoforum.errors import BudgetExceeded, RunError, Timeout
 from evoforum.evolve import ItemResult
 from evoforum.evolve.sandbox import Sandbox, SandboxLimits
 from evoforum.genome import WorkflowGenome
@@ -70,6 +70,9 @@ def workflow_item_fn(
             verdict = await sandbox.run(source, entry, limits=scoring)
             score = float(verdict.value) if verdict.ok and isinstance(verdict.value, int | float) else 0.0
             info["scoring"] = verdict.reason
+        except BudgetExceeded as error:  # not the candidate's failure: no score at all
+            await runtime.aclose()
+            return ItemResult((), error=f"BudgetExceeded: {error}")
         except (RunError, TimeoutError) as error:
             score = 0.0
             info["failed"] = f"{type(error).__name__}: {error}"[:500]

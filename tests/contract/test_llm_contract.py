@@ -12,15 +12,24 @@ from evoforum.llm.stub import StubServer
 
 
 @pytest.fixture(params=["stub", "stack", pytest.param("local", marks=pytest.mark.llm)])
-async def backend(request: pytest.FixtureRequest) -> AsyncIterator[tuple[LLMClient, str]]:
+def kind(request: pytest.FixtureRequest) -> tuple[str, str, str]:
+    """Which backend; the local model's URL is looked up here, outside the event loop, since a
+    session fixture cannot be set up from inside a running async fixture."""
     if request.param == "local":
-        url, model = str(request.getfixturevalue("llm_url")), str(request.getfixturevalue("llm_model"))
+        return "local", str(request.getfixturevalue("llm_url")), str(request.getfixturevalue("llm_model"))
+    return str(request.param), "", ""
+
+
+@pytest.fixture
+async def backend(kind: tuple[str, str, str]) -> AsyncIterator[tuple[LLMClient, str]]:
+    name, url, model = kind
+    if name == "local":
         client: LLMClient = OpenAICompatible(url, model, timeout=300)
         yield client, model
         await client.aclose()
         return
     async with StubServer(seed=2) as server:
-        if request.param == "stub":
+        if name == "stub":
             client = OpenAICompatible(server.url, "stub")
         else:
             config = LLMConfig(url=server.url, model="stub", base_delay=0.0)

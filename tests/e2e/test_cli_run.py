@@ -186,3 +186,16 @@ def test_resume_of_a_folder_without_a_run_is_a_usage_error(env: dict[str, str], 
     done = evoforum("resume", str(tmp_path), env=env)
     assert done.returncode == 2
     assert "not a run folder" in done.stderr
+
+
+def test_an_llm_token_budget_stops_the_run_cleanly(env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "budget"
+    done = evoforum(
+        "run", QUICKSTART, "--out", str(out), *TINY, "--set", "budget.llm_tokens=1200",
+        "--set", "algorithm.generations=5", "--set", "seed=7", env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = summary_of(out)
+    assert summary["stopped"] in ("llm_tokens", "llm_budget")
+    assert isinstance(summary["generations"], int)
+    assert summary["generations"] < 5

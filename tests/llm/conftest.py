@@ -16,14 +16,6 @@ async def stub() -> AsyncIterator[StubServer]:
 
 
 @pytest.fixture
-def local_model(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """(url, model name) of the real local model from the session fixtures ``llm_url``/``llm_model``."""
-    try:
-        url = request.getfixturevalue("llm_url")
-    except pytest.FixtureLookupError:
-        pytest.skip("the llm_url session fixture is not available")
-    try:
-        model = request.getfixturevalue("llm_model")
-    except pytest.FixtureLookupError:
-        model = "local"
-    return str(url), str(model)
+def local_model(llm_url: str, llm_model: str) -> tuple[str, str]:
+    """(url, model name) of the real local model from the session fixtures."""
+    return llm_url, llm_model
