@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+
+def _quiet() -> None:
+    """Keep stderr for evoforum's progress line: vendor loggers say only warnings."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for name in ("mlflow", "alembic", "ray"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -18,6 +27,7 @@ def run_command(args: argparse.Namespace) -> int:
     from evoforum.run import run_experiment
 
     config = load_config(args.config, args.overrides)
+    _quiet()
     summary = asyncio.run(run_experiment(config, Path(args.out), state_dir=args.state_dir))
     _report(summary, Path(args.out))
     return 0
@@ -30,6 +40,7 @@ def resume_command(args: argparse.Namespace) -> int:
     if (out / "summary.json").exists():
         print(f"evoforum: {out} is finished already (summary.json)", file=sys.stderr)
         return 0
+    _quiet()
     summary = asyncio.run(resume_experiment(out, state_dir=args.state_dir))
     _report(summary, out)
     return 0
@@ -38,16 +49,20 @@ def resume_command(args: argparse.Namespace) -> int:
 def _report(summary: dict[str, Any], out: Path) -> None:
     best = summary["best"]
     line = (
-        f"best {best['genome_hash'][:12]}  valid {best['valid_score']:.4g}  test {best['test_score']:.4g}"
+        f"best {best['genome_hash'][:12]}  valid {_num(best['valid_score'])}  test {_num(best['test_score'])}"
         f"  evaluations {summary['evaluations']}  llm {summary['llm_calls']} calls"
         f"  {summary['wall_s']:.0f}s"
     )
     for name, baseline in summary.get("baselines", {}).items():
-        line += f"  | {name} test {baseline['test_score']:.4g}"
+        line += f"  | {name} test {_num(baseline['test_score'])}"
     print(line)
     print(
         f"winner: {out / 'winner.py'}   summary: {out / 'summary.json'}   mlflow: {summary['mlflow']['tracking_uri']}"
     )
+
+
+def _num(value: float | None) -> str:
+    return "failed" if value is None else f"{value:.4g}"
 
 
 def export_command(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@
     DIR/genomes.jsonl      every genome seen, as JSON, by hash
     DIR/mlflow.db          MLflow (sqlite) unless tracking.mlflow_uri names another server
     DIR/progress.json      time and LLM use so far (added up across resumes)
+    DIR/reports.jsonl      the experiment's report (e.g. regret) of the best so far, per generation
     DIR/summary.json       the report; DIR/winner.py: the winner as code
 """
 
@@ -24,7 +25,7 @@ from evoforum.config import ExperimentConfig, load_config
 from evoforum.errors import ConfigError
 from evoforum.evolve.checkpoint import write_atomic
 
-CONFIG, RUN, SUMMARY, WINNER, GENOMES, PROGRESS, LINEAGE = (
+CONFIG, RUN, SUMMARY, WINNER, GENOMES, PROGRESS, LINEAGE, REPORTS = (
     "config.yaml",
     "run.json",
     "summary.json",
@@ -32,6 +33,7 @@ CONFIG, RUN, SUMMARY, WINNER, GENOMES, PROGRESS, LINEAGE = (
     "genomes.jsonl",
     "progress.json",
     "lineage.jsonl",
+    "reports.jsonl",
 )
 
 
@@ -57,6 +59,25 @@ def read_json(path: Path, default: Any = None) -> Any:
         return orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as error:
         raise ConfigError(f"{path}: damaged ({error})") from None
+
+
+def append_json(path: Path, row: Any) -> None:
+    with path.open("ab") as handle:
+        handle.write(orjson.dumps(row) + b"\n")
+
+
+def read_jsonl(path: Path) -> list[Any]:
+    """The complete rows of a JSONL file, the last one per ``generation`` when rows have one."""
+    if not path.exists():
+        return []
+    rows: dict[Any, Any] = {}
+    for index, line in enumerate(path.read_bytes().splitlines()):
+        try:
+            row = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # a torn last line of a killed run
+        rows[row.get("generation", index) if isinstance(row, dict) else index] = row
+    return list(rows.values())
 
 
 def read_summary(out: Path) -> dict[str, Any]:

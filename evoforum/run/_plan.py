@@ -40,6 +40,7 @@ class Plan:
     observers: list[Any] = field(default_factory=list)
     stateful: list[Any] = field(default_factory=list)
     operator_stats: Callable[[], dict[str, Any]] = field(default=dict)
+    budget_spent: str | None = None
 
     def seed_genome(self) -> Any:
         """The seed workflow that ``best_of_n`` samples."""
@@ -78,6 +79,7 @@ class Plan:
             model=resources.model,
             timeout_s=evaluation.timeout_s,
             cost_objective="cost" in config.algorithm.objectives,
+            on_budget=lambda: setattr(self, "budget_spent", "llm_budget"),
         )
 
     def _policy(self, ops: Any, resources: Any) -> None:

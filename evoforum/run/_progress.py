@@ -34,6 +34,7 @@ class Progress:
         self.out = out or sys.stderr
         self.engine: Any = None
         self.best: float | None = None
+        self.best_hash: str | None = None
         self.evaluations = 0
         self.stopped: str | None = None
         self.on_generation = on_generation
@@ -43,12 +44,12 @@ class Progress:
         return time.monotonic() - self.started
 
     def emit(self, records: Sequence[LineageRecord]) -> None:
-        scores = [r.values[0] for r in records if r.values and abs(r.values[0]) < 1e299]
+        scored = [r for r in records if r.values and abs(r.values[0]) < 1e299]
+        scores = [r.values[0] for r in scored]
         self.evaluations += len(records)
-        if scores:
-            top = max(scores, key=lambda v: self.sign * v)
-            if self.best is None or self.sign * top > self.sign * self.best:
-                self.best = top
+        for record in scored:
+            if self.best is None or self.sign * record.values[0] > self.sign * self.best:
+                self.best, self.best_hash = record.values[0], record.genome_hash
         mean = sum(scores) / len(scores) if scores else float("nan")
         calls, tokens, cost = self.totals()
         generation = records[-1].generation if records else -1

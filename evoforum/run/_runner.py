@@ -59,14 +59,25 @@ async def run_experiment(
             totals=lambda: _llm_totals(resources, previous),
             wall_s=config.budget.wall_s,
             elapsed_before=float(previous.get("wall_s", 0.0)),
-            limits=lambda: _llm_budget_spent(config, _llm_totals(resources, previous)),
+            limits=lambda: plan.budget_spent or _llm_budget_spent(config, _llm_totals(resources, previous)),
         )
         engine = _engine(config, out, plan, book, [JsonlLineage(out / files.LINEAGE), tracker, progress])
         progress.engine = engine
-        progress.on_generation = lambda generation: files.write_json(
-            out / files.PROGRESS, _progress_state(progress, resources, previous)
-        )
-        _remember_checkpoint(out, book)
+
+        def on_generation(generation: int) -> None:
+            files.write_json(out / files.PROGRESS, _progress_state(progress, resources, previous))
+            genome = book.genomes.get(progress.best_hash or "")
+            report = plan.report(base_of(genome)[0]) if genome is not None else {}
+            if report:
+                row = {
+                    "generation": generation,
+                    "evaluations": progress.evaluations,
+                    "jobs": engine.assessor.jobs_run,
+                }
+                files.append_json(out / files.REPORTS, {**row, "best": progress.best_hash, **report})
+
+        progress.on_generation = on_generation
+        _remember_checkpoint(out, book, progress)
         evaluator = engine.evaluator
         stack.push_async_callback(evaluator.aclose)
         try:
@@ -102,7 +113,7 @@ async def run_experiment(
             "objectives": list(plan.objectives),
             "best": {
                 "genome_hash": best.hash,
-                "valid_score": best.fitness.values[0],
+                "valid_score": _score(best.fitness.values),
                 "test_score": test_score,
                 "values": list(best.fitness.values),
                 "operator": best.operator,
@@ -111,6 +122,7 @@ async def run_experiment(
             },
             "baselines": baselines,
             "report": plan.report(winner),
+            "report_history": files.read_jsonl(out / files.REPORTS),
             "evaluations": result.evaluations,
             "item_evaluations": result.jobs,
             "generations": result.generation,
@@ -133,11 +145,10 @@ async def run_experiment(
             "mlflow": {"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id},
             "wall_s": wall,
         }
-        metrics = {
-            "best_valid": best.fitness.values[0],
-            "best_test": test_score,
-            "evaluations": result.evaluations,
-        }
+        metrics = {"evaluations": float(result.evaluations)}
+        for name, value in (("best_valid", _score(best.fitness.values)), ("best_test", test_score)):
+            if value is not None:
+                metrics[name] = value
         tracker.finish(elites=[best.hash], metrics=metrics)
         files.write_json(out / files.SUMMARY, summary)
         return summary
@@ -235,10 +246,16 @@ def _remembering(operators: Operators, book: files.GenomeBook) -> Operators:
     )
 
 
-def _remember_checkpoint(out: Path, book: files.GenomeBook) -> None:
+def _remember_checkpoint(out: Path, book: files.GenomeBook, progress: Progress) -> None:
+    """A resumed run: its genomes into ``book``, its best and evaluations so far into ``progress``."""
     state = load_checkpoint(out)
     if state is None:
         return
+    progress.evaluations = int(state["evaluations"])
+    if state["archive"]:
+        best = max(state["archive"], key=lambda ind: ind.fitness)
+        if _score(best.fitness.values) is not None:
+            progress.best, progress.best_hash = best.fitness.values[0], best.hash
     for island in state["population"]:
         for ind in island:
             book.remember(ind.genome)

@@ -10,10 +10,11 @@ scores 0 on it: that is the candidate's failure, not the run's.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from evoforum.errors import BudgetExceeded, RunError, Timeout
+from evoforum.errors import BudgetExceeded, RunError, Timeout, UsageError
 from evoforum.evolve import ItemResult
 from evoforum.evolve.sandbox import Sandbox, SandboxLimits
 from evoforum.genome import WorkflowGenome
@@ -30,6 +31,15 @@ class SandboxRunner:
         self.sandbox = sandbox
 
     def run(self, code: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread (function agents): no loop here
+            return self._call(code, function, args, kwargs)
+        # a guard, called on the event loop's own thread: the sandbox gets a thread of its own
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(self._call, code, function, args, kwargs).result()
+
+    def _call(self, code: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         result = self.sandbox.run_sync(code, function, args=list(args), kwargs=dict(kwargs))
         return result.raise_for_failure()
 
@@ -43,6 +53,7 @@ def workflow_item_fn(
     model: str | None,
     timeout_s: float,
     cost_objective: bool = False,
+    on_budget: Callable[[], None] = lambda: None,
 ) -> ItemFn:
     """The item function of a workflow experiment (async; runs on the driver's event loop)."""
     from evoforum.flow import Runtime
@@ -55,7 +66,10 @@ def workflow_item_fn(
     async def item_fn(genome: WorkflowGenome, item: str, seed: int) -> ItemResult:
         key = str(genome.hash)
         if key not in compiled:
-            compiled[key] = compile(genome, runner=runner)
+            try:
+                compiled[key] = compile(genome, runner=runner)
+            except UsageError as error:  # an invalid genome fails as a candidate, not as the run
+                return ItemResult((), error=f"{type(error).__name__}: {error}"[:2000])
         client = Sampling(llm, seed=seed, model=model) if llm is not None else None
         written = _Written(forum)
         runtime = Runtime(forum=written, llm=client)
@@ -70,10 +84,12 @@ def workflow_item_fn(
             verdict = await sandbox.run(source, entry, limits=scoring)
             score = float(verdict.value) if verdict.ok and isinstance(verdict.value, int | float) else 0.0
             info["scoring"] = verdict.reason
-        except BudgetExceeded as error:  # not the candidate's failure: no score at all
-            await runtime.aclose()
-            return ItemResult((), error=f"BudgetExceeded: {error}")
         except (RunError, TimeoutError) as error:
+            spent = _budget_error(error)
+            if spent is not None:  # not the candidate's failure: no score at all, and the run stops
+                on_budget()
+                await runtime.aclose()
+                return ItemResult((), error=f"BudgetExceeded: {spent}")
             score = 0.0
             info["failed"] = f"{type(error).__name__}: {error}"[:500]
             transcripts = (await _failure_transcript(forum, error, key, item, written.last),)
@@ -85,6 +101,19 @@ def workflow_item_fn(
         return ItemResult(values, transcripts=transcripts, info=info)
 
     return item_fn
+
+
+def _budget_error(error: BaseException) -> BudgetExceeded | None:
+    """The ``BudgetExceeded`` behind ``error`` (a task failure names its cause), if any."""
+    seen = 0
+    current: object = error
+    while current is not None and seen < 8:
+        if isinstance(current, BudgetExceeded):
+            return current
+        details = getattr(current, "details", {})
+        current = details.get("cause") if isinstance(details, dict) else None
+        seen += 1
+    return None
 
 
 class _Written:

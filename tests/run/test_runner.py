@@ -59,6 +59,16 @@ async def test_summary_has_the_promised_fields(tmp_path: Path) -> None:
     assert summary["report"]["regret"] >= 0
 
 
+async def test_regret_is_reported_for_every_generation(tmp_path: Path) -> None:
+    summary = await run_experiment(config(SIM), tmp_path / "run")
+    history = summary["report_history"]
+    assert [row["generation"] for row in history] == [0, 1, 2, 3]
+    jobs = [row["jobs"] for row in history]
+    assert jobs == sorted(jobs)
+    assert all(row["regret"] >= 0 for row in history)
+    assert history[-1]["regret"] == pytest.approx(summary["report"]["regret"])
+
+
 async def test_selection_never_sees_the_test_split(tmp_path: Path) -> None:
     await run_experiment(config(SIM), tmp_path / "run")
     records = read_lineage(tmp_path / "run" / "lineage.jsonl")
@@ -141,3 +151,23 @@ def test_workflow_experiments_refuse_the_ray_backend(tmp_path: Path) -> None:
     plan = make_plan(cfg)
     with pytest.raises(ConfigError, match="ray"):
         _evaluator(cfg, tmp_path, plan)
+
+
+async def test_ray_tune_evaluation_finds_the_same_winner_as_local(tmp_path: Path) -> None:
+    local = await run_experiment(config(SIM), tmp_path / "local")
+    ray = await run_experiment(config(SIM, evaluation={"backend": "ray", "concurrency": 2}), tmp_path / "ray")
+    assert ray["best"] == local["best"]
+    assert ray["item_evaluations"] == local["item_evaluations"]
+
+
+async def test_mlflow_holds_the_winner_with_its_lineage_tags(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    summary = await run_experiment(config(SIM), tmp_path / "run")
+    client = MlflowClient(tracking_uri=summary["mlflow"]["tracking_uri"])
+    rows = lineage_rows(tmp_path / "run")
+    tags = client.get_run(rows[0]["run_id"]).data.tags
+    assert tags["evoforum.genome_hash"] == summary["best"]["genome_hash"]
+    assert tags["mlflow.parentRunId"] == summary["mlflow"]["run_id"]
+    parent_runs = {row["run_id"] for row in rows if row["genome"] in rows[0]["parents"]}
+    assert set(filter(None, tags["evoforum.parent_runs"].split(","))) == parent_runs

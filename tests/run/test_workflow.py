@@ -1,0 +1,73 @@
+"""Scoring workflow genomes on items: compile, run, score the answer in the sandbox, keep the transcript."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+import experiments
+import search_spaces
+from evoforum.evolve.sandbox import Sandbox
+from evoforum.forum import Forum
+from evoforum.genome import DagSpec, FunctionAgent, TaskSpec, Wire, WorkflowGenome
+from evoforum.genome.flows import FromInput
+from evoforum.llm import OpenAICompatible
+from evoforum.llm.stub import StubServer
+from evoforum.run._workflow import workflow_item_fn
+
+QUICK = experiments.get("quickstart")
+
+
+def answering(body: str) -> WorkflowGenome:
+    """A one-task workflow whose function returns ``body`` as the answer to any problem."""
+    code = f"def solve(problem: str) -> str:\n    return {body!r}\n"
+    task = TaskSpec(
+        name="answer", agent="solver", inputs=(Wire(parameter="problem", source=FromInput(name="problem")),)
+    )
+    return WorkflowGenome(
+        inputs=("problem",),
+        agents=(FunctionAgent(name="solver", function="solve"),),
+        code=code,
+        entry=DagSpec(tasks=(task,)),
+    )
+
+
+@pytest.fixture
+async def stub_llm() -> AsyncIterator[OpenAICompatible]:
+    async with StubServer(seed=2) as stub:
+        client = OpenAICompatible(stub.url, "stub")
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("answer", "score"),
+    [("def largest(xs):\n    return max(xs)\n", 1.0), ("def largest(xs):\n    return xs[0]\n", 0.0)],
+)
+async def test_answers_are_scored_by_the_items_tests(answer: str, score: float) -> None:
+    forum = Forum()
+    fn = workflow_item_fn(QUICK, llm=None, forum=forum, sandbox=Sandbox(), model=None, timeout_s=60)
+    result = await fn(answering(answer), "quick/largest", 0)
+    assert result.values == (score,)
+    assert result.error is None
+    branch = await forum.branch(result.transcripts[0])
+    assert "def largest" in str(branch[0].content)  # the run starts from the problem it was given
+    assert branch[-1].content == answer
+
+
+async def test_a_failing_workflow_scores_zero_and_keeps_its_conversation(stub_llm: OpenAICompatible) -> None:
+    space = search_spaces.get("code_writing")
+    rng = np.random.default_rng(0)
+    genome = next(g for g in (space.random_genome(rng) for _ in range(50)) if "has_passed" in g.code)
+    forum = Forum()
+    fn = workflow_item_fn(QUICK, llm=stub_llm, forum=forum, sandbox=Sandbox(), model="stub", timeout_s=60)
+    result = await fn(genome, "quick/largest", 0)  # a predicate guard: genome code run by the sandbox
+    assert result.values == (0.0,)
+    assert result.info["tokens"] > 0
+    branch = await forum.branch(result.transcripts[0])
+    assert branch[-1].kind == "error"
+    assert len(branch) > 2  # the steps before the failure are in the branch
