@@ -53,7 +53,18 @@ _LAZY: dict[str, str] = {
     "load_config": "evoforum.config",
     "local_services": "evoforum.services",
 }
-_SUBMODULES = {"codegen", "config", "errors", "evolve", "flow", "forum", "genome", "hashing", "llm", "tracking"}
+_SUBMODULES = {
+    "codegen",
+    "config",
+    "errors",
+    "evolve",
+    "flow",
+    "forum",
+    "genome",
+    "hashing",
+    "llm",
+    "tracking",
+}
 
 __all__ = [
     "ConfigError",

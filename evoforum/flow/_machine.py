@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 from evoforum.errors import FlowInvalid, RunError, StepLimitExceeded, TaskFailed, did_you_mean
@@ -146,18 +146,21 @@ class _Walk:
                     f"state machine passed its limit of {spec.max_steps} steps at {path}",
                     path=path,
                     max_steps=spec.max_steps,
+                    transcript=self.leaf,
                 )
             state = spec.states[name]
             if state.on_enter is not None:
                 state.on_enter(dict(self.values))
             output, final = await self.body(compiled.bodies[name], path)
-            chosen = next((t for t in compiled.outgoing[name] if t.when is None or t.when(output)), None)
+            chosen = await _first_passing(compiled.outgoing[name], output)
             if state.on_exit is not None:
                 state.on_exit(output)
             if not compiled.outgoing[name]:
                 return output, final
             if chosen is None:
-                raise RunError(f"no transition from state {path} matched its output", path=path)
+                raise RunError(
+                    f"no transition from state {path} matched its output", path=path, transcript=self.leaf
+                )
             if chosen.action is not None:
                 self.values.update(chosen.action(output) or {})
             name = chosen.target
@@ -181,6 +184,24 @@ class _Walk:
         self.leaf = result.transcript
         if not result.ok:
             first = next(iter(result.errors.values()))
-            raise TaskFailed(f"state {path} failed: {first}", state=path, cause=first.details.get("cause"))
+            raise TaskFailed(
+                f"state {path} failed: {first}",
+                state=path,
+                cause=first.details.get("cause"),
+                transcript=self.leaf,
+            )
         self.values.update(result.outputs)
         return result.output, path
+
+
+async def _first_passing(transitions: Sequence[Transition], output: Any) -> Transition | None:
+    """The first transition whose guard holds for ``output`` (a guard may be ``async``)."""
+    for transition in transitions:
+        if transition.when is None:
+            return transition
+        verdict = transition.when(output)
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
+        if verdict:
+            return transition
+    return None

@@ -28,7 +28,7 @@ its own limit); paths of states are tuples, outermost first: ``("review", "draft
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 Body = Union["StateMachine", Any]
 """A state's body: a ``Flow``, a ``CompiledFlow``, a single ``Task``, or a ``StateMachine``."""
 
-Guard = Callable[[Any], bool]
+Guard = Callable[[Any], "bool | Awaitable[bool]"]
+"""A transition guard: told the state's output, says whether to move (may be ``async``)."""
 Action = Callable[[Any], Mapping[str, Any] | None]
 
 

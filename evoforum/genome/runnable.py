@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from evoforum.errors import LLMMisbehaved
@@ -98,13 +98,18 @@ class _Compiler:
             states=states, transitions=tuple(transitions), initial=spec.initial, max_steps=spec.step_limit
         )
 
-    def guard(self, guard: Guard) -> Callable[[Any], bool] | None:
+    def guard(self, guard: Guard) -> Callable[[Any], bool | Awaitable[bool]] | None:
         if isinstance(guard, Always):
             return None
         if isinstance(guard, Compare):
             return guard
-        code, function = self.genome.code, guard.function
-        return lambda output: bool(self.runner.run(code, function, [output], {}))
+        code, function, runner = self.genome.code, guard.function, self.runner
+
+        async def predicate(output: Any) -> bool:
+            # The runner blocks (a subprocess); the event loop goes on meanwhile.
+            return bool(await asyncio.to_thread(runner.run, code, function, [output], {}))
+
+        return predicate
 
     def dag(self, spec: DagSpec) -> CompiledFlow:
         outputs = {task.name: task.output_name for task in spec.tasks}

@@ -10,7 +10,6 @@ scores 0 on it: that is the candidate's failure, not the run's.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,15 +30,7 @@ class SandboxRunner:
         self.sandbox = sandbox
 
     def run(self, code: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # a worker thread (function agents): no loop here
-            return self._call(code, function, args, kwargs)
-        # a guard, called on the event loop's own thread: the sandbox gets a thread of its own
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            return pool.submit(self._call, code, function, args, kwargs).result()
-
-    def _call(self, code: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+        """Called on a worker thread (``compile`` runs function agents and guards there)."""
         result = self.sandbox.run_sync(code, function, args=list(args), kwargs=dict(kwargs))
         return result.raise_for_failure()
 

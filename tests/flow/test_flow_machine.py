@@ -141,10 +141,43 @@ async def test_step_limit() -> None:
         ],
         max_steps=5,
     )
+    runtime = Runtime()
     with pytest.raises(StepLimitExceeded) as caught:
-        await machine.run()
+        await machine.run(runtime=runtime)
     assert caught.value.path == ("spin",)
     assert caught.value.max_steps == 5
+    branch = await runtime.forum.branch(caught.value.transcript)  # the conversation up to the limit
+    assert len(branch) > 5
+
+
+async def test_async_guards_are_awaited_with_the_state_output() -> None:
+    seen: list[Report] = []
+
+    async def tests_pass(report: Report) -> bool:
+        seen.append(report)
+        return report.passed
+
+    async def tests_fail(report: Report) -> bool:
+        return not report.passed
+
+    machine = StateMachine(
+        states={
+            "write": write,
+            "test": run_tests,
+            "fix": fix,
+            "done": Flow.of(task(lambda: "ok").named("done")),
+        },
+        transitions=[
+            Transition("write", "test"),
+            Transition("test", "done", when=tests_pass),
+            Transition("test", "fix", when=tests_fail),
+            Transition("fix", "test"),
+        ],
+        initial="write",
+    )
+    result = await machine.run({"spec": "sort"})
+    assert result.state == ("done",)
+    assert [report.failures for report in seen] == [2, 1, 0]
 
 
 async def test_nested_machine_paths_are_tuples() -> None:

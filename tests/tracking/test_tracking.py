@@ -55,7 +55,9 @@ def tracking_uri(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mlflow.db'}"
 
 
-def test_every_candidate_is_a_nested_run_with_pinned_tags_and_artifacts(tmp_path: Path, tracking_uri: str) -> None:
+def test_every_candidate_is_a_nested_run_with_pinned_tags_and_artifacts(
+    tmp_path: Path, tracking_uri: str
+) -> None:
     from mlflow.tracking import MlflowClient
 
     out = tmp_path / "run"
