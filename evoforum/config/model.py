@@ -67,7 +67,6 @@ class OperatorsSection(Section):
     )
     bandit: bool = Field(default=True, description="learn which operators pay off per unit of cost")
     edit_memory: bool = Field(default=True, description="offer past edits and their effect to LLM operators")
-    coevolve: bool = Field(default=False, description="co-evolve the LLM operators' own workflows")
 
 
 class Price(Section):
@@ -84,7 +83,6 @@ class LLMSection(Section):
     model: str | None = None
     api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the key")
     mode: Literal["live", "record", "replay"] = "record"
-    temperature: float = Field(default=0.7, ge=0, le=2)
     timeout_s: PositiveFloat = 120.0
     max_concurrency: PositiveInt = 4
     retries: int = Field(default=3, ge=0)
@@ -97,7 +95,7 @@ class EvaluationSection(Section):
     backend: Literal["local", "ray"] = "local"
     ray_address: str | None = Field(default=None, description="a Ray cluster; unset: a local Ray")
     concurrency: PositiveInt = 2
-    batch_size: PositiveInt = 8
+    batch_size: PositiveInt = Field(default=8, description="candidates per Ray Tune trial, at least")
     racing: bool = False
     timeout_s: PositiveFloat = 60.0
     memory_mb: PositiveInt = 1024

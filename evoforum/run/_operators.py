@@ -1,189 +1,88 @@
-"""Variation of workflow genomes: structural operators, and LLM operators that rewrite prompts.
+"""Variation of workflow genomes: where the first genomes come from, and which operators of
+``evoforum.evolve.operators`` breed the rest.
 
-Every child is checked against the search space; an invalid child (or an LLM operator whose model
-answered nothing usable) gives way to a structural mutation, so a bad answer never stops a run.
-The operator actually applied is written into the child's ``metadata.origin`` (not hashed).
+``operators.weights`` weighs operator groups (``mutate``, ``crossover``, ``gp_code``, ``lmx``,
+``rewrite``); with ``operators.bandit`` a bandit learns which operators pay off per unit of cost
+instead, starting from the groups with a weight above zero. Without a model the LLM groups are
+left out. With ``operators.edit_memory`` the LLM operators are shown past edits like the one at
+hand, with the fitness change each made.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from evoforum.errors import EvoforumError, LLMMisbehaved
-from evoforum.genome import LLMAgent, Metadata, WorkflowGenome
-from evoforum.llm import LLMClient, charged_to, chat_request
-from evoforum.run._llm import Sampling
+from evoforum.config import ExperimentConfig
+from evoforum.errors import ConfigError, did_you_mean
+from evoforum.evolve import operators as library
+from evoforum.genome import Metadata, WorkflowGenome
+from evoforum.llm import LLMClient
 
-MUTATIONS = ("mutate", "rewrite")
-CROSSOVERS = ("crossover", "lmx")
-REWRITE = (
-    "Improve this system prompt of an AI agent in a code-writing workflow (its role: {role}). "
-    "Keep it to one or two sentences. Reply with the new system prompt only.\n\nPrompt: {prompt}"
-)
-LMX = (
-    "Here are two system prompts for the same AI agent (role: {role}).\n\n1. {first}\n\n2. {second}\n\n"
-    "Write one new system prompt that combines their best ideas, in one or two sentences. "
-    "Reply with the new system prompt only."
-)
+GROUPS: dict[str, list[library.Operator]] = {
+    "mutate": [op for op in library.STRUCTURAL if op.arity == 1],
+    "crossover": [op for op in library.STRUCTURAL if op.arity == 2],
+    "gp_code": list(library.CODE_GP),
+    "lmx": [library.lmx_module, library.lmx_code],
+    "rewrite": [library.llm_rewrite],
+}
+LLM_GROUPS = ("lmx", "rewrite")
 
 
-class WorkflowOperators:
-    """``init``, ``mutate`` and ``crossover`` over the genomes of ``space`` (a ``SearchSpace``).
+class Seeding:
+    """The first genomes: the experiment's seed workflows in turn, then random ones of the space."""
 
-    ``weights`` name operators (``mutate``, ``rewrite``, ``crossover``, ``lmx``) and their chance;
-    without ``llm`` the LLM operators (``rewrite``, ``lmx``) are left out.
-    """
-
-    def __init__(
-        self,
-        space: Any,
-        *,
-        seeds: Sequence[int] | None,
-        weights: Mapping[str, float],
-        llm: LLMClient | None,
-        model: str | None = None,
-        random_init: bool = False,
-    ) -> None:
+    def __init__(self, space: Any, seeds: Sequence[int] | None) -> None:
         self.space = space
-        all_seeds = space.seeds()
-        self.seeds: list[WorkflowGenome] = (
-            [all_seeds[i] for i in seeds] if seeds is not None else list(all_seeds)
-        )
-        self.llm = llm
-        self.model = model
-        self.random_init = random_init
-        usable = {
-            k: float(v)
-            for k, v in weights.items()
-            if v > 0 and (llm is not None or k not in ("rewrite", "lmx"))
-        }
-        self.mutations = {k: w for k, w in usable.items() if k in MUTATIONS} or {"mutate": 1.0}
-        self.crossovers = {k: w for k, w in usable.items() if k in CROSSOVERS} or {"crossover": 1.0}
+        every = space.seeds()
+        self.seeds: list[WorkflowGenome] = [every[i] for i in seeds] if seeds is not None else list(every)
         self._made = 0
 
-    # -- the Operators functions ----------------------------------------------------------------
-
     def init(self, rng: random.Random) -> WorkflowGenome:
-        """The seeds in turn; past them, random genomes (``random_init``) or mutated seeds."""
         index, self._made = self._made, self._made + 1
-        if self.random_init:
-            return self.random_genome(rng)
-        if index < len(self.seeds):
-            return self.seeds[index]
-        return self._structural(self.seeds[index % len(self.seeds)], rng)
+        return self.seeds[index] if index < len(self.seeds) else self.random_genome(rng)
 
     def random_genome(self, rng: random.Random) -> WorkflowGenome:
-        genome: WorkflowGenome = self.space.random_genome(_np(rng))
-        return _tag(genome, "random")
+        genome: WorkflowGenome = self.space.random_genome(np.random.default_rng(rng.getrandbits(64)))
+        origin = {**genome.metadata.origin, "operator": "random"}
+        metadata = Metadata(name=genome.metadata.name, notes=genome.metadata.notes, origin=origin)
+        return genome.model_copy(update={"metadata": metadata})
 
-    async def mutate(self, genome: WorkflowGenome, rng: random.Random) -> WorkflowGenome:
-        kind = _choose(self.mutations, rng)
-        if kind == "rewrite":
-            agent = _pick_agent(genome, rng)
-            if agent is not None:
-                prompt = REWRITE.format(role=agent.name, prompt=agent.system_prompt or "(empty)")
-                text = await self._ask(prompt, rng, "rewrite")
-                if text is not None:
-                    return self._checked(_with_prompt(genome, agent.name, text, "rewrite"), genome, rng)
-        return self._structural(genome, rng)
 
-    async def crossover(
-        self, a: WorkflowGenome, b: WorkflowGenome, rng: random.Random
-    ) -> tuple[WorkflowGenome, WorkflowGenome]:
-        kind = _choose(self.crossovers, rng)
-        shared = [x for x in a.agents if isinstance(x, LLMAgent) and isinstance(b.agent(x.name), LLMAgent)]
-        if not shared:
-            return a, b
-        agent = shared[rng.randrange(len(shared))]
-        other = b.agent(agent.name)
-        assert isinstance(other, LLMAgent)
-        if kind == "lmx":
-            prompt = LMX.format(role=agent.name, first=agent.system_prompt, second=other.system_prompt)
-            text = await self._ask(prompt, rng, "lmx")
-            if text is not None:
-                return self._checked(_with_prompt(a, agent.name, text, "lmx"), a, rng), b
-        one = _with_agent(a, agent.name, system_prompt=other.system_prompt, temperature=other.temperature)
-        two = _with_agent(b, agent.name, system_prompt=agent.system_prompt, temperature=agent.temperature)
-        return self._checked(_tag(one, "crossover"), a, rng), self._checked(_tag(two, "crossover"), b, rng)
-
-    # -- helpers --------------------------------------------------------------------------------
-
-    def _structural(self, genome: WorkflowGenome, rng: random.Random) -> WorkflowGenome:
-        agent = _pick_agent(genome, rng)
-        if agent is None:
-            return genome
-        blocks = self.space.blocks
-        if rng.random() < 0.5 and blocks.temperatures:
-            temperatures = [t for t in blocks.temperatures if t != agent.temperature] or list(
-                blocks.temperatures
+async def variation(
+    config: ExperimentConfig, space: Any, llm: LLMClient | None, model: str | None
+) -> library.VariationPolicy:
+    """The operators the config asks for, chosen by weight or by a bandit."""
+    weights = config.operators.weights
+    for group in weights:
+        if group not in GROUPS:
+            raise ConfigError(
+                f"operators.weights.{group}: unknown operator group{did_you_mean(group, list(GROUPS))}"
             )
-            child = _with_agent(genome, agent.name, temperature=rng.choice(temperatures))
-        else:
-            base = rng.choice(blocks.system_prompts)
-            count = rng.randint(1, min(2, len(blocks.prompt_fragments)))
-            fragments = rng.sample(list(blocks.prompt_fragments), count)
-            child = _with_agent(genome, agent.name, system_prompt=" ".join([base, *fragments]))
-        child = _tag(child, "mutate")
-        return child if not self.space.check(child) else genome
-
-    def _checked(self, child: WorkflowGenome, parent: WorkflowGenome, rng: random.Random) -> WorkflowGenome:
-        return child if not self.space.check(child) else self._structural(parent, rng)
-
-    async def _ask(self, prompt: str, rng: random.Random, operator: str) -> str | None:
-        """The model's answer, cleaned; None when it answered nothing usable or failed."""
-        assert self.llm is not None
-        model = self.model or self.space.blocks.models[0]
-        client = Sampling(self.llm, seed=rng.randrange(2**31), max_tokens=96)
-        try:
-            with charged_to(operator=operator):
-                completion = await client.complete(chat_request(model, prompt, temperature=0.7))
-            return clean_prompt(completion.text)
-        except EvoforumError:
-            return None
+    chosen = {
+        op.name: (op, weight)
+        for group, weight in weights.items()
+        if weight > 0 and (llm is not None or group not in LLM_GROUPS)
+        for op in GROUPS[group]
+    }
+    if not chosen:
+        raise ConfigError("operators.weights: no operator is left (give one a weight above 0)")
+    uses_llm = any(op.uses_llm for op, _ in chosen.values())
+    memory = (
+        await _edit_memory(llm) if config.operators.edit_memory and llm is not None and uses_llm else None
+    )
+    context = library.OperatorContext(space=space, llm=llm, model=model or "local", memory=memory)
+    bandit = library.OperatorBandit.over(list(chosen)) if config.operators.bandit else None
+    fixed = None if bandit is not None else {name: weight for name, (_, weight) in chosen.items()}
+    return library.VariationPolicy([op for op, _ in chosen.values()], context, bandit=bandit, weights=fixed)
 
 
-def clean_prompt(text: str) -> str:
-    """A model's reply as a system prompt: its first paragraph, quotes and labels stripped, at most
-    400 characters; ``LLMMisbehaved`` when nothing is left."""
-    paragraph = next((p.strip() for p in text.strip().split("\n\n") if p.strip()), "")
-    for label in ("New system prompt:", "System prompt:", "Prompt:"):
-        if paragraph.lower().startswith(label.lower()):
-            paragraph = paragraph[len(label) :].strip()
-    paragraph = paragraph.strip().strip("\"'`").strip()
-    if len(paragraph) < 8:
-        raise LLMMisbehaved("the model gave no usable prompt", raw=text)
-    return paragraph[:400]
+async def _edit_memory(llm: LLMClient) -> library.EditMemory:
+    """Past edits, kept by meaning (embeddings of the model's server) for the length of the run."""
+    from evoforum.memory import MemoryVectorStore, SemanticMemory
 
-
-def _np(rng: random.Random) -> np.random.Generator:
-    return np.random.default_rng(rng.getrandbits(64))
-
-
-def _choose(weights: Mapping[str, float], rng: random.Random) -> str:
-    names = sorted(weights)
-    return rng.choices(names, weights=[weights[n] for n in names])[0]
-
-
-def _pick_agent(genome: WorkflowGenome, rng: random.Random) -> LLMAgent | None:
-    agents = [a for a in genome.agents if isinstance(a, LLMAgent)]
-    return agents[rng.randrange(len(agents))] if agents else None
-
-
-def _with_agent(genome: WorkflowGenome, name: str, **changes: Any) -> WorkflowGenome:
-    agents = tuple(a.model_copy(update=changes) if a.name == name else a for a in genome.agents)
-    return genome.model_copy(update={"agents": agents})
-
-
-def _with_prompt(genome: WorkflowGenome, name: str, text: str, operator: str) -> WorkflowGenome:
-    return _tag(_with_agent(genome, name, system_prompt=text), operator)
-
-
-def _tag(genome: WorkflowGenome, operator: str) -> WorkflowGenome:
-    origin = {**genome.metadata.origin, "operator": operator}
-    origin.pop("seed_genome", None)
-    metadata = Metadata(name=genome.metadata.name, notes=genome.metadata.notes, origin=origin)
-    return genome.model_copy(update={"metadata": metadata})
+    [probe] = await llm.embed(["an edit of a workflow"])
+    return library.EditMemory(SemanticMemory(llm, MemoryVectorStore(len(probe))))

@@ -46,27 +46,25 @@ class Plan:
         """The seed workflow that ``best_of_n`` samples."""
         return (self.seed or self.operators.init)(random.Random(self.config.seed))
 
-    def wire(self, resources: Any, out: Path) -> None:
+    async def wire(self, resources: Any, out: Path) -> None:
         if self.kind == "workflow":
-            self._wire_workflow(resources)
+            await self._wire_workflow(resources)
 
-    def _wire_workflow(self, resources: Any) -> None:
+    async def _wire_workflow(self, resources: Any) -> None:
         from evoforum.evolve.sandbox import Sandbox, SandboxLimits
-        from evoforum.run._operators import WorkflowOperators
+        from evoforum.run._llm import Sampling
+        from evoforum.run._operators import Seeding, variation
         from evoforum.run._workflow import workflow_item_fn
 
         config = self.config
-        ops = WorkflowOperators(
-            self.space,
-            seeds=self.experiment.seed_indices(),
-            weights=config.operators.weights,
-            llm=resources.llm,
-            model=resources.model,
-        )
-        self.operators = Operators(init=ops.init, mutate=ops.mutate, crossover=ops.crossover)
-        self.random_init = ops.random_genome
-        if config.operators.bandit:
-            self._policy(ops, resources)
+        seeding = Seeding(self.space, self.experiment.seed_indices())
+        llm = Sampling(resources.llm, seed=config.seed, max_tokens=384) if resources.llm else None
+        policy = await variation(config, self.space, llm, resources.model)
+        self.operators = policy.engine_operators(seeding.init)
+        self.random_init = seeding.random_genome
+        self.observers.append(policy.observe_individual)
+        self.stateful.append(policy)
+        self.operator_stats = policy.context.stats.as_dict
         evaluation = config.evaluation
         limits = SandboxLimits(
             wall_s=min(30.0, evaluation.timeout_s), memory_mb=max(256, evaluation.memory_mb)
@@ -81,36 +79,6 @@ class Plan:
             cost_objective="cost" in config.algorithm.objectives,
             on_budget=lambda: setattr(self, "budget_spent", "llm_budget"),
         )
-
-    def _policy(self, ops: Any, resources: Any) -> None:
-        """The operators of ``evoforum.evolve.operators`` chosen by a bandit (``operators.bandit``)."""
-        from evoforum.evolve import operators as library
-        from evoforum.run._llm import Sampling
-
-        weights = self.config.operators.weights
-        groups = {
-            "mutate": [op for op in library.STRUCTURAL if op.arity == 1],
-            "crossover": [op for op in library.STRUCTURAL if op.arity == 2],
-            "gp_code": list(library.CODE_GP),
-            "lmx": [library.lmx_module, library.lmx_code],
-            "rewrite": [library.llm_rewrite],
-        }
-        chosen = [
-            op
-            for group, members in groups.items()
-            if weights.get(group, 0) > 0
-            for op in members
-            if resources.llm is not None or not op.uses_llm
-        ]
-        if not chosen:
-            raise ConfigError("operators.weights: no operator is left (give one a weight above 0)")
-        llm = Sampling(resources.llm, seed=self.config.seed, max_tokens=384) if resources.llm else None
-        context = library.OperatorContext(space=self.space, llm=llm, model=resources.model or "local")
-        policy = library.VariationPolicy(chosen, context)
-        self.operators = policy.engine_operators(ops.init)
-        self.observers.append(policy.observe_individual)
-        self.stateful.append(policy)
-        self.operator_stats = context.stats.as_dict
 
 
 def make_plan(config: ExperimentConfig) -> Plan:

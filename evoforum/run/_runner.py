@@ -51,7 +51,7 @@ async def run_experiment(
         )  # fmt: skip
         if not resume:  # only once the services answer: a run that never started leaves no config
             files.save_config(out, config)
-        plan.wire(resources, out)
+        await plan.wire(resources, out)
         book = files.GenomeBook(out / files.GENOMES, partial(describe_sample, plan.describe))
         tracker = _mlflow(config, out, plan, book)
         progress = Progress(
@@ -219,7 +219,7 @@ def _evaluator(config: ExperimentConfig, out: Path, plan: Plan) -> Any:
 
         return RayTuneEvaluator(
             fn, workers=config.evaluation.concurrency, address=config.evaluation.ray_address,
-            storage_path=out / "ray",
+            min_batch=config.evaluation.batch_size, storage_path=out / "ray",
         )  # fmt: skip
     return LocalEvaluator(fn, concurrency=config.evaluation.concurrency)
 

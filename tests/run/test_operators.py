@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import AsyncIterator
 
 import pytest
 
 import search_spaces
-from evoforum.errors import LLMMisbehaved
+from evoforum.config import ExperimentConfig, validate_config
+from evoforum.errors import ConfigError
 from evoforum.forum import InMemoryStore
-from evoforum.genome import LLMAgent
 from evoforum.llm import OpenAICompatible, Recording, chat_request
 from evoforum.llm.stub import StubServer
 from evoforum.run._llm import Cached, Sampling
-from evoforum.run._operators import WorkflowOperators, clean_prompt
+from evoforum.run._operators import GROUPS, Seeding, variation
 
 SPACE = search_spaces.get("code_writing")
 
@@ -25,59 +26,62 @@ async def stub() -> AsyncIterator[StubServer]:
         yield server
 
 
-def operators(llm: object = None, **weights: float) -> WorkflowOperators:
-    return WorkflowOperators(SPACE, seeds=(0,), weights=weights or {"mutate": 1.0}, llm=llm)  # type: ignore[arg-type]
-
-
-def system_prompts(genome: object) -> dict[str, str]:
-    return {a.name: a.system_prompt for a in genome.agents if isinstance(a, LLMAgent)}  # type: ignore[attr-defined]
-
-
-def test_clean_prompt_strips_labels_and_quotes() -> None:
-    assert (
-        clean_prompt('New system prompt: "You write tested code."\n\nExtra text') == "You write tested code."
+def config(**operators: object) -> ExperimentConfig:
+    return validate_config(
+        {
+            "experiment": {"name": "quickstart"},
+            "search_space": {"name": "code_writing"},
+            "operators": operators,
+        }
     )
 
 
-def test_clean_prompt_rejects_an_empty_answer() -> None:
-    with pytest.raises(LLMMisbehaved):
-        clean_prompt("  \n ")
-
-
-def test_init_gives_the_chosen_seeds_first_then_valid_variants() -> None:
-    ops = operators()
+def test_seeding_gives_the_chosen_seeds_first_then_random_valid_genomes() -> None:
+    seeding = Seeding(SPACE, (0,))
     rng = random.Random(0)
-    first, second = ops.init(rng), ops.init(rng)
+    first, second = seeding.init(rng), seeding.init(rng)
     assert first.hash == SPACE.seeds()[0].hash
     assert second.hash != first.hash
+    assert second.metadata.origin["operator"] == "random"
     assert SPACE.check(second) == []
 
 
-async def test_structural_mutation_changes_a_prompt_or_temperature_and_stays_valid() -> None:
-    ops = operators()
+async def test_fixed_weights_choose_only_the_weighted_groups_without_a_model() -> None:
+    policy = await variation(config(bandit=False, weights={"mutate": 1.0, "rewrite": 1.0}), SPACE, None, None)
+    assert policy.bandit is None
+    names = {op.name for op in policy.operators}
+    assert names == {op.name for op in GROUPS["mutate"]}  # rewrite needs a model: left out
+    rng = random.Random(4)
     seed = SPACE.seeds()[0]
-    rng = random.Random(5)
-    children = [await ops.mutate(seed, rng) for _ in range(10)]
+    children = [await policy.mutate(seed, rng) for _ in range(8)]
     assert all(SPACE.check(child) == [] for child in children)
-    assert any(child.hash != seed.hash for child in children)
-    assert {child.metadata.origin.get("operator") for child in children if child.hash != seed.hash} == {
-        "mutate"
-    }
+    assert {child.metadata.origin.get("operator") for child in children if child.hash != seed.hash} <= names
 
 
-async def test_llm_rewrite_puts_the_model_answer_into_a_system_prompt(stub: StubServer) -> None:
+async def test_an_unknown_operator_group_is_named_with_a_suggestion() -> None:
+    with pytest.raises(
+        ConfigError, match=re.escape("operators.weights.mutat: unknown operator group (did you mean 'mutate'")
+    ):
+        await variation(config(weights={"mutat": 1.0}), SPACE, None, None)
+    with pytest.raises(ConfigError, match="no operator is left"):
+        await variation(config(weights={"rewrite": 1.0}), SPACE, None, None)
+
+
+async def test_llm_operators_get_a_bandit_and_an_edit_memory(stub: StubServer) -> None:
     client = OpenAICompatible(stub.url, "stub")
     try:
-        ops = operators(client, rewrite=1.0)
+        policy = await variation(config(weights={"rewrite": 1.0}), SPACE, client, "stub")
+        assert policy.bandit is not None
+        assert policy.context.memory is not None
         seed = SPACE.seeds()[0]
-        child = await ops.mutate(seed, random.Random(2))
+        child = await policy.mutate(seed, random.Random(2))
+        await policy.observe(child, 1.0, 0.0)
+        remembered = await policy.context.memory.examples("system prompt", k=3)
     finally:
         await client.aclose()
-    assert stub.stats.answered == 1
-    assert child.metadata.origin["operator"] == "rewrite"
-    changed = [name for name, text in system_prompts(child).items() if text != system_prompts(seed)[name]]
-    assert len(changed) == 1
+    assert child.metadata.origin["operator"] == "llm_rewrite"
     assert SPACE.check(child) == []
+    assert [edit.delta for edit in remembered] == [1.0]
 
 
 async def test_cached_answers_a_recorded_request_without_asking_again(stub: StubServer) -> None:

@@ -11,7 +11,7 @@ bandit (improvement per cost) and stores the edit in the edit memory.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,27 +30,36 @@ class VariationPolicy:
     operators: Sequence[Operator]
     context: OperatorContext
     bandit: OperatorBandit | None = None
+    weights: Mapping[str, float] | None = None
+    """Fixed chances per operator name instead of a bandit (operators not named never run)."""
     pending: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.bandit is None:
+        if self.weights is not None:
+            self.operators = [op for op in self.operators if self.weights.get(op.name, 0.0) > 0]
+        elif self.bandit is None:
             self.bandit = OperatorBandit.over([op.name for op in self.operators])
+
+    def _select(self, rng: random.Random, names: list[str]) -> str:
+        if self.weights is not None:
+            return rng.choices(names, weights=[self.weights[name] for name in names])[0]
+        assert self.bandit is not None
+        return self.bandit.select(rng, names)
 
     def _of_arity(self, arity: int) -> dict[str, Operator]:
         return {op.name: op for op in self.operators if op.arity == arity}
 
     async def apply(self, parents: Sequence[WorkflowGenome], rng: random.Random) -> list[WorkflowGenome]:
         """Children of one bandit-chosen operator taking ``len(parents)`` parents."""
-        assert self.bandit is not None
         ops = self._of_arity(len(parents))
         if not ops:
             return []
-        name = self.bandit.select(rng, list(ops))
+        name = self._select(rng, list(ops))
         counts = self.context.stats.of(name)
         tokens_before = counts.tokens
         children = await ops[name](parents, rng, self.context)
         spent = counts.tokens - tokens_before
-        if not children:
+        if not children and self.bandit is not None:
             self.bandit.update(name, self.bandit.reward(0.0, spent))
         for child in children:
             self.pending[child.hash] = (name, spent // max(1, len(children)))
@@ -79,21 +88,22 @@ class VariationPolicy:
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint keeps: the bandit's arms and the children still awaiting their fitness."""
-        assert self.bandit is not None
-        return {"bandit": self.bandit.state(), "pending": dict(self.pending)}
+        bandit = self.bandit.state() if self.bandit is not None else None
+        return {"bandit": bandit, "pending": dict(self.pending)}
 
     def restore(self, state: dict[str, Any]) -> None:
-        self.bandit = OperatorBandit.from_state(state["bandit"])
+        if state["bandit"] is not None:
+            self.bandit = OperatorBandit.from_state(state["bandit"])
         self.pending = {key: (name, int(tokens)) for key, (name, tokens) in state["pending"].items()}
 
     async def observe(self, child: WorkflowGenome, child_score: float, parent_score: float) -> None:
         """Pay the bandit for ``child`` and remember its edit (when an LLM operator made one)."""
-        assert self.bandit is not None
         found = self.pending.pop(child.hash, None)
         if found is None:
             return
         name, tokens = found
-        self.bandit.update(name, self.bandit.reward(child_score - parent_score, tokens))
+        if self.bandit is not None:
+            self.bandit.update(name, self.bandit.reward(child_score - parent_score, tokens))
         if self.context.memory is not None:
             await self.context.memory.record_child(child, parent_score, child_score)
 
