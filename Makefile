@@ -11,8 +11,11 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 .PHONY: run test install lint typecheck sizecheck clean
 
+# Each `make run` writes a fresh folder (a run folder is never overwritten): OUT=… picks one.
+OUT ?= runs/quickstart-$(shell date +%Y%m%d-%H%M%S)
+
 run: $(VENV)/.installed
-	$(BIN)/evoforum run configs/quickstart.yaml --out runs/quickstart
+	$(BIN)/evoforum run configs/quickstart.yaml --out $(OUT)
 
 test: $(VENV)/.installed lint typecheck sizecheck
 	$(BIN)/python -m pytest -q

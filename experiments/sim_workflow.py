@@ -113,7 +113,7 @@ def true_utility(team: Team) -> float:
 
 def all_teams() -> list[Team]:
     """Every team of the space, solvers in every order (order matters for ``first`` and ties)."""
-    teams = []
+    teams: list[Team] = []
     for size in range(1, MAX_SOLVERS + 1):
         for solvers in itertools.product(sorted(SOLVERS), repeat=size):
             for aggregation in AGGREGATIONS:
