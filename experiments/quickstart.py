@@ -54,6 +54,21 @@ PROBLEMS = {
             "Return the squares of xs, in order.\n    >>> square_all([1, 2, 3])\n    [1, 4, 9]\n    ",
             "square_all", ["candidate([1, 2, 3]) == [1, 4, 9]", "candidate([]) == []"],
         ),
+        _problem(
+            "quick/rle", "def rle(s: str) -> str:",
+            "Run-length encode s: each run of one character becomes the character and the run's length.\n    >>> rle('aaabcc')\n    'a3b1c2'\n    ",
+            "rle", ["candidate('aaabcc') == 'a3b1c2'", "candidate('') == ''", "candidate('zz') == 'z2'", "candidate('abca') == 'a1b1c1a1'"],
+        ),
+        _problem(
+            "quick/second_largest", "def second_largest(xs: list) -> int:",
+            "The second largest distinct value of xs (xs holds at least two distinct values).\n    >>> second_largest([4, 1, 4, 3])\n    3\n    ",
+            "second_largest", ["candidate([4, 1, 4, 3]) == 3", "candidate([1, 2]) == 1", "candidate([-5, -1, -1, -3]) == -3"],
+        ),
+        _problem(
+            "quick/palindrome", "def is_palindrome(s: str) -> bool:",
+            "Whether s reads the same backwards, ignoring case and every character that is not a letter or digit.\n    >>> is_palindrome('A man, a plan, a canal: Panama')\n    True\n    ",
+            "is_palindrome", ["candidate('A man, a plan, a canal: Panama') is True", "candidate('race a car') is False", "candidate('') is True"],
+        ),
     ]
 }  # fmt: skip
 
@@ -68,9 +83,16 @@ class Quickstart(CodeExperiment):
 
     def splits(self) -> Splits:
         return Splits(
-            train=("quick/add", "quick/is_even", "quick/reverse"),
-            valid=("quick/dedupe", "quick/largest"),
-            test=("quick/count_vowels", "quick/square_all"),
+            train=(
+                "quick/add",
+                "quick/is_even",
+                "quick/reverse",
+                "quick/dedupe",
+                "quick/largest",
+                "quick/square_all",
+            ),
+            valid=("quick/rle", "quick/second_largest"),
+            test=("quick/palindrome", "quick/count_vowels"),
         )
 
     def seed_indices(self) -> tuple[int, ...] | None:
