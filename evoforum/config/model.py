@@ -67,6 +67,10 @@ class OperatorsSection(Section):
     )
     bandit: bool = Field(default=True, description="learn which operators pay off per unit of cost")
     edit_memory: bool = Field(default=True, description="offer past edits and their effect to LLM operators")
+    coevolve: bool = Field(
+        default=False,
+        description="evolve the LLM operators' own genomes alongside the population, scored by their children's gains",
+    )
 
 
 class Price(Section):

@@ -5,7 +5,8 @@
 ``rewrite``); with ``operators.bandit`` a bandit learns which operators pay off per unit of cost
 instead, starting from the groups with a weight above zero. Without a model the LLM groups are
 left out. With ``operators.edit_memory`` the LLM operators are shown past edits like the one at
-hand, with the fitness change each made.
+hand, with the fitness change each made. With ``operators.coevolve`` the LLM operators draw their
+operator genomes from small populations that evolve with the run (``CoevolvingOperators``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy as np
 from evoforum.config import ExperimentConfig
 from evoforum.errors import ConfigError, did_you_mean
 from evoforum.evolve import operators as library
+from evoforum.evolve.lineage import LineageSink
+from evoforum.evolve.operators import CoevolvingOperators
 from evoforum.genome import Metadata, WorkflowGenome
 from evoforum.llm import LLMClient
 
@@ -30,6 +33,8 @@ GROUPS: dict[str, list[library.Operator]] = {
     "rewrite": [library.llm_rewrite],
 }
 LLM_GROUPS = ("lmx", "rewrite")
+KINDS = {op.name: group for group in LLM_GROUPS for op in GROUPS[group]}
+"""The kind of operator genome each LLM operator runs."""
 
 
 class Seeding:
@@ -53,9 +58,14 @@ class Seeding:
 
 
 async def variation(
-    config: ExperimentConfig, space: Any, llm: LLMClient | None, model: str | None
+    config: ExperimentConfig,
+    space: Any,
+    llm: LLMClient | None,
+    model: str | None,
+    sinks: Sequence[LineageSink] = (),
 ) -> library.VariationPolicy:
-    """The operators the config asks for, chosen by weight or by a bandit."""
+    """The operators the config asks for, chosen by weight or by a bandit; with
+    ``operators.coevolve``, their operator genomes co-evolve (new ones emitted to ``sinks``)."""
     weights = config.operators.weights
     for group in weights:
         if group not in GROUPS:
@@ -77,7 +87,15 @@ async def variation(
     context = library.OperatorContext(space=space, llm=llm, model=model or "local", memory=memory)
     bandit = library.OperatorBandit.over(list(chosen)) if config.operators.bandit else None
     fixed = None if bandit is not None else {name: weight for name, (_, weight) in chosen.items()}
-    return library.VariationPolicy([op for op, _ in chosen.values()], context, bandit=bandit, weights=fixed)
+    kinds = {name: KINDS[name] for name in chosen if name in KINDS}
+    coevolution = (
+        CoevolvingOperators(context, kinds, seed=config.seed, sinks=sinks)
+        if config.operators.coevolve and kinds
+        else None
+    )
+    return library.VariationPolicy(
+        [op for op, _ in chosen.values()], context, bandit=bandit, weights=fixed, coevolution=coevolution
+    )
 
 
 async def _edit_memory(llm: LLMClient) -> library.EditMemory:

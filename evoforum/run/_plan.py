@@ -17,6 +17,9 @@ from evoforum.config import ExperimentConfig
 from evoforum.errors import ConfigError
 from evoforum.evolve import Operators
 
+COEVOLUTION = "coevolution.jsonl"
+"""Lineage records of the co-evolved operator genomes, in the output folder."""
+
 
 @dataclass
 class Plan:
@@ -40,6 +43,8 @@ class Plan:
     observers: list[Any] = field(default_factory=list)
     stateful: list[Any] = field(default_factory=list)
     operator_stats: Callable[[], dict[str, Any]] = field(default=dict)
+    coevolution: Callable[[], dict[str, Any]] | None = None
+    """The co-evolved operator genomes, per kind (with ``operators.coevolve``)."""
     budget_spent: str | None = None
 
     def seed_genome(self) -> Any:
@@ -48,9 +53,9 @@ class Plan:
 
     async def wire(self, resources: Any, out: Path) -> None:
         if self.kind == "workflow":
-            await self._wire_workflow(resources)
+            await self._wire_workflow(resources, out)
 
-    async def _wire_workflow(self, resources: Any) -> None:
+    async def _wire_workflow(self, resources: Any, out: Path) -> None:
         from evoforum.evolve.sandbox import Sandbox, SandboxLimits
         from evoforum.run._llm import Sampling
         from evoforum.run._operators import Seeding, variation
@@ -59,7 +64,12 @@ class Plan:
         config = self.config
         seeding = Seeding(self.space, self.experiment.seed_indices())
         llm = Sampling(resources.llm, seed=config.seed, max_tokens=384) if resources.llm else None
-        policy = await variation(config, self.space, llm, resources.model)
+        from evoforum.evolve import JsonlLineage
+
+        sinks = [JsonlLineage(out / COEVOLUTION)] if config.operators.coevolve else []
+        policy = await variation(config, self.space, llm, resources.model, sinks)
+        if policy.coevolution is not None:
+            self.coevolution = policy.coevolution.summary
         self.operators = policy.engine_operators(seeding.init)
         self.random_init = seeding.random_genome
         self.observers.append(policy.observe_individual)

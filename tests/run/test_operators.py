@@ -5,15 +5,20 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import orjson
 import pytest
 
 import search_spaces
 from evoforum.config import ExperimentConfig, validate_config
 from evoforum.errors import ConfigError
+from evoforum.evolve import read_lineage
+from evoforum.evolve.operators import rewrite_genome
 from evoforum.forum import InMemoryStore
 from evoforum.llm import OpenAICompatible, Recording, chat_request
 from evoforum.llm.stub import StubServer
+from evoforum.run import run_experiment
 from evoforum.run._llm import Cached, Sampling
 from evoforum.run._operators import GROUPS, Seeding, variation
 
@@ -115,3 +120,59 @@ async def test_sampling_seed_makes_a_distinct_request(stub: StubServer) -> None:
     assert stub.stats.answered == 2
     assert one.calls == 2
     assert one.tokens > 0
+
+
+async def test_coevolve_gives_the_llm_operators_populations_of_operator_genomes(stub: StubServer) -> None:
+    client = OpenAICompatible(stub.url, "stub")
+    try:
+        plain = await variation(config(weights={"rewrite": 1.0, "lmx": 1.0}), SPACE, client, "stub")
+        policy = await variation(
+            config(coevolve=True, weights={"rewrite": 1.0, "lmx": 1.0, "mutate": 1.0}), SPACE, client, "stub"
+        )
+    finally:
+        await client.aclose()
+    assert plain.coevolution is None
+    assert policy.coevolution is not None
+    assert dict(policy.coevolution.kinds) == {"lmx": "lmx", "lmx_code": "lmx", "llm_rewrite": "rewrite"}
+
+
+@pytest.mark.services
+async def test_a_coevolving_run_writes_the_operator_genomes_and_their_lineage(
+    stub: StubServer, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    run_config = validate_config(
+        {
+            "experiment": {"name": "quickstart", "options": {"seeds": [0]}},
+            "search_space": {"name": "code_writing"},
+            "algorithm": {
+                "population": 2,
+                "offspring": 3,
+                "generations": 2,
+                "crossover_rate": 0.0,
+                "mutation_rate": 1.0,
+            },
+            "operators": {"coevolve": True, "bandit": False, "weights": {"rewrite": 1.0}},
+            "llm": {"url": stub.url, "model": "stub"},
+            "runtime": {"postgres_url": postgres_url},
+            "evaluation": {"timeout_s": 60},
+            "seed": 0,
+        }
+    )
+    out = tmp_path / "run"
+    summary = await run_experiment(run_config, out, state_dir=str(tmp_path / "state"))
+    found = summary["coevolution"]
+    assert set(found) == {"rewrite"}
+    members = found["rewrite"]
+    assert len(members) == 3
+    seed = rewrite_genome().hash
+    assert (members[0]["genome_hash"], members[0]["parent"]) == (seed, None)
+    assert all(m["parent"] is not None for m in members[1:])
+    assert sum(m["trials"] for m in members) > 0
+    assert all(m["score"] is None or isinstance(m["score"], float) for m in members)
+    written = orjson.loads((out / "summary.json").read_bytes())
+    assert written["coevolution"] == found
+    records = read_lineage(out / "coevolution.jsonl")
+    assert {m["genome_hash"] for m in members} <= {r.genome_hash for r in records}
+    assert all(r.operator.startswith("coevolve:") for r in records)
+    assert [r.index for r in records] == list(range(len(records)))

@@ -15,6 +15,7 @@ by operator genomes and run through ``compile``; an ``EditMemory`` of past edits
 ``Operators``; ``CoEvolution`` evolving the operator genomes themselves.
 """
 
+from evoforum.evolve.operators._coevolving import CoevolvingOperators
 from evoforum.evolve.operators.bandit import Arm, OperatorBandit
 from evoforum.evolve.operators.base import Operator, accept, operator, vary
 from evoforum.evolve.operators.code_gp import gp_constant, gp_crossover, gp_subtree
@@ -63,6 +64,7 @@ __all__ = [
     "STRUCTURAL",
     "Arm",
     "CoEvolution",
+    "CoevolvingOperators",
     "Edit",
     "EditMemory",
     "Operator",

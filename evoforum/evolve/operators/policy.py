@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evoforum.evolve.individual import Individual
+from evoforum.evolve.operators._coevolving import CoevolvingOperators
 from evoforum.evolve.operators.bandit import OperatorBandit
 from evoforum.evolve.operators.base import Operator
 from evoforum.evolve.operators.context import OperatorContext
@@ -33,6 +34,8 @@ class VariationPolicy:
     weights: Mapping[str, float] | None = None
     """Fixed chances per operator name instead of a bandit (operators not named never run)."""
     pending: dict[str, tuple[str, int]] = field(default_factory=dict)
+    coevolution: CoevolvingOperators | None = None
+    """Populations of operator genomes the LLM operators draw from and that evolve with the run."""
 
     def __post_init__(self) -> None:
         if self.weights is not None:
@@ -57,7 +60,12 @@ class VariationPolicy:
         name = self._select(rng, list(ops))
         counts = self.context.stats.of(name)
         tokens_before = counts.tokens
-        children = await ops[name](parents, rng, self.context)
+        if self.coevolution is None:
+            children = await ops[name](parents, rng, self.context)
+        else:
+            context, drawn = await self.coevolution.draw(name)
+            children = await ops[name](parents, rng, context)
+            await self.coevolution.made(drawn, children)
         spent = counts.tokens - tokens_before
         if not children and self.bandit is not None:
             self.bandit.update(name, self.bandit.reward(0.0, spent))
@@ -87,17 +95,24 @@ class VariationPolicy:
             await self.observe(child.genome, child.fitness.values[0], max(values[0] for values in parents))
 
     def state(self) -> dict[str, Any]:
-        """What a checkpoint keeps: the bandit's arms and the children still awaiting their fitness."""
+        """What a checkpoint keeps: the bandit's arms, the children still awaiting their fitness
+        and the co-evolving operator genomes."""
         bandit = self.bandit.state() if self.bandit is not None else None
-        return {"bandit": bandit, "pending": dict(self.pending)}
+        coevolution = self.coevolution.state() if self.coevolution is not None else None
+        return {"bandit": bandit, "pending": dict(self.pending), "coevolution": coevolution}
 
     def restore(self, state: dict[str, Any]) -> None:
         if state["bandit"] is not None:
             self.bandit = OperatorBandit.from_state(state["bandit"])
         self.pending = {key: (name, int(tokens)) for key, (name, tokens) in state["pending"].items()}
+        if self.coevolution is not None and state.get("coevolution") is not None:
+            self.coevolution.restore(state["coevolution"])
 
     async def observe(self, child: WorkflowGenome, child_score: float, parent_score: float) -> None:
-        """Pay the bandit for ``child`` and remember its edit (when an LLM operator made one)."""
+        """Pay the bandit for ``child``, remember its edit (when an LLM operator made one) and
+        credit the operator genome that made it."""
+        if self.coevolution is not None:
+            await self.coevolution.observe(child, child_score, parent_score)
         found = self.pending.pop(child.hash, None)
         if found is None:
             return

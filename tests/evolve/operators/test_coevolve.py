@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 
 import search_spaces
@@ -11,10 +12,13 @@ from evoforum.evolve.operators import (
     CoEvolution,
     OperatorCandidate,
     OperatorContext,
+    VariationPolicy,
     lineage_records,
+    llm_rewrite,
     lmx_genome,
     rewrite_genome,
 )
+from evoforum.evolve.operators._coevolving import CoevolvingOperators
 from evoforum.genome import WorkflowGenome
 from evoforum.llm import OpenAICompatible
 
@@ -61,3 +65,108 @@ async def test_the_rewrite_operator_is_its_own_meta_operator(stub_llm: OpenAICom
     assert "llm_rewrite" in metas
     rewritten = [g for g, meta in (m for m in made if m is not None) if meta == "llm_rewrite"]
     assert all(OPERATOR_SPACE.check(g) == [] for g in rewritten)
+
+
+def _pool(
+    stub_llm: OpenAICompatible, sink: InMemoryLineage | None = None, every: int = 100
+) -> tuple[VariationPolicy, CoevolvingOperators]:
+    context = OperatorContext(space=search_spaces.get("code_writing"), llm=stub_llm)
+    pool = CoevolvingOperators(
+        context, {"llm_rewrite": "rewrite"}, seed=7, every=every, sinks=[sink] if sink else []
+    )
+    policy = VariationPolicy([llm_rewrite], context, weights={"llm_rewrite": 1.0}, coevolution=pool)
+    return policy, pool
+
+
+async def _child(policy: VariationPolicy, parent: WorkflowGenome, seed: int) -> WorkflowGenome:
+    rng = random.Random(seed)
+    for _ in range(20):
+        child = await policy.mutate(parent, rng)
+        if child.hash != parent.hash:
+            return child
+    raise AssertionError("the rewrite never made a valid child")
+
+
+async def test_an_improvement_is_credited_to_the_operator_genome_that_made_the_child(
+    stub_llm: OpenAICompatible,
+) -> None:
+    sink = InMemoryLineage()
+    policy, pool = _pool(stub_llm, sink)
+    parent = search_spaces.get("code_writing").seeds()[0]
+    child = await _child(policy, parent, 1)
+    population = pool.members["rewrite"]
+    assert population[0].genome.hash == rewrite_genome().hash
+    assert len(population) == pool.size
+    assert all(OPERATOR_SPACE.check(m.genome) == [] for m in population)
+    kind, maker = pool.pending[child.hash]
+    assert kind == "rewrite"
+    before = {m.genome.hash: (m.gain, m.trials) for m in population}
+    await policy.observe(child, 0.75, 0.25)
+    after = {m.genome.hash: (m.gain, m.trials) for m in population}
+    gain, trials = before[maker]
+    assert after[maker] == (gain + 0.5, trials + 1)
+    assert {h: v for h, v in after.items() if h != maker} == {h: v for h, v in before.items() if h != maker}
+    assert child.hash not in pool.pending
+    seeds = [r for r in sink.records if r.operator == "coevolve:seed"]
+    assert [r.genome_hash for r in seeds] == [rewrite_genome().hash]
+    assert {r.genome_hash for r in sink.records} == set(before)
+
+
+async def test_the_worst_operator_genome_is_replaced_by_a_mutation_of_the_best(
+    stub_llm: OpenAICompatible,
+) -> None:
+    sink = InMemoryLineage()
+    policy, pool = _pool(stub_llm, sink)
+    await _child(policy, search_spaces.get("code_writing").seeds()[0], 2)
+    population = pool.members["rewrite"]
+    best, middle, worst = population
+    for member, gain in ((best, 0.9), (middle, 0.1), (worst, -0.4)):
+        member.gain, member.trials = gain, 2
+    made = None
+    for _ in range(10):
+        made = await pool.replace_worst("rewrite")
+        if made is not None:
+            break
+    assert made is not None, "no valid mutation of the best operator genome"
+    assert pool.members["rewrite"] == [best, middle, made]
+    assert made.parent == best.genome.hash
+    assert made.genome.hash != best.genome.hash
+    assert OPERATOR_SPACE.check(made.genome) == []
+    assert made.trials == 0
+    record = sink.records[-1]
+    assert record.genome_hash == made.genome.hash
+    assert record.parents == (best.genome.hash,)
+    assert record.operator == f"coevolve:{made.operator}"
+    assert pool.summary()["rewrite"][2] == made.as_dict()
+
+
+async def test_every_few_credited_trials_a_replacement_happens(stub_llm: OpenAICompatible) -> None:
+    policy, pool = _pool(stub_llm, every=3)
+    parent = search_spaces.get("code_writing").seeds()[0]
+    rng = random.Random(5)
+    for step in range(12):
+        child = await policy.mutate(parent, rng)
+        if child.hash != parent.hash:
+            await policy.observe(child, 0.1 * (step % 4), 0.2)
+    assert sum(pool.counts.values()) >= 3
+    assert pool.rounds >= 1
+
+
+async def test_the_state_round_trips_and_the_run_continues_identically(stub_llm: OpenAICompatible) -> None:
+    policy, pool = _pool(stub_llm, every=2)
+    parent = search_spaces.get("code_writing").seeds()[0]
+    child = await _child(policy, parent, 3)
+    await policy.observe(child, 0.5, 0.0)
+    await _child(policy, parent, 4)  # one child still pending
+    saved = pickle.loads(pickle.dumps(policy.state()))
+    again, twin = _pool(stub_llm, every=2)
+    again.restore(saved)
+    assert again.state() == policy.state()
+    assert twin.summary() == pool.summary()
+    for step in range(3):
+        one, two = (
+            await policy.mutate(parent, random.Random(step)),
+            await again.mutate(parent, random.Random(step)),
+        )
+        assert one.hash == two.hash
+    assert again.state() == policy.state()

@@ -1,0 +1,207 @@
+"""``CoevolvingOperators``: small populations of operator genomes evolving alongside a run.
+
+Each LLM operator kind (``"lmx"``, ``"rewrite"``) keeps ``size`` operator genomes: the default one
+and mutations of it. Every call of an LLM operator draws one of them (from the pool's own seeded
+generator); once the engine knows the fitness of the child it made, the improvement over its
+parent is credited to that operator genome. Every ``every`` credited trials of a kind, the worst
+operator genome (by mean improvement) is replaced by a mutation of the best one, made by
+``CoEvolution.mutate`` (the machinery that mutates workflow genomes). New operator genomes are
+emitted as lineage records (operator ``coevolve:<meta-operator>``) to ``sinks``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from evoforum.evolve.lineage import LineageSink
+from evoforum.evolve.operators.coevolve import CoEvolution, OperatorCandidate, lineage_records
+from evoforum.evolve.operators.context import OperatorContext, OperatorStats
+from evoforum.evolve.operators.operator_genomes import default_genomes
+from evoforum.genome import WorkflowGenome
+
+FAILED = 1e299
+"""Scores at least this large (in size) are the engine's failure values, not qualities."""
+
+
+@dataclass
+class Member:
+    """One operator genome of a pool with the improvements credited to it."""
+
+    genome: WorkflowGenome
+    parent: str | None = None
+    operator: str = "seed"
+    generation: int = 0
+    gain: float = 0.0
+    trials: int = 0
+
+    @property
+    def score(self) -> float | None:
+        """The mean improvement of its children (None before its first trial)."""
+        return self.gain / self.trials if self.trials else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "genome_hash": self.genome.hash,
+            "score": self.score,
+            "trials": self.trials,
+            "parent": self.parent,
+            "operator": self.operator,
+            "generation": self.generation,
+        }
+
+
+@dataclass
+class CoevolvingOperators:
+    """Operator genome populations per kind; see the module docstring. ``kinds`` maps an operator
+    name (``"lmx"``, ``"llm_rewrite"``…) to the kind of operator genome it runs."""
+
+    context: OperatorContext
+    kinds: Mapping[str, str]
+    seed: int = 0
+    size: int = 3
+    every: int = 6
+    sinks: Sequence[LineageSink] = ()
+    members: dict[str, list[Member]] = field(default_factory=dict)
+    pending: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Child hash -> (kind, hash of the operator genome that made it)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    rounds: int = 0
+    index: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        meta_context = replace(self.context, stats=OperatorStats())  # meta calls stay out of the run's counts
+        self._coevolution = {
+            kind: CoEvolution(kind, meta_context, fitness=lambda genome: 0.0)
+            for kind in set(self.kinds.values())
+        }
+
+    async def _population(self, kind: str) -> list[Member]:
+        found = self.members.get(kind)
+        if found is None:
+            base = Member(default_genomes()[kind])
+            found = self.members[kind] = [base]
+            for _ in range(3 * self.size):
+                if len(found) >= self.size:
+                    break
+                child = await self._mutant(base, kind)
+                if child is not None and all(m.genome.hash != child.genome.hash for m in found):
+                    found.append(child)
+            self._emit(found)
+        return found
+
+    async def _mutant(self, parent: Member, kind: str) -> Member | None:
+        made = await self._coevolution[kind].mutate(parent.genome, self.rng)
+        if made is None:
+            return None
+        genome, meta = made
+        return Member(genome, parent=parent.genome.hash, operator=meta, generation=self.rounds)
+
+    async def draw(self, name: str) -> tuple[OperatorContext, tuple[str, str] | None]:
+        """The context operator ``name`` runs with, holding one drawn operator genome of its kind,
+        and (kind, that genome's hash); the context itself for operators without a genome."""
+        kind = self.kinds.get(name)
+        if kind is None:
+            return self.context, None
+        population = await self._population(kind)
+        drawn = population[self.rng.randrange(len(population))].genome
+        genomes = {**self.context.operator_genomes, kind: drawn}
+        return replace(self.context, operator_genomes=genomes), (kind, drawn.hash)
+
+    async def made(self, drawn: tuple[str, str] | None, children: Sequence[WorkflowGenome]) -> None:
+        """Remember which operator genome made ``children``; none made: no improvement for it."""
+        if drawn is None:
+            return
+        if not children:
+            await self._credit(*drawn, 0.0)
+        for child in children:
+            self.pending[child.hash] = drawn
+
+    async def observe(self, child: WorkflowGenome, child_score: float, parent_score: float) -> None:
+        """Credit the improvement of ``child`` to the operator genome that made it."""
+        found = self.pending.pop(child.hash, None)
+        if found is None:
+            return
+        known = abs(child_score) < FAILED and abs(parent_score) < FAILED
+        await self._credit(*found, child_score - parent_score if known else 0.0)
+
+    async def _credit(self, kind: str, genome_hash: str, gain: float) -> None:
+        for member in self.members.get(kind, []):
+            if member.genome.hash == genome_hash:
+                member.gain += gain
+                member.trials += 1
+                break
+        else:
+            return  # an operator genome replaced meanwhile
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if self.counts[kind] % self.every == 0:
+            await self.replace_worst(kind)
+
+    async def replace_worst(self, kind: str) -> Member | None:
+        """Replace the worst tried operator genome of ``kind`` by a mutation of the best one (the
+        replacement; None when fewer than two were tried or the mutation gave nothing valid)."""
+        tried = [m for m in self.members.get(kind, []) if m.trials]
+        if len(tried) < 2:
+            return None
+        best = max(tried, key=lambda m: m.score or 0.0)
+        worst = min(tried, key=lambda m: m.score or 0.0)
+        if best is worst:
+            return None
+        self.rounds += 1
+        child = await self._mutant(best, kind)
+        if child is None:
+            return None
+        population = self.members[kind]
+        population[population.index(worst)] = child
+        self._emit([child])
+        return child
+
+    def _emit(self, members: Sequence[Member]) -> None:
+        candidates = [
+            OperatorCandidate(
+                m.genome, m.score, (m.parent,) if m.parent else (), m.operator, m.generation, m.trials
+            )
+            for m in members
+        ]
+        records = lineage_records(candidates, start=self.index)
+        self.index += len(records)
+        for sink in self.sinks:
+            sink.emit(records)
+
+    def summary(self) -> dict[str, list[dict[str, Any]]]:
+        """Per kind, every current operator genome with its score, trials and parent."""
+        return {kind: [m.as_dict() for m in members] for kind, members in sorted(self.members.items())}
+
+    def state(self) -> dict[str, Any]:
+        """Plain data for a checkpoint: the populations, credits, pending children and generator."""
+        members = {
+            kind: [{**m.as_dict(), "genome": m.genome.model_dump_json(), "gain": m.gain} for m in found]
+            for kind, found in self.members.items()
+        }
+        return {
+            "members": members, "pending": dict(self.pending), "counts": dict(self.counts),
+            "rounds": self.rounds, "index": self.index, "rng": self.rng.getstate(),
+        }  # fmt: skip
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.members = {
+            kind: [
+                Member(
+                    WorkflowGenome.load(m["genome"]),
+                    m["parent"],
+                    m["operator"],
+                    m["generation"],
+                    float(m["gain"]),
+                    int(m["trials"]),
+                )
+                for m in found
+            ]
+            for kind, found in state["members"].items()
+        }
+        self.pending = {key: (kind, genome) for key, (kind, genome) in state["pending"].items()}
+        self.counts = dict(state["counts"])
+        self.rounds, self.index = int(state["rounds"]), int(state["index"])
+        self.rng.setstate(state["rng"])
