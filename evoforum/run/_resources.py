@@ -96,21 +96,32 @@ async def open_resources(
         found.forum = Forum(found.store)
     if need_llm:
         found.model = config.llm.model or urls.llm_model
-        llm_config = llm_settings(config, spent)
-        client = build_client(
-            llm_config,
-            ledger=found.ledger,
-            rng=random.Random(config.seed),
-            store=found.store,
-            url=urls.llm,
-            model=found.model,
+        client, found.cached = model_client(
+            config, ledger=found.ledger, store=found.store, url=urls.llm, model=found.model, spent=spent
         )
         stack.push_async_callback(client.aclose)
-        if isinstance(client, Recording) and llm_config.mode == "record":
-            found.cached = Cached(client, client)
-            client = found.cached
-        found.llm = client
+        found.llm = found.cached or client
     return found
+
+
+def model_client(
+    config: ExperimentConfig,
+    *,
+    ledger: Ledger,
+    store: Any,
+    url: str | None,
+    model: str | None,
+    spent: tuple[int, float] = (0, 0.0),
+) -> tuple[LLMClient, Cached | None]:
+    """The model client of a run (the driver's, or a Ray worker's) and, in ``record`` mode, the
+    ``Cached`` layer on top of it that serves recorded answers; the first is the one to close."""
+    llm_config = llm_settings(config, spent)
+    client = build_client(
+        llm_config, ledger=ledger, rng=random.Random(config.seed), store=store, url=url, model=model
+    )
+    if isinstance(client, Recording) and llm_config.mode == "record":
+        return client, Cached(client, client)
+    return client, None
 
 
 def llm_settings(config: ExperimentConfig, spent: tuple[int, float] = (0, 0.0)) -> LLMConfig:

@@ -61,7 +61,8 @@ async def run_experiment(
             elapsed_before=float(previous.get("wall_s", 0.0)),
             limits=lambda: plan.budget_spent or _llm_budget_spent(config, _llm_totals(resources, previous)),
         )
-        engine = _engine(config, out, plan, book, [JsonlLineage(out / files.LINEAGE), tracker, progress])
+        sinks = [JsonlLineage(out / files.LINEAGE), tracker, progress]
+        engine = _engine(config, out, plan, book, sinks, resources)
         progress.engine = engine
 
         def on_generation(generation: int) -> None:
@@ -132,6 +133,7 @@ async def run_experiment(
             "llm_cost_usd": cost,
             "llm_cache_hits": resources.cached.hits if resources.cached is not None else 0,
             "operators": plan.operator_stats(),
+            **({"coevolution": plan.coevolution()} if plan.coevolution is not None else {}),
             "splits": {k: len(v) for k, v in vars(plan.splits).items()},
             "history": [
                 {
@@ -173,7 +175,7 @@ def _prepare(config: ExperimentConfig, out: Path, resume: bool) -> dict[str, Any
 
 
 def _engine(
-    config: ExperimentConfig, out: Path, plan: Plan, book: files.GenomeBook, sinks: list[Any]
+    config: ExperimentConfig, out: Path, plan: Plan, book: files.GenomeBook, sinks: list[Any], resources: Any
 ) -> Engine:
     section = config.algorithm
     mu, lambda_ = section.population, section.offspring or section.population
@@ -197,7 +199,7 @@ def _engine(
         seed = book.remember(plan.seed_genome())
         algorithm = BestOfN(mu, lambda_, seed, book.remember)
         operators = Operators(init=algorithm.sampler(), mutate=operators.mutate)
-    evaluator = _evaluator(config, out, plan)
+    evaluator = _evaluator(config, out, plan, resources)
     racing = Racing() if config.evaluation.racing else None
     return Engine(
         operators=operators, algorithm=algorithm, evaluator=evaluator, items=list(plan.splits.valid),
@@ -207,21 +209,41 @@ def _engine(
     )  # fmt: skip
 
 
-def _evaluator(config: ExperimentConfig, out: Path, plan: Plan) -> Any:
-    fn = unwrap_samples(plan.item_fn)
+def _evaluator(config: ExperimentConfig, out: Path, plan: Plan, resources: Any = None) -> Any:
+    """The evaluator of ``evaluation.backend``; on Ray, a workflow experiment's items are scored by
+    ``RemoteItems`` (workers open the run's services themselves) and their model calls are
+    tallied into the driver's ledger."""
     if config.evaluation.backend == "ray":
-        if plan.kind == "workflow":
-            raise ConfigError(
-                "evaluation.backend: 'ray' runs experiments without a model or forum store"
-                " (symbolic_regression, sim_workflow); workflow experiments use 'local'"
-            )
         from evoforum.evolve.ray_tune import RayTuneEvaluator
 
-        return RayTuneEvaluator(
-            fn, workers=config.evaluation.concurrency, address=config.evaluation.ray_address,
+        remote = _remote_items(config, plan, resources) if plan.kind == "workflow" else None
+        evaluator = RayTuneEvaluator(
+            unwrap_samples(remote.score if remote is not None else plan.item_fn),
+            workers=config.evaluation.concurrency, address=config.evaluation.ray_address,
             min_batch=config.evaluation.batch_size, storage_path=out / "ray",
         )  # fmt: skip
-    return LocalEvaluator(fn, concurrency=config.evaluation.concurrency)
+        if remote is None:
+            return evaluator
+        from evoforum.run._remote import Tallied
+
+        return Tallied(evaluator, resources.ledger, lambda: setattr(plan, "budget_spent", "llm_budget"))
+    return LocalEvaluator(unwrap_samples(plan.item_fn), concurrency=config.evaluation.concurrency)
+
+
+def _remote_items(config: ExperimentConfig, plan: Plan, resources: Any) -> Any:
+    """The picklable twin of the driver's workflow item function, for Ray workers."""
+    from evoforum.run._remote import RemoteItems
+    from evoforum.run._workflow import WorkflowScorer
+
+    scorer = getattr(plan.item_fn, "__self__", None)
+    postgres = (resources.urls or {}).get("postgres") if resources is not None else None
+    if not isinstance(scorer, WorkflowScorer) or postgres is None:
+        raise ConfigError("evaluation.backend 'ray': a workflow experiment needs the run's forum store")
+    return RemoteItems(
+        config=config, postgres_url=postgres, llm_url=resources.urls.get("llm") if scorer.llm else None,
+        model=scorer.model, sandbox=scorer.sandbox.limits, timeout_s=scorer.timeout_s,
+        cost_objective=scorer.cost_objective,
+    )  # fmt: skip
 
 
 def _remembering(operators: Operators, book: files.GenomeBook) -> Operators:

@@ -35,6 +35,82 @@ class SandboxRunner:
         return result.raise_for_failure()
 
 
+class WorkflowScorer:
+    """The per-item logic of a workflow experiment, on the forum, model and sandbox it is given.
+
+    ``score`` is the item function; it runs on the event loop of whoever holds the services: the
+    driver (``workflow_item_fn``) or a Ray worker (``evoforum.run._remote``). Compiled genomes are
+    kept per scorer.
+    """
+
+    def __init__(
+        self,
+        experiment: Any,
+        *,
+        llm: LLMClient | None,
+        forum: Any,
+        sandbox: Sandbox,
+        model: str | None,
+        timeout_s: float,
+        cost_objective: bool = False,
+        on_budget: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.experiment = experiment
+        self.llm = llm
+        self.forum = forum
+        self.sandbox = sandbox
+        self.model = model
+        self.timeout_s = timeout_s
+        self.cost_objective = cost_objective
+        self.on_budget = on_budget
+        self.runner = SandboxRunner(sandbox)
+        self.compiled: dict[str, Any] = {}
+
+    async def score(self, genome: WorkflowGenome, item: str, seed: int) -> ItemResult:
+        from evoforum.flow import Runtime
+        from evoforum.genome.runnable import compile
+
+        key = str(genome.hash)
+        if key not in self.compiled:
+            try:
+                self.compiled[key] = compile(genome, runner=self.runner)
+            except UsageError as error:  # an invalid genome fails as a candidate, not as the run
+                return ItemResult((), error=f"{type(error).__name__}: {error}"[:2000])
+        llm = self.llm
+        client = Sampling(llm, seed=seed, model=self.model) if llm is not None else None
+        written = _Written(self.forum)
+        runtime = Runtime(forum=written, llm=client)
+        transcripts: tuple[str, ...] = ()
+        info: dict[str, Any] = {}
+        try:
+            with charged_to(candidate=key):
+                async with asyncio.timeout(self.timeout_s):
+                    result = await runtime.run(self.compiled[key], self.experiment.inputs(item))
+            transcripts = (str(result.transcript),) if result.transcript else ()
+            source, entry = self.experiment.score(item, result.output)
+            verdict = await self.sandbox.run(source, entry, limits=_SCORING)
+            score = float(verdict.value) if verdict.ok and isinstance(verdict.value, int | float) else 0.0
+            info["scoring"] = verdict.reason
+        except (RunError, TimeoutError) as error:
+            spent = _budget_error(error)
+            if spent is not None:  # not the candidate's failure: no score at all, and the run stops
+                self.on_budget()
+                await runtime.aclose()
+                return ItemResult((), error=f"BudgetExceeded: {spent}")
+            score = 0.0
+            info["failed"] = f"{type(error).__name__}: {error}"[:500]
+            transcripts = (await _failure_transcript(self.forum, error, key, item, written.last),)
+        finally:
+            await runtime.aclose()
+        tokens = client.tokens if client is not None else 0
+        info["tokens"] = tokens
+        values = (score, float(tokens)) if self.cost_objective else (score,)
+        return ItemResult(values, transcripts=transcripts, info=info)
+
+
+_SCORING = SandboxLimits(cpu_s=5, wall_s=10.0, memory_mb=512)
+
+
 def workflow_item_fn(
     experiment: Any,
     *,
@@ -47,51 +123,11 @@ def workflow_item_fn(
     on_budget: Callable[[], None] = lambda: None,
 ) -> ItemFn:
     """The item function of a workflow experiment (async; runs on the driver's event loop)."""
-    from evoforum.flow import Runtime
-    from evoforum.genome.runnable import compile
-
-    runner = SandboxRunner(sandbox)
-    compiled: dict[str, Any] = {}
-    scoring = SandboxLimits(cpu_s=5, wall_s=10.0, memory_mb=512)
-
-    async def item_fn(genome: WorkflowGenome, item: str, seed: int) -> ItemResult:
-        key = str(genome.hash)
-        if key not in compiled:
-            try:
-                compiled[key] = compile(genome, runner=runner)
-            except UsageError as error:  # an invalid genome fails as a candidate, not as the run
-                return ItemResult((), error=f"{type(error).__name__}: {error}"[:2000])
-        client = Sampling(llm, seed=seed, model=model) if llm is not None else None
-        written = _Written(forum)
-        runtime = Runtime(forum=written, llm=client)
-        transcripts: tuple[str, ...] = ()
-        info: dict[str, Any] = {}
-        try:
-            with charged_to(candidate=key):
-                async with asyncio.timeout(timeout_s):
-                    result = await runtime.run(compiled[key], experiment.inputs(item))
-            transcripts = (str(result.transcript),) if result.transcript else ()
-            source, entry = experiment.score(item, result.output)
-            verdict = await sandbox.run(source, entry, limits=scoring)
-            score = float(verdict.value) if verdict.ok and isinstance(verdict.value, int | float) else 0.0
-            info["scoring"] = verdict.reason
-        except (RunError, TimeoutError) as error:
-            spent = _budget_error(error)
-            if spent is not None:  # not the candidate's failure: no score at all, and the run stops
-                on_budget()
-                await runtime.aclose()
-                return ItemResult((), error=f"BudgetExceeded: {spent}")
-            score = 0.0
-            info["failed"] = f"{type(error).__name__}: {error}"[:500]
-            transcripts = (await _failure_transcript(forum, error, key, item, written.last),)
-        finally:
-            await runtime.aclose()
-        tokens = client.tokens if client is not None else 0
-        info["tokens"] = tokens
-        values = (score, float(tokens)) if cost_objective else (score,)
-        return ItemResult(values, transcripts=transcripts, info=info)
-
-    return item_fn
+    scorer = WorkflowScorer(
+        experiment, llm=llm, forum=forum, sandbox=sandbox, model=model, timeout_s=timeout_s,
+        cost_objective=cost_objective, on_budget=on_budget,
+    )  # fmt: skip
+    return scorer.score
 
 
 def _budget_error(error: BaseException) -> BudgetExceeded | None:

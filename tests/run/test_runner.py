@@ -138,7 +138,7 @@ async def test_symbolic_regression_exports_a_runnable_function(tmp_path: Path) -
     assert len(output.splitlines()) == 20
 
 
-def test_workflow_experiments_refuse_the_ray_backend(tmp_path: Path) -> None:
+def test_a_workflow_experiment_on_ray_needs_the_runs_forum_store(tmp_path: Path) -> None:
     cfg = validate_config(
         {
             "experiment": {"name": "quickstart"},
@@ -149,7 +149,7 @@ def test_workflow_experiments_refuse_the_ray_backend(tmp_path: Path) -> None:
         }
     )
     plan = make_plan(cfg)
-    with pytest.raises(ConfigError, match="ray"):
+    with pytest.raises(ConfigError, match="a workflow experiment needs the run's forum store"):
         _evaluator(cfg, tmp_path, plan)
 
 
