@@ -164,3 +164,34 @@ async def test_an_answer_that_is_not_json_is_an_llm_misbehaviour() -> None:
     with pytest.raises(LLMMisbehaved) as caught:
         await ask(Scripted("no json here"), writer, topic="x")
     assert caught.value.raw == "no json here"  # type: ignore[attr-defined]
+
+
+@pytest.mark.llm
+async def test_write_test_fix_genome_runs_on_the_local_model_and_leaves_its_transcript(
+    llm_url: str, llm_model: str
+) -> None:
+    from evoforum.forum import Forum
+    from evoforum.genome import LLMAgent
+    from evoforum.llm import OpenAICompatible
+
+    genome = search_spaces.get("code_writing").seeds()[0]  # an LLM agent, code tasks, write -> test -> fix
+    agents = tuple(
+        a.model_copy(update={"model": llm_model}) if isinstance(a, LLMAgent) else a for a in genome.agents
+    )
+    genome = genome.model_copy(update={"agents": agents})
+    forum = Forum()
+    client = OpenAICompatible(llm_url, llm_model, timeout=300)
+    try:
+        async with Runtime(llm=client, forum=forum) as runtime:
+            result = await runtime.run(compile(genome), {"problem": PROBLEM})
+    finally:
+        await client.aclose()
+    steps = [path[-1] for path in result.trace]
+    assert steps[:2] == ["write", "test"]
+    assert steps[-1] == "done"
+    assert "def add" in result.output
+    branch = await forum.branch(result.transcript)
+    senders = {message.sender for message in branch}
+    assert len(branch) >= 4
+    assert any("def add" in str(message.content) for message in branch)
+    assert {"draft", "check"} <= senders  # the LLM task and the code task both left their messages
