@@ -203,11 +203,7 @@ class MessagePromise:
         producer should ``await _throttle()``."""
         tokens = self._tokens
         tokens.append(token)
-        wake = self._wake
-        if wake is not None:
-            self._wake = None
-            if not wake.done():
-                wake.set_result(None)
+        self._wake_readers()
         over = len(tokens) > self._limit
         for sink in self._sinks:
             over = sink._push(token) or over
@@ -216,15 +212,18 @@ class MessagePromise:
     def _push_many(self, new: list[str]) -> bool:
         tokens = self._tokens
         tokens.extend(new)
+        self._wake_readers()
+        over = len(tokens) > self._limit
+        for sink in self._sinks:
+            over = sink._push_many(new) or over
+        return over
+
+    def _wake_readers(self) -> None:
         wake = self._wake
         if wake is not None:
             self._wake = None
             if not wake.done():
                 wake.set_result(None)
-        over = len(tokens) > self._limit
-        for sink in self._sinks:
-            over = sink._push_many(new) or over
-        return over
 
     async def _throttle(self) -> None:
         """Pause while the slowest active reader (here or above) lags more than ``max_lag`` tokens."""

@@ -59,7 +59,7 @@ class Plan:
         from evoforum.evolve.sandbox import Sandbox, SandboxLimits
         from evoforum.run._llm import Sampling
         from evoforum.run._operators import Seeding, variation
-        from evoforum.run._workflow import workflow_item_fn
+        from evoforum.run._workflow import WorkflowScorer
 
         config = self.config
         seeding = Seeding(self.space, self.experiment.seed_indices())
@@ -79,7 +79,7 @@ class Plan:
         limits = SandboxLimits(
             wall_s=min(30.0, evaluation.timeout_s), memory_mb=max(256, evaluation.memory_mb)
         )
-        self.item_fn = workflow_item_fn(
+        self.item_fn = WorkflowScorer(
             self.experiment,
             llm=resources.llm,
             forum=resources.forum,
@@ -88,7 +88,7 @@ class Plan:
             timeout_s=evaluation.timeout_s,
             cost_objective="cost" in config.algorithm.objectives,
             on_budget=lambda: setattr(self, "budget_spent", "llm_budget"),
-        )
+        ).score
 
 
 def make_plan(config: ExperimentConfig) -> Plan:

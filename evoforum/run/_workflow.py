@@ -10,7 +10,7 @@ scores 0 on it: that is the candidate's failure, not the run's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from evoforum.errors import BudgetExceeded, RunError, Timeout, UsageError
@@ -19,8 +19,6 @@ from evoforum.evolve.sandbox import Sandbox, SandboxLimits
 from evoforum.genome import WorkflowGenome
 from evoforum.llm import LLMClient, charged_to
 from evoforum.run._llm import Sampling
-
-ItemFn = Callable[[Any, str, int], Awaitable[ItemResult]]
 
 
 class SandboxRunner:
@@ -39,7 +37,7 @@ class WorkflowScorer:
     """The per-item logic of a workflow experiment, on the forum, model and sandbox it is given.
 
     ``score`` is the item function; it runs on the event loop of whoever holds the services: the
-    driver (``workflow_item_fn``) or a Ray worker (``evoforum.run._remote``). Compiled genomes are
+    driver (``Plan`` wires ``WorkflowScorer(...).score``) or a Ray worker (``evoforum.run._remote``). Compiled genomes are
     kept per scorer.
     """
 
@@ -109,25 +107,6 @@ class WorkflowScorer:
 
 
 _SCORING = SandboxLimits(cpu_s=5, wall_s=10.0, memory_mb=512)
-
-
-def workflow_item_fn(
-    experiment: Any,
-    *,
-    llm: LLMClient | None,
-    forum: Any,
-    sandbox: Sandbox,
-    model: str | None,
-    timeout_s: float,
-    cost_objective: bool = False,
-    on_budget: Callable[[], None] = lambda: None,
-) -> ItemFn:
-    """The item function of a workflow experiment (async; runs on the driver's event loop)."""
-    scorer = WorkflowScorer(
-        experiment, llm=llm, forum=forum, sandbox=sandbox, model=model, timeout_s=timeout_s,
-        cost_objective=cost_objective, on_budget=on_budget,
-    )  # fmt: skip
-    return scorer.score
 
 
 def _budget_error(error: BaseException) -> BudgetExceeded | None:

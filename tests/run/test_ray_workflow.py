@@ -24,7 +24,7 @@ from evoforum.llm import Ledger, OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.run import run_experiment
 from evoforum.run._remote import ENTRIES, RemoteItems, Tallied
-from evoforum.run._workflow import workflow_item_fn
+from evoforum.run._workflow import WorkflowScorer
 
 pytestmark = pytest.mark.services
 
@@ -85,9 +85,9 @@ async def test_an_item_scores_the_same_on_a_worker_as_on_the_driver(
     jobs = [Job(genome, "quick/largest", 0) for genome in genomes]
     client = OpenAICompatible(stub.url, "stub")
     try:
-        local_fn = workflow_item_fn(
+        local_fn = WorkflowScorer(
             experiment, llm=client, forum=Forum(store), sandbox=Sandbox(), model="stub", timeout_s=60
-        )
+        ).score
         local = [await local_fn(job.genome, job.item, job.seed) for job in jobs]
     finally:
         await client.aclose()

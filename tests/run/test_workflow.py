@@ -15,7 +15,7 @@ from evoforum.genome import DagSpec, FunctionAgent, TaskSpec, Wire, WorkflowGeno
 from evoforum.genome.flows import FromInput
 from evoforum.llm import OpenAICompatible
 from evoforum.llm.stub import StubServer
-from evoforum.run._workflow import workflow_item_fn
+from evoforum.run._workflow import WorkflowScorer
 
 QUICK = experiments.get("quickstart")
 
@@ -50,7 +50,7 @@ async def stub_llm() -> AsyncIterator[OpenAICompatible]:
 )
 async def test_answers_are_scored_by_the_items_tests(answer: str, score: float) -> None:
     forum = Forum()
-    fn = workflow_item_fn(QUICK, llm=None, forum=forum, sandbox=Sandbox(), model=None, timeout_s=60)
+    fn = WorkflowScorer(QUICK, llm=None, forum=forum, sandbox=Sandbox(), model=None, timeout_s=60).score
     result = await fn(answering(answer), "quick/largest", 0)
     assert result.values == (score,)
     assert result.error is None
@@ -64,7 +64,7 @@ async def test_a_failing_workflow_scores_zero_and_keeps_its_conversation(stub_ll
     rng = np.random.default_rng(0)
     genome = next(g for g in (space.random_genome(rng) for _ in range(50)) if "has_passed" in g.code)
     forum = Forum()
-    fn = workflow_item_fn(QUICK, llm=stub_llm, forum=forum, sandbox=Sandbox(), model="stub", timeout_s=60)
+    fn = WorkflowScorer(QUICK, llm=stub_llm, forum=forum, sandbox=Sandbox(), model="stub", timeout_s=60).score
     result = await fn(genome, "quick/largest", 0)  # a predicate guard: genome code run by the sandbox
     assert result.values == (0.0,)
     assert result.info["tokens"] > 0
