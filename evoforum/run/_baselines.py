@@ -102,7 +102,7 @@ class RandomSearch:
     def survive(
         self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random
     ) -> list[Individual]:
-        return sel_best(list({ind.hash: ind for ind in [*population, *offspring]}.values()), self.mu)
+        return _best_distinct(population, offspring, self.mu)
 
     def __repr__(self) -> str:
         return f"RandomSearch(mu={self.mu}, lambda_={self.lambda_})"
@@ -136,7 +136,7 @@ class BestOfN:
     def survive(
         self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random
     ) -> list[Individual]:
-        return sel_best(list({ind.hash: ind for ind in [*population, *offspring]}.values()), self.mu)
+        return _best_distinct(population, offspring, self.mu)
 
     def sampler(self) -> Callable[[random.Random], Sample]:
         """The ``init`` operator: samples 0, 1, 2, … of the seed."""
@@ -152,3 +152,10 @@ class BestOfN:
 
     def __repr__(self) -> str:
         return f"BestOfN(mu={self.mu}, lambda_={self.lambda_}, seed={str(self.seed.hash)[:12]})"
+
+
+def _best_distinct(
+    population: Sequence[Individual], offspring: Sequence[Individual], mu: int
+) -> list[Individual]:
+    """The ``mu`` best of population and offspring, each genome once (a resampled genome is not kept twice)."""
+    return sel_best(list({ind.hash: ind for ind in [*population, *offspring]}.values()), mu)
