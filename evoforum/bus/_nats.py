@@ -17,7 +17,7 @@ from typing import Any
 
 from evoforum.bus._dispatch import Dispatch, check_consumer, check_request, raise_remote
 from evoforum.bus._jetstream import consume
-from evoforum.bus._nats_private import connect_client, is_transient, nats_errors, translate
+from evoforum.bus._nats_private import connect_client, flush_in_order, is_transient, nats_errors, translate
 from evoforum.bus._protocol import ForumHook, Rejected, log, log_rejection
 from evoforum.bus._subject import Envelope, R, Subject, T, headers_for, transcript_of
 from evoforum.errors import BackendError, Timeout
@@ -178,7 +178,7 @@ class NatsBus:
                     await self._nc.publish(msg.reply, outcome.reply, headers=outcome.reply_headers)
 
         sub = await self._nc.subscribe(subject.name, cb=on_message)
-        await self._nc.flush()  # the server knows the subscription once subscribe() returns
+        await flush_in_order(self._nc)  # the server knows the subscription once subscribe() returns
 
         async def closer() -> None:
             with contextlib.suppress(*nats_errors()):

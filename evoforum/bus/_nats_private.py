@@ -26,6 +26,17 @@ def is_transient(error: BaseException, client: Any) -> bool:
     return not isinstance(error, nats.js.errors.BadRequestError)
 
 
+async def flush_in_order(client: Any) -> None:
+    """Return once the server has processed everything sent on ``client`` so far.
+
+    nats-py's ``flush()`` writes its PING straight to the socket, ahead of commands still waiting
+    in the client's pending buffer (a SUB just sent, say), so its PONG alone does not prove the
+    server saw them. The buffer is handed to the socket first, then the PING/PONG round trip.
+    """
+    await client._flush_pending(force_flush=True)
+    await client.flush()
+
+
 def translate(error: BaseException, doing: str) -> BackendError:
     """A ``BackendError`` saying what failed, with the nats error attached as ``cause``."""
     return BackendError(f"NATS: {doing} failed: {type(error).__name__}: {error}", cause=repr(error))

@@ -143,6 +143,24 @@ async def test_foreign_garbage_is_dropped_and_reported(backend: tuple[Any, RawPu
     assert subject.name in str(reported[0])
 
 
+async def test_a_message_sent_right_after_subscribe_returns_arrives(backend: tuple[Any, RawPublish]) -> None:
+    """``subscribe`` returns once the server routes to it (nats-py's flush alone raced the SUB)."""
+    bus, raw = backend
+    for _ in range(200):
+        subject = Subject(name("review.first"), ReviewRequest)
+        got: list[Any] = []
+
+        async def handler(envelope: Envelope[ReviewRequest], got: list[Any] = got) -> None:
+            got.append(envelope.data)
+
+        subscription = await bus.subscribe(subject, handler)
+        await raw(subject.name, b'{"code": "first", "lines": 1}', False)
+        await raw(subject.name, b'{"code": "second", "lines": 2}', False)
+        await eventually(lambda got=got: len(got) == 2)  # type: ignore[misc]
+        assert [request.code for request in got] == ["first", "second"]
+        await subscription.close()
+
+
 async def test_request_reply(bus: Any) -> None:
     subject = Subject(name("review.ask"), ReviewRequest, reply=Review)
 
