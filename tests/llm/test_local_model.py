@@ -22,15 +22,16 @@ async def test_code_writing_prompt_gets_code_that_parses(local_model: tuple[str,
         "Write a Python function `is_even(n)` that returns True when n is even. Reply with only the code.",
         system="You are a Python programmer. Answer with one fenced Python code block.",
         temperature=0.0,
-        max_tokens=120,
+        max_tokens=200,
     )
     promise = chat(client, request, forum=Forum())
     streamed = [token async for token in promise]
     answer = await promise
     await client.aclose()
     assert "".join(streamed) == answer.text
-    blocks = re.findall(r"```(?:python)?\n(.*?)```", answer.text, re.DOTALL) or [answer.text]
-    tree = ast.parse(blocks[0])
+    # the fenced block; a reply cut at max_tokens may lack its closing fence
+    block = re.search(r"```[a-z]*\n(.*?)(?:```|$)", answer.text, re.DOTALL)
+    tree = ast.parse(block.group(1) if block else answer.text)
     assert any(isinstance(node, ast.FunctionDef) and node.name == "is_even" for node in ast.walk(tree))
 
 
