@@ -95,11 +95,12 @@ class VariationPolicy:
             await self.observe(child.genome, child.fitness.values[0], max(values[0] for values in parents))
 
     def state(self) -> dict[str, Any]:
-        """What a checkpoint keeps: the bandit's arms, the children still awaiting their fitness
-        and the co-evolving operator genomes."""
+        """What a checkpoint keeps: the bandit's arms, the children still awaiting their fitness,
+        the co-evolving operator genomes and the edit memory."""
         bandit = self.bandit.state() if self.bandit is not None else None
         coevolution = self.coevolution.state() if self.coevolution is not None else None
-        return {"bandit": bandit, "pending": dict(self.pending), "coevolution": coevolution}
+        memory = self.context.memory.state() if self.context.memory is not None else None
+        return {"bandit": bandit, "pending": dict(self.pending), "coevolution": coevolution, "memory": memory}
 
     def restore(self, state: dict[str, Any]) -> None:
         if state["bandit"] is not None:
@@ -107,6 +108,8 @@ class VariationPolicy:
         self.pending = {key: (name, int(tokens)) for key, (name, tokens) in state["pending"].items()}
         if self.coevolution is not None and state.get("coevolution") is not None:
             self.coevolution.restore(state["coevolution"])
+        if self.context.memory is not None:  # a checkpoint without one: an empty memory
+            self.context.memory.restore(state.get("memory") or {"edits": []})
 
     async def observe(self, child: WorkflowGenome, child_score: float, parent_score: float) -> None:
         """Pay the bandit for ``child``, remember its edit (when an LLM operator made one) and
