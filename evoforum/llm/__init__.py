@@ -15,7 +15,6 @@ The seeded stub model for tests and benchmarks lives in ``evoforum.llm.stub``.
 """
 
 from evoforum.llm.accounting import (
-    Budget,
     Charge,
     Entry,
     Ledger,
@@ -26,6 +25,7 @@ from evoforum.llm.accounting import (
     charged_to,
     current_charge,
 )
+from evoforum.llm.budget import Account, Budget, BudgetPool
 from evoforum.llm.config import LLMConfig, build_client, open_client
 from evoforum.llm.exchange import chat, request_from_branch
 from evoforum.llm.openai_compat import OpenAICompatible
@@ -43,7 +43,9 @@ from evoforum.llm.types import ChatMessage, ChatRequest, Completion, Params, Usa
 from evoforum.llm.wrappers import Limited, Retrying, Timed, is_retryable
 
 __all__ = [
+    "Account",
     "Budget",
+    "BudgetPool",
     "Charge",
     "ChatMessage",
     "ChatRequest",

@@ -5,7 +5,9 @@ the calls made inside it (a ``contextvars`` variable, so it follows asyncio task
 reserves a call's estimated tokens and cost before the call and settles them after, so a
 ``Budget`` is never exceeded by more than what the calls already in flight spend beyond their
 estimates; a call that would not fit is refused with ``BudgetExceeded``. Every answered call is
-recorded in the ``Ledger``, also the one that uses the budget up.
+recorded in the ``Ledger``, also the one that uses the budget up. With a ``BudgetPool``
+(``evoforum.llm.budget``) the reservations are made in the pool instead, so clients in several
+processes share one budget while each records its calls in its own ledger.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from evoforum.errors import BudgetExceeded
 from evoforum.llm._tokens import count_prompt
+from evoforum.llm.budget import Budget, BudgetPool, check_fits
 from evoforum.llm.protocol import LLMClient, TokenSink, Wrapper
 from evoforum.llm.types import ChatRequest, Completion, Usage
 
@@ -77,15 +79,6 @@ class PriceTable(BaseModel):
         if price is None:
             return 0.0
         return (prompt_tokens * price.input_per_1m + completion_tokens * price.output_per_1m) / 1e6
-
-
-class Budget(BaseModel):
-    """Limits on tokens (prompt + completion) and money; None means no limit."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_tokens: int | None = None
-    max_cost: float | None = None
 
 
 class Entry(BaseModel):
@@ -153,7 +146,9 @@ class Metered(Wrapper):
     """Charges each answered call to the current ``Charge`` and enforces ``budget``.
 
     A call reserves ``prompt estimate + (params.max_tokens or default_max_tokens)`` tokens and
-    their price; it is refused if spent + reserved + this reservation would pass a limit.
+    their price; it is refused if spent + reserved + this reservation would pass a limit. Spent
+    is the ledger's total, unless ``pool`` is given: then ``pool`` holds the reservations and
+    what was spent, and ``budget`` is not consulted (the pool has its own).
     """
 
     def __init__(
@@ -164,40 +159,45 @@ class Metered(Wrapper):
         prices: PriceTable | None = None,
         budget: Budget | None = None,
         default_max_tokens: int = 1024,
+        pool: BudgetPool | None = None,
     ) -> None:
         super().__init__(inner)
         self.ledger = ledger
         self.prices = prices or PriceTable()
         self.budget = budget or Budget()
         self.default_max_tokens = default_max_tokens
+        self.pool = pool
         self.reserved_tokens = 0
         self.reserved_cost = 0.0
 
-    def _reserve(self, model: str, prompt: int, completion: int) -> tuple[int, float]:
+    async def _reserve(self, model: str, prompt: int, completion: int) -> tuple[int, float]:
         tokens, cost = prompt + completion, self.prices.cost(model, prompt, completion)
-        total = self.ledger.total()
-        limit_tokens, limit_cost = self.budget.max_tokens, self.budget.max_cost
-        if limit_tokens is not None and total.tokens + self.reserved_tokens + tokens > limit_tokens:
-            raise BudgetExceeded(
-                f"token budget of {limit_tokens} reached ({total.tokens} spent, "
-                f"{self.reserved_tokens} reserved, this call needs up to {tokens})",
-                spent_tokens=total.tokens,
-                max_tokens=limit_tokens,
-            )
-        if limit_cost is not None and total.cost + self.reserved_cost + cost > limit_cost:
-            raise BudgetExceeded(
-                f"money budget of ${limit_cost:g} reached (${total.cost:.6f} spent, "
-                f"${self.reserved_cost:.6f} reserved, this call needs up to ${cost:.6f})",
-                spent_cost=total.cost,
-                max_cost=limit_cost,
+        if self.pool is not None:
+            await self.pool.reserve(tokens, cost)
+        else:
+            total = self.ledger.total()
+            check_fits(
+                self.budget,
+                (total.tokens, total.cost),
+                (self.reserved_tokens, self.reserved_cost),
+                (tokens, cost),
             )
         self.reserved_tokens += tokens
         self.reserved_cost += cost
         return tokens, cost
 
-    def _settle(self, tokens: int, cost: float) -> None:
+    def _settle(self, reservation: tuple[int, float], used: Usage | None, model: str) -> None:
+        tokens, cost = reservation
         self.reserved_tokens -= tokens
         self.reserved_cost -= cost
+        if self.pool is not None:
+            spent = (0, 0.0)
+            if used is not None:
+                spent = (
+                    used.prompt_tokens + used.completion_tokens,
+                    self.prices.cost(model, used.prompt_tokens, used.completion_tokens),
+                )
+            self.pool.settle(tokens, cost, *spent)
 
     def _record(
         self, kind: Literal["chat", "embed"], model: str, request_hash: str | None, usage: Usage
@@ -218,24 +218,28 @@ class Metered(Wrapper):
 
     async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
         prompt = count_prompt(m.content for m in request.messages)
-        reservation = self._reserve(
+        reservation = await self._reserve(
             request.model, prompt, request.params.max_tokens or self.default_max_tokens
         )
+        used: Usage | None = None
         try:
             completion = await self.inner.complete(request, on_token=on_token)
+            used = None if completion.replayed else completion.usage
         finally:
-            self._settle(*reservation)
-        if not completion.replayed:
-            self._record("chat", request.model, request.hash, completion.usage)
+            self._settle(reservation, used, request.model)
+        if used is not None:
+            self._record("chat", request.model, request.hash, used)
         return completion
 
     async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
         name = model or "embedding"
         prompt = count_prompt(texts)
-        reservation = self._reserve(name, prompt, 0)
+        reservation = await self._reserve(name, prompt, 0)
+        used: Usage | None = None
         try:
             vectors = await self.inner.embed(texts, model=model)
+            used = Usage(prompt_tokens=prompt, counted=True)
         finally:
-            self._settle(*reservation)
-        self._record("embed", name, None, Usage(prompt_tokens=prompt, counted=True))
+            self._settle(reservation, used, name)
+        self._record("embed", name, None, used)
         return vectors

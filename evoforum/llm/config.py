@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evoforum.errors import ConfigError
 from evoforum.llm._openai_io import SchemaMode
-from evoforum.llm.accounting import Budget, Ledger, Metered, PriceTable
+from evoforum.llm.accounting import Ledger, Metered, PriceTable
+from evoforum.llm.budget import Budget, BudgetPool
 from evoforum.llm.openai_compat import OpenAICompatible
 from evoforum.llm.protocol import LLMClient
 from evoforum.llm.recording import Mode, Recording, RecordStore
@@ -88,11 +89,13 @@ def build_client(
     store: RecordStore | None = None,
     url: str | None = None,
     model: str | None = None,
+    pool: BudgetPool | None = None,
 ) -> LLMClient:
     """The standard stack: ``Recording(Retrying(Metered(Limited(OpenAICompatible))))``.
 
     ``url``/``model`` fill in what the config leaves open (the local model's address).
-    ``Recording`` is left out in ``live`` mode; the other modes need ``store``.
+    ``Recording`` is left out in ``live`` mode; the other modes need ``store``. With ``pool``
+    the calls reserve and settle in that shared budget instead of ``config.budget``.
     """
     base_url = config.url or url
     if base_url is None:
@@ -114,6 +117,7 @@ def build_client(
         prices=config.prices,
         budget=config.budget,
         default_max_tokens=config.default_max_tokens,
+        pool=pool,
     )
     client = Retrying(
         client, rng=rng, attempts=config.attempts, base_delay=config.base_delay, max_delay=config.max_delay

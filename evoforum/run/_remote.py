@@ -9,9 +9,12 @@ model client (the driver's stack, recording in the store) and a sandbox, then ru
 so the short-lived loops the evaluation trials run batches on can share them.
 
 Model calls made on a worker are recorded in the worker's ledger and travel back with the item's
-result (``info["llm_entries"]``); ``Tallied`` moves them into the driver's ledger, so the run's
-``llm_calls``/``llm_tokens`` and its token budget include them. A worker enforces the token budget
-on its own calls only; the run stops once the driver's total passes it.
+result (``info["llm_entries"]``, also when the item failed or the budget ran out midway);
+``Tallied`` moves them into the driver's ledger, so the run's ``llm_calls``/``llm_tokens`` and its
+accounting per experiment, generation, candidate and operator include them. With an LLM budget,
+``budget`` is the run's shared budget (``evoforum.run._budget``): every worker's calls and the
+driver's reserve in it, so the run as a whole passes its budget only by what calls in flight spend
+beyond their reservations. A refused call fails its item with ``BudgetExceeded`` and the run stops.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evoforum.config import ExperimentConfig
+from evoforum.errors import RunError
 from evoforum.evolve import ItemResult
 from evoforum.evolve.evaluate import Job
 from evoforum.evolve.sandbox import SandboxLimits
 from evoforum.llm import Ledger
 from evoforum.llm.accounting import Entry
+from evoforum.llm.budget import BudgetPool
+from evoforum.run._budget import RUN_BUDGET, ActorBudget
 
 ENTRIES = "llm_entries"
 if TYPE_CHECKING:
@@ -51,6 +57,12 @@ class RemoteItems:
     sandbox: SandboxLimits
     timeout_s: float
     cost_objective: bool = False
+    budget: BudgetPool | None = field(default=None)
+    """The run's shared budget; when not given, the current run's (``RUN_BUDGET``), if any."""
+
+    def __post_init__(self) -> None:
+        if self.budget is None:
+            object.__setattr__(self, "budget", RUN_BUDGET.get())
 
     async def score(self, genome: Any, item: str, seed: int) -> ItemResult:
         worker = _worker(self)
@@ -86,8 +98,12 @@ class _Worker:
         token = _ITEM_ENTRIES.set(entries)
         try:
             result = await scorer.score(genome, item, seed)
+        except RunError as error:  # failed as the batch runner would say, with its paid calls
+            result = ItemResult((), error=f"{type(error).__name__}: {error}")
         finally:
             _ITEM_ENTRIES.reset(token)
+        if isinstance(self.spec.budget, ActorBudget):
+            await self.spec.budget.settled()
         return dataclasses.replace(result, info={**result.info, ENTRIES: entries})
 
     async def _open(self) -> WorkflowScorer:
@@ -113,8 +129,9 @@ class _Worker:
         llm: Any = None
         if spec.llm_url is not None:
             client, cached = model_client(
-                config, ledger=_ItemLedger(), store=store, url=spec.llm_url, model=spec.model
-            )
+                config, ledger=_ItemLedger(), store=store, url=spec.llm_url, model=spec.model,
+                pool=spec.budget,
+            )  # fmt: skip
             self._closers.insert(0, client.aclose)
             llm = cached or client
         return WorkflowScorer(

@@ -4,6 +4,10 @@ Opened in an ``AsyncExitStack`` and closed in reverse order; services this run s
 stopped at the end, services it found running are left alone. What is needed depends on the
 experiment: workflow experiments need the forum store (PostgreSQL: transcripts and recorded LLM
 answers); experiments whose workflows or operators ask a model need the model.
+
+With ``evaluation.backend: ray`` and an LLM budget, the run's calls reserve in one ``RunBudget``
+(``evoforum.run._budget``) that the Ray workers share, instead of each process enforcing the
+budget over its own calls.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any
 from evoforum.config import ExperimentConfig
 from evoforum.errors import ServiceUnavailable
 from evoforum.llm import Budget, Ledger, LLMClient, LLMConfig, Price, PriceTable, Recording, build_client
+from evoforum.llm.budget import BudgetPool
+from evoforum.run._budget import RUN_BUDGET, RunBudget
 from evoforum.run._files import RUN, read_json, write_json
 from evoforum.run._llm import Cached
 
@@ -33,6 +39,8 @@ class Resources:
     ledger: Ledger = field(default_factory=Ledger)
     model: str | None = None
     urls: dict[str, str | None] = field(default_factory=dict)
+    budget: RunBudget | None = None
+    """The budget the driver shares with Ray workers (a run on Ray with an LLM budget only)."""
 
 
 async def open_store(url: str) -> Any:
@@ -96,12 +104,37 @@ async def open_resources(
         found.forum = Forum(found.store)
     if need_llm:
         found.model = config.llm.model or urls.llm_model
+        found.budget = _shared_budget(stack, config, spent)
         client, found.cached = model_client(
-            config, ledger=found.ledger, store=found.store, url=urls.llm, model=found.model, spent=spent
-        )
+            config, ledger=found.ledger, store=found.store, url=urls.llm, model=found.model, spent=spent,
+            pool=found.budget,
+        )  # fmt: skip
         stack.push_async_callback(client.aclose)
         found.llm = found.cached or client
     return found
+
+
+def _shared_budget(
+    stack: AsyncExitStack, config: ExperimentConfig, spent: tuple[int, float]
+) -> RunBudget | None:
+    """The run's ``RunBudget`` (made current until the run ends) when it runs on Ray with an LLM budget."""
+    if config.evaluation.backend != "ray":
+        return None
+    budget = llm_settings(config, spent).budget
+    if not budget.limited:
+        return None
+    pool = RunBudget(budget)
+    stack.push_async_callback(pool.aclose)
+    token = RUN_BUDGET.set(pool)
+
+    def forget() -> None:
+        try:
+            RUN_BUDGET.reset(token)
+        except ValueError:  # closed from another context than the one that opened it
+            RUN_BUDGET.set(None)
+
+    stack.callback(forget)
+    return pool
 
 
 def model_client(
@@ -112,13 +145,16 @@ def model_client(
     url: str | None,
     model: str | None,
     spent: tuple[int, float] = (0, 0.0),
+    pool: BudgetPool | None = None,
 ) -> tuple[LLMClient, Cached | None]:
     """The model client of a run (the driver's, or a Ray worker's) and, in ``record`` mode, the
-    ``Cached`` layer on top of it that serves recorded answers; the first is the one to close."""
+    ``Cached`` layer on top of it that serves recorded answers; the first is the one to close.
+    With ``pool`` the budget is the pool's, shared with other processes."""
     llm_config = llm_settings(config, spent)
     client = build_client(
-        llm_config, ledger=ledger, rng=random.Random(config.seed), store=store, url=url, model=model
-    )
+        llm_config, ledger=ledger, rng=random.Random(config.seed), store=store, url=url, model=model,
+        pool=pool,
+    )  # fmt: skip
     if isinstance(client, Recording) and llm_config.mode == "record":
         return client, Cached(client, client)
     return client, None
