@@ -71,6 +71,15 @@ class OperatorsSection(Section):
         default=False,
         description="evolve the LLM operators' own genomes alongside the population, scored by their children's gains",
     )
+    coevolve_pool: int = Field(
+        default=3,
+        ge=2,
+        description="with coevolve: operator genomes kept per LLM operator kind (the default one and mutations of it)",
+    )
+    coevolve_every: PositiveInt = Field(
+        default=6,
+        description="with coevolve: credited children of a kind between replacements of its worst operator genome",
+    )
 
 
 class Price(Section):

@@ -24,6 +24,7 @@ from evoforum.evolve.lineage import LineageSink
 from evoforum.evolve.operators import CoevolvingOperators
 from evoforum.genome import Metadata, WorkflowGenome
 from evoforum.llm import LLMClient
+from evoforum.run._edit_memory import EditStore
 
 GROUPS: dict[str, list[library.Operator]] = {
     "mutate": [op for op in library.STRUCTURAL if op.arity == 1],
@@ -62,10 +63,13 @@ async def variation(
     space: Any,
     llm: LLMClient | None,
     model: str | None,
-    sinks: Sequence[LineageSink] = (),
+    sinks: Sequence[LineageSink] | dict[str, Sequence[LineageSink]] = (),
+    edit_store: EditStore | None = None,
 ) -> library.VariationPolicy:
     """The operators the config asks for, chosen by weight or by a bandit; with
-    ``operators.coevolve``, their operator genomes co-evolve (new ones emitted to ``sinks``)."""
+    ``operators.coevolve``, their operator genomes co-evolve in pools of ``coevolve_pool``,
+    replaced every ``coevolve_every`` credits (lineage to ``sinks``: all kinds', or per kind).
+    The edit memory lives where ``edit_store`` says (in the process when None)."""
     weights = config.operators.weights
     for group in weights:
         if group not in GROUPS:
@@ -82,14 +86,23 @@ async def variation(
         raise ConfigError("operators.weights: no operator is left (give one a weight above 0)")
     uses_llm = any(op.uses_llm for op, _ in chosen.values())
     memory = (
-        await _edit_memory(llm) if config.operators.edit_memory and llm is not None and uses_llm else None
+        await _edit_memory(llm, edit_store)
+        if config.operators.edit_memory and llm is not None and uses_llm
+        else None
     )
     context = library.OperatorContext(space=space, llm=llm, model=model or "local", memory=memory)
     bandit = library.OperatorBandit.over(list(chosen)) if config.operators.bandit else None
     fixed = None if bandit is not None else {name: weight for name, (_, weight) in chosen.items()}
     kinds = {name: KINDS[name] for name in chosen if name in KINDS}
     coevolution = (
-        CoevolvingOperators(context, kinds, seed=config.seed, sinks=sinks)
+        CoevolvingOperators(
+            context,
+            kinds,
+            seed=config.seed,
+            size=config.operators.coevolve_pool,
+            every=config.operators.coevolve_every,
+            sinks=sinks,
+        )
         if config.operators.coevolve and kinds
         else None
     )
@@ -98,9 +111,10 @@ async def variation(
     )
 
 
-async def _edit_memory(llm: LLMClient) -> library.EditMemory:
-    """Past edits, kept by meaning (embeddings of the model's server) for the length of the run."""
-    from evoforum.memory import MemoryVectorStore, SemanticMemory
+async def _edit_memory(llm: LLMClient, where: EditStore | None = None) -> library.EditMemory:
+    """Past edits, kept by meaning (embeddings of the model's server) where ``where`` (an
+    ``EditStore``) says: the run's own pgvector table, or in the process when it is None. The
+    edits are checkpointed with the policy, so a resumed run remembers exactly what it had."""
+    from evoforum.run._edit_memory import open_edit_memory
 
-    [probe] = await llm.embed(["an edit of a workflow"])
-    return library.EditMemory(SemanticMemory(llm, MemoryVectorStore(len(probe))))
+    return await open_edit_memory(llm, where)

@@ -1,14 +1,17 @@
 """The experiment side of a run: items, genome operators, item function, exporter, report.
 
 ``make_plan(config)`` reads the experiment (and, for workflow experiments, the search space)
-and says which services the run needs; ``plan.wire(resources, out)`` then builds what needs
-them (the LLM operators, the item function running workflows on the forum store).
+and says which services the run needs; ``plan.wire(resources, out, stack, tracker)`` then builds
+what needs them (the LLM operators, the item function running workflows on the forum store).
+With ``operators.coevolve``, the co-evolved operator genomes' lineage goes to ``coevolution.jsonl``
+(closed with ``stack``) and, as runs of population ``operators``, to the run's MLflow ``tracker``.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ from evoforum.evolve import Operators
 
 COEVOLUTION = "coevolution.jsonl"
 """Lineage records of the co-evolved operator genomes, in the output folder."""
+OPERATORS = "operators"
+"""The MLflow population (``evoforum.population`` tag) of the co-evolved operator genomes."""
 
 
 @dataclass
@@ -51,11 +56,18 @@ class Plan:
         """The seed workflow that ``best_of_n`` samples."""
         return (self.seed or self.operators.init)(random.Random(self.config.seed))
 
-    async def wire(self, resources: Any, out: Path) -> None:
+    async def wire(
+        self, resources: Any, out: Path, stack: AsyncExitStack | None = None, tracker: Any = None
+    ) -> None:
+        """Build what needs the services; files it opens are closed by ``stack``; ``tracker`` (an
+        ``MlflowLineage``) also gets the co-evolved operator genomes' lineage."""
         if self.kind == "workflow":
-            await self._wire_workflow(resources, out)
+            await self._wire_workflow(resources, out, stack, tracker)
 
-    async def _wire_workflow(self, resources: Any, out: Path) -> None:
+    async def _wire_workflow(
+        self, resources: Any, out: Path, stack: AsyncExitStack | None, tracker: Any
+    ) -> None:
+        from evoforum.evolve.operators.operator_genomes import Transcribed
         from evoforum.evolve.sandbox import Sandbox, SandboxLimits
         from evoforum.run._llm import Sampling
         from evoforum.run._operators import Seeding, variation
@@ -63,12 +75,16 @@ class Plan:
 
         config = self.config
         seeding = Seeding(self.space, self.experiment.seed_indices())
-        llm = Sampling(resources.llm, seed=config.seed, max_tokens=384) if resources.llm else None
-        from evoforum.evolve import JsonlLineage
-
-        sinks = [JsonlLineage(out / COEVOLUTION)] if config.operators.coevolve else []
-        policy = await variation(config, self.space, llm, resources.model, sinks)
+        # Transcribed below Sampling: it sees each request as it is recorded
+        llm = (
+            Sampling(Transcribed(resources.llm), seed=config.seed, max_tokens=384) if resources.llm else None
+        )
+        pools: list[Any] = []
+        sinks = _coevolution_sinks(out, stack, tracker, pools) if config.operators.coevolve else {}
+        edit_store = await _edit_store(config, resources, out, stack)
+        policy = await variation(config, self.space, llm, resources.model, sinks, edit_store)
         if policy.coevolution is not None:
+            pools.append(policy.coevolution)
             self.coevolution = policy.coevolution.summary
         self.operators = policy.engine_operators(seeding.init)
         self.random_init = seeding.random_genome
@@ -89,6 +105,59 @@ class Plan:
             cost_objective="cost" in config.algorithm.objectives,
             on_budget=lambda: setattr(self, "budget_spent", "llm_budget"),
         ).score
+
+
+async def _edit_store(
+    config: ExperimentConfig, resources: Any, out: Path, stack: AsyncExitStack | None
+) -> Any:
+    """The run's own pgvector table for its edit memory (through a small pool closed with
+    ``stack``), when the run has PostgreSQL and LLM operators that remember edits."""
+    from evoforum.run._edit_memory import EditStore
+
+    postgres = (resources.urls or {}).get("postgres")
+    if not (config.operators.edit_memory and resources.llm is not None and postgres):
+        return None
+    db = None
+    if stack is not None:
+        from evoforum.memory import Database
+
+        db = await Database.connect(postgres, max_size=2)
+        stack.push_async_callback(db.close)
+    return EditStore.of_run(out, postgres, db)
+
+
+def _coevolution_sinks(
+    out: Path, stack: AsyncExitStack | None, tracker: Any, pools: list[Any]
+) -> dict[str, Sequence[Any]]:
+    """Per operator kind: ``coevolution.jsonl`` (shared) and, with a tracker, its MLflow
+    population; ``pools`` will hold the ``CoevolvingOperators`` whose genomes are described."""
+    from evoforum.evolve import JsonlLineage
+    from evoforum.evolve.operators.operator_genomes import default_genomes
+
+    jsonl = JsonlLineage(out / COEVOLUTION)
+    if stack is not None:
+        stack.callback(jsonl.close)
+
+    def describe(genome_hash: str) -> Any:
+        from evoforum.tracking import CandidateFiles
+
+        genome = pools[0].genome(genome_hash) if pools else None
+        return CandidateFiles(genome_json=genome.model_dump_json()) if genome is not None else None
+
+    sinks: dict[str, Sequence[Any]] = {}
+    for kind in default_genomes():
+        population = (
+            [
+                tracker.population(
+                    OPERATORS, tags={"evoforum.operator_kind": kind}, describe=describe,
+                    metrics=("improvement",), count="trials",
+                )
+            ]
+            if tracker is not None
+            else []
+        )  # fmt: skip
+        sinks[kind] = [jsonl, *population]
+    return sinks
 
 
 def make_plan(config: ExperimentConfig) -> Plan:

@@ -4,20 +4,24 @@ The order: the config is saved into the output folder; services, forum store and
 opened (and closed at the end); the experiment and its search space give items, scorer,
 operators; the engine runs with the valid split as its items, lineage going to JSONL, MLflow and
 the progress line; the winner is scored on the test split (with the experiment's baselines),
-exported to ``winner.py``, and ``summary.json`` is written.
+exported to ``winner.py``, and ``summary.json`` is written. Everything opened is closed by one
+``AsyncExitStack``, also when the run fails: the lineage files, the MLflow run (ended as failed
+or killed unless it finished), the evaluator and the services.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from evoforum.config import ExperimentConfig
-from evoforum.errors import BudgetExceeded, ConfigError
+from evoforum.errors import BudgetExceeded, ConfigError, EvoforumError
 from evoforum.evolve import (
     NSGA2,
     Engine,
@@ -51,9 +55,10 @@ async def run_experiment(
         )  # fmt: skip
         if not resume:  # only once the services answer: a run that never started leaves no config
             files.save_config(out, config)
-        await plan.wire(resources, out)
         book = files.GenomeBook(out / files.GENOMES, partial(describe_sample, plan.describe))
         tracker = _mlflow(config, out, plan, book)
+        stack.push(partial(_end_tracker, tracker))
+        await plan.wire(resources, out, stack, tracker)
         progress = Progress(
             sign=plan.weights[0],
             totals=lambda: _llm_totals(resources, previous),
@@ -61,7 +66,9 @@ async def run_experiment(
             elapsed_before=float(previous.get("wall_s", 0.0)),
             limits=lambda: plan.budget_spent or _llm_budget_spent(config, _llm_totals(resources, previous)),
         )
-        sinks = [JsonlLineage(out / files.LINEAGE), tracker, progress]
+        lineage = JsonlLineage(out / files.LINEAGE)
+        stack.callback(lineage.close)
+        sinks = [lineage, tracker, progress]
         engine = _engine(config, out, plan, book, sinks, resources)
         progress.engine = engine
 
@@ -86,11 +93,7 @@ async def run_experiment(
         except BudgetExceeded as spent:  # an operator's model call did not fit: stop cleanly
             print(f"evoforum: stopping: {spent}", file=sys.stderr)
             result = engine.result(stopped="llm_budget")
-        except BaseException:
-            tracker.finish(status="KILLED")
-            raise
         if result.best is None:
-            tracker.finish(status="FAILED")
             raise ConfigError("no candidate was evaluated: the budget allows no evaluation")
         best = result.best
         tests = await engine.score([best.genome], plan.splits.test)
@@ -154,6 +157,23 @@ async def run_experiment(
         tracker.finish(elites=[best.hash], metrics=metrics)
         files.write_json(out / files.SUMMARY, summary)
         return summary
+
+
+def _end_tracker(
+    tracker: Any,
+    kind: type[BaseException] | None,
+    error: BaseException | None,
+    trace: TracebackType | None,
+) -> bool:
+    """Exit callback: a run leaving with an exception ends its MLflow run as killed (interrupted)
+    or failed; a logging failure then is not allowed to hide the exception that ended the run."""
+    if kind is not None:
+        interrupted = issubclass(kind, (KeyboardInterrupt, asyncio.CancelledError))
+        try:
+            tracker.finish(status="KILLED" if interrupted else "FAILED")
+        except EvoforumError as failed:
+            print(f"evoforum: {failed}", file=sys.stderr)
+    return False
 
 
 def _score(values: tuple[float, ...]) -> float | None:
@@ -242,7 +262,7 @@ def _remote_items(config: ExperimentConfig, plan: Plan, resources: Any) -> Any:
     return RemoteItems(
         config=config, postgres_url=postgres, llm_url=resources.urls.get("llm") if scorer.llm else None,
         model=scorer.model, sandbox=scorer.sandbox.limits, timeout_s=scorer.timeout_s,
-        cost_objective=scorer.cost_objective,
+        cost_objective=scorer.cost_objective, budget=resources.budget,
     )  # fmt: skip
 
 

@@ -1,6 +1,16 @@
 """Tracking: lineage walks, MLflow logging of every candidate and experiment pictures."""
 
+from evoforum.tracking._population import PopulationLineage
 from evoforum.tracking.ancestry import ancestry, closure, generation_fitness, pareto_front
-from evoforum.tracking.mlflow_sink import CandidateFiles, MlflowLineage
+from evoforum.tracking.mlflow_sink import WORKFLOWS, CandidateFiles, MlflowLineage
 
-__all__ = ["CandidateFiles", "MlflowLineage", "ancestry", "closure", "generation_fitness", "pareto_front"]
+__all__ = [
+    "WORKFLOWS",
+    "CandidateFiles",
+    "MlflowLineage",
+    "PopulationLineage",
+    "ancestry",
+    "closure",
+    "generation_fitness",
+    "pareto_front",
+]

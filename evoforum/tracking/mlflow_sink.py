@@ -6,10 +6,16 @@ its fitness values as metrics, and as artifacts its genome JSON, its exported co
 that code against its first parent's. The experiment run gets the lineage graph, fitness over
 generations and the cost/quality front as pictures.
 
-Logging happens on one background thread, so a slow tracking server never stalls evolution;
-``close()`` waits for it and raises ``BackendError`` if anything failed. Which genome went to
-which run is appended to ``mlflow_runs.jsonl`` in the output folder, so a resumed run reuses its
-parent run and never logs a candidate twice.
+Candidate runs are tagged ``evoforum.population=workflows``. Other populations evolving in the
+same experiment (the co-evolved operator genomes) log through ``population(name, ...)``, a
+further ``LineageSink`` whose runs are nested under the same experiment run but stay out of the
+candidates' lineage, plots and elites (see ``_population``).
+
+Logging happens on one background thread, so a slow tracking server never stalls evolution (the
+artifacts' text is made on the calling thread: describing a genome may parse its code, and
+CPython 3.11's ``ast`` must not parse on two threads at once); ``close()`` waits for it and raises ``BackendError`` if anything failed. Which genome went to
+which run is appended to ``mlflow_runs.jsonl`` in the output folder (rows of other populations
+name theirs), so a resumed run reuses its parent run and never logs a candidate twice.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
@@ -29,6 +36,9 @@ from evoforum.errors import BackendError
 from evoforum.evolve.lineage import LineageRecord
 from evoforum.tracking import plots
 from evoforum.tracking.ancestry import closure
+
+if TYPE_CHECKING:
+    from evoforum.tracking._population import PopulationLineage
 
 TAG = "evoforum."
 
@@ -42,6 +52,12 @@ class CandidateFiles:
 
 
 Describe = Callable[[str], CandidateFiles | None]
+Described = tuple[LineageRecord, CandidateFiles | None, str | None]
+"""A record to log, its files and its first parent's code."""
+Job = Callable[[], None]
+"""Work for the logging thread."""
+WORKFLOWS = "workflows"
+"""The population of workflow candidates (the ``evoforum.population`` tag of their runs)."""
 _STOP = object()
 
 
@@ -71,8 +87,9 @@ class MlflowLineage:
         self._describe = describe
         self._records: list[LineageRecord] = []
         self._code: dict[str, str | None] = {}
+        self._queued: set[str] = set()
         self._runs_file = out_dir / "mlflow_runs.jsonl"
-        self.run_ids: dict[str, str] = _read_runs(self._runs_file)
+        self.run_ids: dict[str, str] = read_runs(self._runs_file)
         self.run_id = self._parent_run(experiment, run_name, params or {})
         self._queue: queue.Queue[object] = queue.Queue()
         self._failure: BaseException | None = None
@@ -85,10 +102,48 @@ class MlflowLineage:
     def emit(self, records: Sequence[LineageRecord]) -> None:
         self._records.extend(records)
         if self._log == "all":
-            self._queue.put(list(records))
+            self.submit(partial(self._log_batch, self._described(records)))
 
     def close(self) -> None:
         self.finish()
+
+    # -- further populations ------------------------------------------------------------------
+
+    def population(
+        self,
+        name: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        describe: Describe | None = None,
+        metrics: Sequence[str] = ("fitness",),
+        count: str = "items",
+    ) -> PopulationLineage:
+        """A ``LineageSink`` for another population's records: ``tags`` are added to each of its
+        runs, ``metrics`` name its fitness values and ``count`` its records' ``items``; a later
+        record of a genome already logged updates its metrics (see ``PopulationLineage``)."""
+        from evoforum.tracking._population import PopulationLineage
+
+        return PopulationLineage(self, name, tags or {}, describe, tuple(metrics), count)
+
+    def submit(self, job: Job) -> None:
+        """Run ``job`` on the logging thread (ignored once the run is finished)."""
+        if not self._closed:
+            self._queue.put(job)
+
+    def nested_run(self, tags: Mapping[str, str], run_name: str) -> str:
+        """A new run nested under the experiment run (logging thread only); its id."""
+        run = self._client.create_run(
+            self._experiment_id, tags={"mlflow.parentRunId": self.run_id, **tags}, run_name=run_name
+        )
+        return str(run.info.run_id)
+
+    def remember(self, genome_hash: str, run_id: str, population: str = WORKFLOWS) -> None:
+        """Append which run ``genome_hash`` of ``population`` went to (``mlflow_runs.jsonl``)."""
+        row: dict[str, str] = {"genome_hash": genome_hash, "run_id": run_id}
+        if population != WORKFLOWS:
+            row["population"] = population
+        with self._runs_file.open("ab") as handle:
+            handle.write(orjson.dumps(row) + b"\n")
 
     # -- the end of an experiment -------------------------------------------------------------
 
@@ -103,7 +158,8 @@ class MlflowLineage:
             return
         self._closed = True
         if self._log == "elites":
-            self._queue.put(closure(self._records, elites or self._best()))
+            chosen = self._described(closure(self._records, elites or self._best()))
+            self._queue.put(partial(self._log_batch, chosen))
         self._queue.put(_STOP)
         self._worker.join()
         try:
@@ -123,69 +179,73 @@ class MlflowLineage:
 
     # -- the worker ---------------------------------------------------------------------------
 
+    @property
+    def client(self) -> Any:
+        """The ``MlflowClient`` (for jobs on the logging thread)."""
+        return self._client
+
     def _work(self) -> None:
-        while (batch := self._queue.get()) is not _STOP:
+        while (job := self._queue.get()) is not _STOP:
             if self._failure is not None:
                 continue
             try:
-                assert isinstance(batch, list)
-                for record in batch:
-                    if record.genome_hash not in self.run_ids:
-                        self._log_candidate(record)
+                assert callable(job)
+                job()
             except Exception as error:
                 self._failure = error
 
-    def _log_candidate(self, record: LineageRecord) -> None:
+    def _described(self, records: Sequence[LineageRecord]) -> list[Described]:
+        """The records not logged or queued yet, with their artifacts (on the calling thread)."""
+        found: list[Described] = []
+        for record in records:
+            if record.genome_hash in self.run_ids or record.genome_hash in self._queued:
+                continue
+            self._queued.add(record.genome_hash)
+            files = self._describe(record.genome_hash) if self._describe else None
+            self._code[record.genome_hash] = files.code if files else None
+            first = record.parents[0] if record.parents else None
+            before = self._parent_code(first) if first and files and files.code is not None else None
+            found.append((record, files, before))
+        return found
+
+    def _log_batch(self, batch: Sequence[Described]) -> None:
+        for record, files, before in batch:
+            if record.genome_hash not in self.run_ids:
+                self._log_candidate(record, files, before)
+
+    def _log_candidate(self, record: LineageRecord, files: CandidateFiles | None, before: str | None) -> None:
         from mlflow.entities import Metric, RunTag
 
-        parent_runs = [self.run_ids[p] for p in record.parents if p in self.run_ids]
-        tags = {
-            "mlflow.parentRunId": self.run_id,
-            f"{TAG}genome_hash": record.genome_hash,
-            f"{TAG}parent_runs": ",".join(parent_runs),
-            f"{TAG}operator": record.operator,
-            f"{TAG}generation": str(record.generation),
-            f"{TAG}transcripts": ",".join(record.transcripts),
-        }
-        run = self._client.create_run(
-            self._experiment_id, tags=tags, run_name=f"g{record.generation}-{record.genome_hash[:10]}"
-        )
-        run_id = run.info.run_id
+        tags = {**pinned_tags(record, self.run_ids), f"{TAG}population": WORKFLOWS}
+        run_id = self.nested_run(tags, f"g{record.generation}-{record.genome_hash[:10]}")
         metrics = [
             Metric(name, value, 0, record.generation)
             for name, value in zip(self._names(record), record.values, strict=True)
         ]
         metrics.append(Metric("items", float(record.items), 0, record.generation))
         self._client.log_batch(run_id, metrics=metrics, tags=[RunTag(f"{TAG}cached", str(record.cached))])
-        self._candidate_artifacts(run_id, record)
+        self._candidate_artifacts(run_id, record, files, before)
         self._client.set_terminated(run_id)
         self.run_ids[record.genome_hash] = run_id
-        with self._runs_file.open("ab") as handle:
-            handle.write(orjson.dumps({"genome_hash": record.genome_hash, "run_id": run_id}) + b"\n")
+        self.remember(record.genome_hash, run_id)
 
     def _names(self, record: LineageRecord) -> list[str]:
         names = list(self._objectives[: len(record.values)])
         return names + [f"objective_{i}" for i in range(len(names), len(record.values))]
 
-    def _candidate_artifacts(self, run_id: str, record: LineageRecord) -> None:
-        files = self._describe(record.genome_hash) if self._describe else None
+    def _candidate_artifacts(
+        self, run_id: str, record: LineageRecord, files: CandidateFiles | None, before: str | None
+    ) -> None:
         if files is None:
             return
         self._client.log_text(run_id, files.genome_json, "genome.json")
-        self._code[record.genome_hash] = files.code
         if files.code is None:
             return
         self._client.log_text(run_id, files.code, "workflow.py")
-        first = record.parents[0] if record.parents else None
-        before = self._parent_code(first) if first else None
         if before is not None:
-            diff = difflib.unified_diff(
-                before.splitlines(keepends=True),
-                files.code.splitlines(keepends=True),
-                fromfile=f"parent/{first}.py",
-                tofile=f"child/{record.genome_hash}.py",
-            )
-            self._client.log_text(run_id, "".join(diff), "diff_first_parent.patch")
+            first = record.parents[0]
+            diff = unified_diff(before, files.code, f"parent/{first}.py", f"child/{record.genome_hash}.py")
+            self._client.log_text(run_id, diff, "diff_first_parent.patch")
 
     def _parent_code(self, genome_hash: str) -> str | None:
         if genome_hash not in self._code and self._describe is not None:
@@ -247,8 +307,30 @@ class MlflowLineage:
             self._client.log_artifact(self.run_id, str(path), "plots")
 
 
-def _read_runs(path: Path) -> dict[str, str]:
+def pinned_tags(record: LineageRecord, run_ids: Mapping[str, str]) -> dict[str, str]:
+    """The tags DESIGN.md pins on a candidate run (parents resolved through ``run_ids``)."""
+    parent_runs = [run_ids[p] for p in record.parents if p in run_ids]
+    return {
+        f"{TAG}genome_hash": record.genome_hash,
+        f"{TAG}parent_runs": ",".join(parent_runs),
+        f"{TAG}operator": record.operator,
+        f"{TAG}generation": str(record.generation),
+        f"{TAG}transcripts": ",".join(record.transcripts),
+    }
+
+
+def unified_diff(before: str, after: str, fromfile: str, tofile: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=fromfile, tofile=tofile
+    )
+    return "".join(lines)
+
+
+def read_runs(path: Path, population: str = WORKFLOWS) -> dict[str, str]:
+    """Genome hash -> run id of ``population``, from a ``mlflow_runs.jsonl``."""
     if not path.exists():
         return {}
     rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-    return {row["genome_hash"]: row["run_id"] for row in rows}
+    return {
+        row["genome_hash"]: row["run_id"] for row in rows if row.get("population", WORKFLOWS) == population
+    }

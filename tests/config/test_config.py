@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,45 @@ def test_the_json_schema_describes_every_section() -> None:
         schema["properties"]
     )
     assert schema["additionalProperties"] is False
+
+
+def test_the_coevolution_pool_and_interval_are_config_keys(tmp_path: Path) -> None:
+    defaults = load_config(write(tmp_path, MINIMAL)).operators
+    assert (defaults.coevolve_pool, defaults.coevolve_every) == (3, 6)
+    chosen = load_config(
+        write(tmp_path, MINIMAL), ["operators.coevolve_pool=5", "operators.coevolve_every=2"]
+    ).operators
+    assert (chosen.coevolve_pool, chosen.coevolve_every) == (5, 2)
+    described = json_schema()["$defs"]["OperatorsSection"]["properties"]
+    assert described["coevolve_pool"]["minimum"] == 2
+    assert described["coevolve_every"]["exclusiveMinimum"] == 0
+    assert "operator genomes" in described["coevolve_pool"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("operators.coevolve_pool=1", "operators.coevolve_pool: Input should be greater than or equal to 2"),
+        ("operators.coevolve_every=0", "operators.coevolve_every: Input should be greater than 0"),
+        ("operators.coevolve_pool=many", "operators.coevolve_pool: Input should be a valid integer"),
+    ],
+)
+def test_a_bad_coevolution_setting_is_named(tmp_path: Path, override: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(write(tmp_path, MINIMAL), [override])
+
+
+def test_a_bad_coevolution_setting_exits_2_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evoforum.cli import main
+
+    out = tmp_path / "never"
+    status = main(
+        ["run", str(write(tmp_path, MINIMAL)), "--out", str(out), "--set", "operators.coevolve_pool=1"]
+    )
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "operators.coevolve_pool: Input should be greater than or equal to 2" in err
+    assert "Traceback" not in err
+    assert not out.exists()

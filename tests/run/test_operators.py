@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from evoforum.forum import InMemoryStore
 from evoforum.llm import OpenAICompatible, Recording, chat_request
 from evoforum.llm.stub import StubServer
 from evoforum.run import run_experiment
+from evoforum.run._export import lineage_rows, show_conversation
 from evoforum.run._llm import Cached, Sampling
 from evoforum.run._operators import GROUPS, Seeding, variation
 
@@ -134,6 +136,35 @@ async def test_coevolve_gives_the_llm_operators_populations_of_operator_genomes(
     assert plain.coevolution is None
     assert policy.coevolution is not None
     assert dict(policy.coevolution.kinds) == {"lmx": "lmx", "lmx_code": "lmx", "llm_rewrite": "rewrite"}
+    assert (policy.coevolution.size, policy.coevolution.every) == (3, 6)  # the config's defaults
+
+
+async def test_the_pool_size_and_replacement_interval_come_from_the_config(stub: StubServer) -> None:
+    client = OpenAICompatible(stub.url, "stub")
+    try:
+        policy = await variation(
+            config(coevolve=True, coevolve_pool=5, coevolve_every=2, weights={"rewrite": 1.0}),
+            SPACE,
+            client,
+            "stub",
+        )
+        assert policy.coevolution is not None
+        await policy.coevolution.draw("llm_rewrite")
+    finally:
+        await client.aclose()
+    assert (policy.coevolution.size, policy.coevolution.every) == (5, 2)
+    assert len(policy.coevolution.members["rewrite"]) == 5
+
+
+def open_paths(*paths: Path) -> set[str]:
+    """Which of ``paths`` this process holds open (from /proc/self/fd)."""
+    held = set()
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            held.add(os.readlink(fd))
+        except OSError:
+            continue
+    return {str(path.resolve()) for path in paths} & held
 
 
 @pytest.mark.services
@@ -143,20 +174,26 @@ async def test_a_coevolving_run_writes_the_operator_genomes_and_their_lineage(
     monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     run_config = validate_config(
         {
-            "experiment": {"name": "quickstart", "options": {"seeds": [0]}},
+            "experiment": {"name": "quickstart", "options": {"seeds": [0, 1]}},
             "search_space": {"name": "code_writing"},
             "algorithm": {
                 "population": 2,
                 "offspring": 3,
-                "generations": 2,
+                "generations": 1,
                 "crossover_rate": 0.0,
                 "mutation_rate": 1.0,
             },
-            "operators": {"coevolve": True, "bandit": False, "weights": {"rewrite": 1.0}},
+            "operators": {
+                "coevolve": True,
+                "coevolve_pool": 5,
+                "coevolve_every": 2,
+                "bandit": False,
+                "weights": {"rewrite": 1.0},
+            },
             "llm": {"url": stub.url, "model": "stub"},
             "runtime": {"postgres_url": postgres_url},
             "evaluation": {"timeout_s": 60},
-            "seed": 0,
+            "seed": 6,  # its pool holds an operator genome the model rewrote
         }
     )
     out = tmp_path / "run"
@@ -164,7 +201,7 @@ async def test_a_coevolving_run_writes_the_operator_genomes_and_their_lineage(
     found = summary["coevolution"]
     assert set(found) == {"rewrite"}
     members = found["rewrite"]
-    assert len(members) == 3
+    assert len(members) == 5  # operators.coevolve_pool
     seed = rewrite_genome().hash
     assert (members[0]["genome_hash"], members[0]["parent"]) == (seed, None)
     assert all(m["parent"] is not None for m in members[1:])
@@ -176,3 +213,63 @@ async def test_a_coevolving_run_writes_the_operator_genomes_and_their_lineage(
     assert {m["genome_hash"] for m in members} <= {r.genome_hash for r in records}
     assert all(r.operator.startswith("coevolve:") for r in records)
     assert [r.index for r in records] == list(range(len(records)))
+    assert not open_paths(out / "lineage.jsonl", out / "coevolution.jsonl")  # the writers were closed
+    await _operator_runs_are_in_mlflow(summary, out, members)
+    await _the_edit_memory_is_the_runs_pgvector_table(postgres_url, out)
+
+
+async def _the_edit_memory_is_the_runs_pgvector_table(postgres_url: str, out: Path) -> None:
+    import asyncpg
+
+    from evoforum.run._edit_memory import run_table
+
+    connection = await asyncpg.connect(postgres_url)
+    try:
+        table = await connection.fetchval("SELECT to_regclass($1)::text", run_table(out))
+    finally:
+        await connection.close()
+    assert table == run_table(out)
+
+
+async def _operator_runs_are_in_mlflow(summary: dict[str, object], out: Path, members: list[dict]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    tracking = summary["mlflow"]
+    assert isinstance(tracking, dict)
+    client = MlflowClient(tracking["tracking_uri"])
+    experiment = client.get_run(tracking["run_id"]).info.experiment_id
+
+    def population(name: str) -> list:
+        return client.search_runs([experiment], filter_string=f"tags.`evoforum.population` = '{name}'")
+
+    operators, workflows = population("operators"), population("workflows")
+    runs = {run.data.tags["evoforum.genome_hash"]: run for run in operators}
+    assert {m["genome_hash"] for m in members} <= set(runs)
+    ids = {run.info.run_id for run in operators}
+    for run in operators:
+        tags = run.data.tags
+        assert tags["mlflow.parentRunId"] == tracking["run_id"]
+        assert tags["evoforum.operator_kind"] == "rewrite"
+        assert tags["evoforum.operator"].startswith("coevolve:")
+        assert tags["evoforum.generation"].isdigit()
+        parents = [p for p in tags["evoforum.parent_runs"].split(",") if p]
+        assert set(parents) <= ids  # parents are operator genome runs
+        assert bool(parents) == (tags["evoforum.operator"] != "coevolve:seed")
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert artifacts == ({"genome.json", "diff_first_parent.patch"} if parents else {"genome.json"})
+    assert any(member["trials"] for member in members)
+    for member in members:
+        if member["trials"]:
+            metrics = runs[member["genome_hash"]].data.metrics
+            assert metrics["improvement"] == pytest.approx(member["score"])
+            assert metrics["trials"] == member["trials"]
+    transcripts = [t for run in operators for t in run.data.tags["evoforum.transcripts"].split(",") if t]
+    assert transcripts, "no operator genome was made by a model call"
+    shown = await show_conversation(transcripts[0], out, None)
+    assert "assistant" in shown
+    candidates = {run.info.run_id for run in workflows}
+    assert candidates
+    assert not candidates & ids
+    for run in workflows:
+        assert set(filter(None, run.data.tags["evoforum.parent_runs"].split(","))) <= candidates
+    assert not {row["genome"] for row in lineage_rows(out)} & set(runs)

@@ -5,8 +5,13 @@ and mutations of it. Every call of an LLM operator draws one of them (from the p
 generator); once the engine knows the fitness of the child it made, the improvement over its
 parent is credited to that operator genome. Every ``every`` credited trials of a kind, the worst
 operator genome (by mean improvement) is replaced by a mutation of the best one, made by
-``CoEvolution.mutate`` (the machinery that mutates workflow genomes). New operator genomes are
-emitted as lineage records (operator ``coevolve:<meta-operator>``) to ``sinks``.
+``CoEvolution.mutate`` (the machinery that mutates workflow genomes).
+
+Lineage goes to ``sinks`` (one list for every kind, or a list per kind): a record for each new
+operator genome (operator ``coevolve:<meta-operator>``, generation = the replacement round,
+transcripts = the message-tree hashes of the model calls its mutation made), and a further
+record of the same genome each time it is credited (its mean improvement so far as the value,
+its credited children as items), so a tracker can follow its fitness.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from evoforum.errors import ConfigError
 from evoforum.evolve.lineage import LineageSink
 from evoforum.evolve.operators.coevolve import CoEvolution, OperatorCandidate, lineage_records
 from evoforum.evolve.operators.context import OperatorContext, OperatorStats
-from evoforum.evolve.operators.operator_genomes import default_genomes
+from evoforum.evolve.operators.operator_genomes import default_genomes, noting_exchanges
 from evoforum.genome import WorkflowGenome
 
 FAILED = 1e299
@@ -36,6 +42,7 @@ class Member:
     generation: int = 0
     gain: float = 0.0
     trials: int = 0
+    transcripts: tuple[str, ...] = ()
 
     @property
     def score(self) -> float | None:
@@ -50,7 +57,15 @@ class Member:
             "parent": self.parent,
             "operator": self.operator,
             "generation": self.generation,
+            "transcripts": list(self.transcripts),
         }
+
+    def candidate(self) -> OperatorCandidate:
+        parents = (self.parent,) if self.parent else ()
+        return OperatorCandidate(
+            self.genome, self.score, parents, self.operator, self.generation, self.trials,
+            transcripts=self.transcripts,
+        )  # fmt: skip
 
 
 @dataclass
@@ -63,7 +78,8 @@ class CoevolvingOperators:
     seed: int = 0
     size: int = 3
     every: int = 6
-    sinks: Sequence[LineageSink] = ()
+    sinks: Sequence[LineageSink] | Mapping[str, Sequence[LineageSink]] = ()
+    """Where lineage records go: these sinks for every kind, or per kind the sinks named."""
     members: dict[str, list[Member]] = field(default_factory=dict)
     pending: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Child hash -> (kind, hash of the operator genome that made it)."""
@@ -72,7 +88,13 @@ class CoevolvingOperators:
     index: int = 0
 
     def __post_init__(self) -> None:
+        if self.size < 2:
+            raise ConfigError(f"a pool of operator genomes needs at least 2 of them, got {self.size}")
+        if self.every < 1:
+            raise ConfigError(f"operator genomes are replaced every 1 or more credits, got {self.every}")
         self.rng = random.Random(self.seed)
+        self.known: dict[str, WorkflowGenome] = {}
+        """Every operator genome this pool held, by hash (also those replaced since)."""
         meta_context = replace(self.context, stats=OperatorStats())  # meta calls stay out of the run's counts
         self._coevolution = {
             kind: CoEvolution(kind, meta_context, fitness=lambda genome: 0.0)
@@ -90,15 +112,23 @@ class CoevolvingOperators:
                 child = await self._mutant(base, kind)
                 if child is not None and all(m.genome.hash != child.genome.hash for m in found):
                     found.append(child)
-            self._emit(found)
+            self._emit(kind, found)
         return found
 
     async def _mutant(self, parent: Member, kind: str) -> Member | None:
-        made = await self._coevolution[kind].mutate(parent.genome, self.rng)
+        with noting_exchanges() as transcripts:
+            made = await self._coevolution[kind].mutate(parent.genome, self.rng)
         if made is None:
             return None
         genome, meta = made
-        return Member(genome, parent=parent.genome.hash, operator=meta, generation=self.rounds)
+        return Member(
+            genome, parent=parent.genome.hash, operator=meta, generation=self.rounds,
+            transcripts=tuple(transcripts),
+        )  # fmt: skip
+
+    def genome(self, genome_hash: str) -> WorkflowGenome | None:
+        """An operator genome this pool held (for trackers: its JSON, its parent's)."""
+        return self.known.get(genome_hash)
 
     async def draw(self, name: str) -> tuple[OperatorContext, tuple[str, str] | None]:
         """The context operator ``name`` runs with, holding one drawn operator genome of its kind,
@@ -133,6 +163,7 @@ class CoevolvingOperators:
             if member.genome.hash == genome_hash:
                 member.gain += gain
                 member.trials += 1
+                self._emit(kind, [member])
                 break
         else:
             return  # an operator genome replaced meanwhile
@@ -156,19 +187,16 @@ class CoevolvingOperators:
             return None
         population = self.members[kind]
         population[population.index(worst)] = child
-        self._emit([child])
+        self._emit(kind, [child])
         return child
 
-    def _emit(self, members: Sequence[Member]) -> None:
-        candidates = [
-            OperatorCandidate(
-                m.genome, m.score, (m.parent,) if m.parent else (), m.operator, m.generation, m.trials
-            )
-            for m in members
-        ]
-        records = lineage_records(candidates, start=self.index)
+    def _emit(self, kind: str, members: Sequence[Member]) -> None:
+        for member in members:
+            self.known.setdefault(member.genome.hash, member.genome)
+        records = lineage_records([m.candidate() for m in members], start=self.index)
         self.index += len(records)
-        for sink in self.sinks:
+        sinks = self.sinks.get(kind, ()) if isinstance(self.sinks, Mapping) else self.sinks
+        for sink in sinks:
             sink.emit(records)
 
     def summary(self) -> dict[str, list[dict[str, Any]]]:
@@ -191,16 +219,18 @@ class CoevolvingOperators:
             kind: [
                 Member(
                     WorkflowGenome.load(m["genome"]),
-                    m["parent"],
-                    m["operator"],
-                    m["generation"],
-                    float(m["gain"]),
-                    int(m["trials"]),
+                    parent=m["parent"],
+                    operator=m["operator"],
+                    generation=m["generation"],
+                    gain=float(m["gain"]),
+                    trials=int(m["trials"]),
+                    transcripts=tuple(m.get("transcripts", ())),
                 )
                 for m in found
             ]
             for kind, found in state["members"].items()
         }
+        self.known.update((m.genome.hash, m.genome) for found in self.members.values() for m in found)
         self.pending = {key: (kind, genome) for key, (kind, genome) in state["pending"].items()}
         self.counts = dict(state["counts"])
         self.rounds, self.index = int(state["rounds"]), int(state["index"])

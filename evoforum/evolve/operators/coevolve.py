@@ -4,7 +4,10 @@ Operator genomes are mutated with the same machinery as workflow genomes: the st
 parameter and prompt mutations over ``OPERATOR_SPACE`` and the LLM rewrite itself (the rewrite
 operator rewriting an operator's prompt). An operator genome is scored by the improvement the
 children it makes show over their parents on a fitness function; the scored candidates are kept
-(mu + lambda) and can be emitted as lineage records like any candidate.
+(mu + lambda) and can be emitted as lineage records like any candidate: a record's transcripts
+are the message-tree hashes of the model calls its mutation made (noted by ``Transcribed`` in
+the model client's stack), its values the score (none before it is scored) and its items the
+trials the score rests on.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from evoforum.evolve.lineage import LineageRecord
 from evoforum.evolve.operators.base import Operator, vary
 from evoforum.evolve.operators.context import OperatorContext, OperatorStats
 from evoforum.evolve.operators.llm_ops import make_lmx, make_rewrite
-from evoforum.evolve.operators.operator_genomes import LMX, OPERATOR_SPACE
+from evoforum.evolve.operators.operator_genomes import LMX, OPERATOR_SPACE, noting_exchanges
 from evoforum.evolve.operators.structural import mut_prompt, mut_temperature
 from evoforum.genome import WorkflowGenome
 
@@ -36,6 +39,7 @@ class OperatorCandidate:
     generation: int = 0
     trials: int = 0
     invalid_rate: float = 0.0
+    transcripts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -92,13 +96,20 @@ class CoEvolution:
         scored = [c if c.score is not None else await self._rescore(c, pool, rng) for c in population]
         children = []
         for member in scored:
-            made = await self.mutate(member.genome, rng)
+            with noting_exchanges() as transcripts:
+                made = await self.mutate(member.genome, rng)
             if made is None:
                 continue
             genome, meta = made
             found = await self.score(genome, pool, rng)
             children.append(
-                replace(found, parents=(member.genome.hash,), operator=meta, generation=generation)
+                replace(
+                    found,
+                    parents=(member.genome.hash,),
+                    operator=meta,
+                    generation=generation,
+                    transcripts=tuple(transcripts),
+                )
             )
         ranked = sorted([*scored, *children], key=lambda c: -(c.score or 0.0))
         return ranked[: len(population)], children
@@ -122,8 +133,9 @@ def lineage_records(
             operator=f"{COEVOLVE}:{c.operator}",
             generation=c.generation,
             island=island,
-            values=(c.score or 0.0,),
+            values=(c.score,) if c.score is not None else (),
             items=c.trials,
+            transcripts=c.transcripts,
         )
         for i, c in enumerate(candidates)
     ]

@@ -8,7 +8,9 @@ output is the model's answer. Evolving those genomes (``coevolve``) evolves the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,7 @@ from evoforum.genome import (
     Wire,
     WorkflowGenome,
 )
-from evoforum.llm import ChatRequest, Completion, LLMClient, TokenSink, Wrapper
+from evoforum.llm import ChatRequest, Completion, LLMClient, TokenSink, Wrapper, exchange_messages
 
 LMX = "lmx"
 REWRITE = "rewrite"
@@ -137,6 +139,38 @@ class TokenCount(Wrapper):
         return completion
 
 
+_EXCHANGES: ContextVar[list[str] | None] = ContextVar("evoforum_exchanges", default=None)
+
+
+class Transcribed(Wrapper):
+    """Notes the message-tree hash of each exchange that passes through (the hash of its answer,
+    the branch ``Recording`` stores) in the list of the innermost ``noting_exchanges()`` around
+    the call. It belongs right above the recording client, below anything that rewrites requests,
+    so that the hash names the exchange as it was stored."""
+
+    async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        completion = await self.inner.complete(request, on_token=on_token)
+        found = _EXCHANGES.get()
+        if found is not None:
+            found.append(exchange_messages(request, completion)[-1].hash)
+        return completion
+
+    async def aclose(self) -> None:
+        return None  # the client below is closed by its owner
+
+
+@contextmanager
+def noting_exchanges() -> Iterator[list[str]]:
+    """The message-tree hashes of the model calls made (through ``Transcribed``) in this context
+    and the tasks it starts, filled as they are answered."""
+    found: list[str] = []
+    token = _EXCHANGES.set(found)
+    try:
+        yield found
+    finally:
+        _EXCHANGES.reset(token)
+
+
 def with_model(genome: WorkflowGenome, model: str) -> WorkflowGenome:
     """``genome`` with every LLM agent asking ``model``."""
     agents = tuple(
@@ -181,8 +215,10 @@ __all__ = [
     "REWRITE",
     "OperatorSpace",
     "TokenCount",
+    "Transcribed",
     "default_genomes",
     "lmx_genome",
+    "noting_exchanges",
     "operator_genome",
     "rewrite_genome",
     "run_operator_genome",

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pickle
 import random
 
+import pytest
+
 import search_spaces
+from evoforum.errors import ConfigError
 from evoforum.evolve.lineage import InMemoryLineage
 from evoforum.evolve.operators import (
     OPERATOR_SPACE,
@@ -19,8 +22,12 @@ from evoforum.evolve.operators import (
     rewrite_genome,
 )
 from evoforum.evolve.operators._coevolving import CoevolvingOperators
+from evoforum.evolve.operators.llm_ops import make_rewrite
+from evoforum.evolve.operators.operator_genomes import Transcribed
+from evoforum.forum import InMemoryStore
 from evoforum.genome import WorkflowGenome
-from evoforum.llm import OpenAICompatible
+from evoforum.llm import OpenAICompatible, Recording
+from evoforum.tracking.ancestry import by_hash
 
 from .conftest import population
 
@@ -107,9 +114,14 @@ async def test_an_improvement_is_credited_to_the_operator_genome_that_made_the_c
     assert after[maker] == (gain + 0.5, trials + 1)
     assert {h: v for h, v in after.items() if h != maker} == {h: v for h, v in before.items() if h != maker}
     assert child.hash not in pool.pending
-    seeds = [r for r in sink.records if r.operator == "coevolve:seed"]
-    assert [r.genome_hash for r in seeds] == [rewrite_genome().hash]
-    assert {r.genome_hash for r in sink.records} == set(before)
+    born = list(by_hash(sink.records).values())
+    assert [r.genome_hash for r in born if r.operator == "coevolve:seed"] == [rewrite_genome().hash]
+    assert {r.genome_hash for r in born} == set(before)
+    assert all(r.values == () and r.items == 0 for r in born)  # none was credited when it was made
+    credit = sink.records[-1]  # the credit is a further record of the maker
+    assert (credit.genome_hash, credit.items) == (maker, trials + 1)
+    assert credit.values == ((gain + 0.5) / (trials + 1),)
+    assert [r.index for r in sink.records] == list(range(len(sink.records)))
 
 
 async def test_the_worst_operator_genome_is_replaced_by_a_mutation_of_the_best(
@@ -170,3 +182,50 @@ async def test_the_state_round_trips_and_the_run_continues_identically(stub_llm:
         )
         assert one.hash == two.hash
     assert again.state() == policy.state()
+
+
+async def test_an_operator_genome_made_by_the_model_names_the_exchanges_it_was_made_in(
+    stub_llm: OpenAICompatible,
+) -> None:
+    store = InMemoryStore()
+    llm = Transcribed(Recording(stub_llm, store, "record"))
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=llm)
+    coevolution = CoEvolution("rewrite", context, _fitness, trials=1, meta_operators=(make_rewrite(),))
+    pool = population("qa_ensemble", 3)
+    children: list[OperatorCandidate] = []
+    rng = random.Random(1)
+    for generation in range(1, 6):
+        _, made = await coevolution.step([OperatorCandidate(rewrite_genome())], pool, rng, generation)
+        children += made
+        if children:
+            break
+    assert children, "the rewrite never made a valid operator genome"
+    child = children[0]
+    assert child.operator == "llm_rewrite"
+    assert child.transcripts
+    for transcript in child.transcripts:  # each names an exchange as the recording stored it
+        answer = await store.get(transcript)
+        assert answer.sender == "assistant"
+    [record] = lineage_records([child], start=0)
+    assert record.transcripts == child.transcripts
+
+
+async def test_mutations_without_a_model_call_name_no_transcript(stub_llm: OpenAICompatible) -> None:
+    context = OperatorContext(space=search_spaces.get("code_writing"), llm=Transcribed(stub_llm))
+    pool = CoevolvingOperators(context, {"llm_rewrite": "rewrite"}, seed=2, size=6)
+    await pool.draw("llm_rewrite")
+    members = pool.members["rewrite"]
+    assert len(members) == 6
+    assert {m.operator for m in members} >= {"seed", "llm_rewrite", "mut_prompt"}
+    assert members[0].transcripts == ()
+    for member in members[1:]:
+        assert bool(member.transcripts) == (member.operator == "llm_rewrite"), member.operator
+    assert pool.genome(members[1].genome.hash) == members[1].genome
+
+
+def test_a_pool_needs_two_operator_genomes_and_a_replacement_interval(stub_llm: OpenAICompatible) -> None:
+    context = OperatorContext(space=search_spaces.get("code_writing"), llm=stub_llm)
+    with pytest.raises(ConfigError, match="at least 2"):
+        CoevolvingOperators(context, {"llm_rewrite": "rewrite"}, size=1)
+    with pytest.raises(ConfigError, match="every 1 or more"):
+        CoevolvingOperators(context, {"llm_rewrite": "rewrite"}, every=0)
