@@ -8,21 +8,17 @@ through the one actor, so the run's spending passes its budget only by what the 
 spend beyond their reservations. A reservation is one actor round trip; a settlement is sent
 without waiting (calls from one process reach the actor in the order they were sent).
 
-``open_resources`` makes the run's ``RunBudget`` the current one (``RUN_BUDGET``) for the run's
-duration; ``RemoteItems`` made meanwhile carry it to the workers.
+``open_resources`` makes the run's ``RunBudget``; ``RemoteItems`` carry it to the workers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from contextvars import ContextVar
 from typing import Any
 
 from evoforum.errors import BackendError, BudgetExceeded, UsageError
 from evoforum.llm.budget import Account, Budget
-
-RUN_BUDGET: ContextVar[RunBudget | None] = ContextVar("evoforum_run_budget", default=None)
 
 
 class BudgetActor:

@@ -26,7 +26,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from evoforum.config import ExperimentConfig
@@ -37,7 +37,7 @@ from evoforum.evolve.sandbox import SandboxLimits
 from evoforum.llm import Ledger
 from evoforum.llm.accounting import Entry
 from evoforum.llm.budget import BudgetPool
-from evoforum.run._budget import RUN_BUDGET, ActorBudget
+from evoforum.run._budget import ActorBudget
 
 ENTRIES = "llm_entries"
 if TYPE_CHECKING:
@@ -57,12 +57,8 @@ class RemoteItems:
     sandbox: SandboxLimits
     timeout_s: float
     cost_objective: bool = False
-    budget: BudgetPool | None = field(default=None)
-    """The run's shared budget; when not given, the current run's (``RUN_BUDGET``), if any."""
-
-    def __post_init__(self) -> None:
-        if self.budget is None:
-            object.__setattr__(self, "budget", RUN_BUDGET.get())
+    budget: BudgetPool | None = None
+    """The run's shared budget (``Resources.budget``), if it has an LLM budget."""
 
     async def score(self, genome: Any, item: str, seed: int) -> ItemResult:
         worker = _worker(self)

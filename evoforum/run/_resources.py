@@ -23,7 +23,7 @@ from evoforum.config import ExperimentConfig
 from evoforum.errors import ServiceUnavailable
 from evoforum.llm import Budget, Ledger, LLMClient, LLMConfig, Price, PriceTable, Recording, build_client
 from evoforum.llm.budget import BudgetPool
-from evoforum.run._budget import RUN_BUDGET, RunBudget
+from evoforum.run._budget import RunBudget
 from evoforum.run._files import RUN, read_json, write_json
 from evoforum.run._llm import Cached
 
@@ -117,7 +117,7 @@ async def open_resources(
 def _shared_budget(
     stack: AsyncExitStack, config: ExperimentConfig, spent: tuple[int, float]
 ) -> RunBudget | None:
-    """The run's ``RunBudget`` (made current until the run ends) when it runs on Ray with an LLM budget."""
+    """The run's ``RunBudget`` when it runs on Ray with an LLM budget (closed with ``stack``)."""
     if config.evaluation.backend != "ray":
         return None
     budget = llm_settings(config, spent).budget
@@ -125,15 +125,6 @@ def _shared_budget(
         return None
     pool = RunBudget(budget)
     stack.push_async_callback(pool.aclose)
-    token = RUN_BUDGET.set(pool)
-
-    def forget() -> None:
-        try:
-            RUN_BUDGET.reset(token)
-        except ValueError:  # closed from another context than the one that opened it
-            RUN_BUDGET.set(None)
-
-    stack.callback(forget)
     return pool
 
 

@@ -28,7 +28,7 @@ from evoforum.forum import Forum, PostgresStore
 from evoforum.llm import Budget, Ledger, Metered, OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.run import run_experiment
-from evoforum.run._budget import RUN_BUDGET, RunBudget
+from evoforum.run._budget import RunBudget
 from evoforum.run._remote import RemoteItems, Tallied
 from evoforum.run._resources import _shared_budget
 from evoforum.run._workflow import WorkflowScorer
@@ -72,17 +72,10 @@ async def test_only_a_run_on_ray_with_an_llm_budget_shares_it() -> None:
     async with AsyncExitStack() as stack:
         assert _shared_budget(stack, local, (0, 0.0)) is None
         assert _shared_budget(stack, unlimited, (0, 0.0)) is None
-        assert RUN_BUDGET.get() is None
         pool = _shared_budget(stack, limited, (40, 0.0))  # 40 tokens spent by an earlier session
         assert pool is not None
         assert pool.account.budget.max_tokens == 60
-        assert RUN_BUDGET.get() is pool
-        spec = RemoteItems(
-            config=limited, postgres_url="postgresql://x@127.0.0.1/x", llm_url=None, model=None,
-            sandbox=SandboxLimits(), timeout_s=1,
-        )  # fmt: skip
-        assert spec.budget is pool  # what the workers will reserve in
-    assert RUN_BUDGET.get() is None
+        assert not pool.shared
 
 
 @pytest.mark.services
