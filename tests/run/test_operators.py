@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from evoforum.run import run_experiment
 from evoforum.run._export import lineage_rows, show_conversation
 from evoforum.run._llm import Cached, Sampling
 from evoforum.run._operators import GROUPS, Seeding, variation
+from tests._files import held_open
 
 SPACE = search_spaces.get("code_writing")
 
@@ -156,17 +156,6 @@ async def test_the_pool_size_and_replacement_interval_come_from_the_config(stub:
     assert len(policy.coevolution.members["rewrite"]) == 5
 
 
-def open_paths(*paths: Path) -> set[str]:
-    """Which of ``paths`` this process holds open (from /proc/self/fd)."""
-    held = set()
-    for fd in Path("/proc/self/fd").iterdir():
-        try:
-            held.add(os.readlink(fd))
-        except OSError:
-            continue
-    return {str(path.resolve()) for path in paths} & held
-
-
 @pytest.mark.services
 async def test_a_coevolving_run_writes_the_operator_genomes_and_their_lineage(
     stub: StubServer, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -213,7 +202,7 @@ async def test_a_coevolving_run_writes_the_operator_genomes_and_their_lineage(
     assert {m["genome_hash"] for m in members} <= {r.genome_hash for r in records}
     assert all(r.operator.startswith("coevolve:") for r in records)
     assert [r.index for r in records] == list(range(len(records)))
-    assert not open_paths(out / "lineage.jsonl", out / "coevolution.jsonl")  # the writers were closed
+    assert not held_open(out / "lineage.jsonl", out / "coevolution.jsonl")  # the writers were closed
     await _operator_runs_are_in_mlflow(summary, out, members)
     await _the_edit_memory_is_the_runs_pgvector_table(postgres_url, out)
 

@@ -3,7 +3,6 @@ and the MLflow run (a real sqlite store in the output folder; an experiment need
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from evoforum.config import ExperimentConfig, validate_config
 from evoforum.evolve import Engine, read_lineage
 from evoforum.run import run_experiment
+from tests._files import held_open
 
 
 def sim() -> ExperimentConfig:
@@ -23,17 +23,6 @@ def sim() -> ExperimentConfig:
             "algorithm": {"population": 4, "offspring": 4, "generations": 2},
         }
     )
-
-
-def held_open(*paths: Path) -> set[str]:
-    """Which of ``paths`` this process holds open (from /proc/self/fd)."""
-    held = set()
-    for fd in Path("/proc/self/fd").iterdir():
-        try:
-            held.add(os.readlink(fd))
-        except OSError:
-            continue
-    return {str(path.resolve()) for path in paths} & held
 
 
 def mlflow_status(out: Path) -> str:
