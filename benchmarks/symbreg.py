@@ -6,10 +6,12 @@ population 300, 40 generations, cxpb 0.5, mutpb 0.1, tournament of 3, genHalfAnd
 cxOnePoint, mutUniform with genFull(0, 2), height limit 17. Success is an exact fit (MSE <= 1e-9).
 
 Runs (a) bare DEAP with ``creator``/``toolbox`` as in the example and (b) evoforum's engine with
-the equivalent seeded operators over ``--seeds`` seeds each, then (c) one seed end to end through
-the Ray Tune evaluator with JSONL lineage and checkpoints on. Prints one JSON object.
+the equivalent seeded operators over ``--seeds`` seeds each, then (c) ``--ray-seeds`` seeds end to
+end through one Ray Tune evaluator (two long-lived trials) with JSONL lineage and fsynced
+per-generation checkpoints on, each beside the same run evaluated in process with the same
+bookkeeping, and the Ray runs again without fsync. Prints one JSON object (with the load average).
 
-    python benchmarks/symbreg.py [--seeds 30] [--quick]
+    python benchmarks/symbreg.py [--seeds 30] [--quick] [--ray-seeds 5] [--min-batch 1]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import math
 import operator
+import os
 import random
 import statistics
 import sys
@@ -145,27 +148,57 @@ def run_engine(seed: int, generations: int) -> dict[str, Any]:
 # -- (c) through Ray Tune, with lineage and checkpoints ---------------------------------------------
 
 
-async def _through_ray(seed: int, generations: int, out: Path, durable: bool = True) -> dict[str, Any]:
-    from evoforum.evolve import RayTuneEvaluator
-
-    evaluator = RayTuneEvaluator(evaluate_tree, workers=2, by_value=True)
+async def _one(seed: int, generations: int, evaluator: Any, out: Path, durable: bool) -> dict[str, Any]:
+    """One engine run with JSONL lineage and per-generation checkpoints into ``out``."""
+    os.makedirs(out)
     sink = JsonlLineage(out / "lineage.jsonl")
     try:
-        started = time.perf_counter()
-        warm = await evaluator.evaluate(_warmup_jobs())  # starts Ray and the worker trials
-        startup = time.perf_counter() - started
         engine = engine_for(seed, generations, evaluator, out_dir=out, lineage=[sink], durable=durable)
         started = time.perf_counter()
         result = await engine.run()
         wall = time.perf_counter() - started
     finally:
         sink.close()
-        await evaluator.aclose()
     lines = (out / "lineage.jsonl").read_bytes().count(b"\n")
+    return {"evaluations": result.evaluations, "jobs": result.jobs, "wall": wall, "lineage": lines}
+
+
+def _rate(runs: list[dict[str, Any]]) -> float:
+    return round(sum(run["evaluations"] for run in runs) / sum(run["wall"] for run in runs), 1)
+
+
+async def _through_ray(seeds: int, generations: int, out: Path, min_batch: int) -> dict[str, Any]:
+    """``seeds`` runs through one warm Ray Tune evaluator, each followed by the same run evaluated
+    in process with the same bookkeeping (the Ray path's own cost is the difference) and by bare
+    DEAP on that seed (a comparison under the same load, which moves a lot on a shared machine);
+    then the same Ray runs without fsync (checkpoints and lineage still written)."""
+    from evoforum.evolve import RayTuneEvaluator
+
+    evaluator = RayTuneEvaluator(evaluate_tree, workers=2, min_batch=min_batch, by_value=True)
+    ray_runs, local_runs, loose_runs, deap_runs = [], [], [], []
+    try:
+        started = time.perf_counter()
+        warm = await evaluator.evaluate(_warmup_jobs())  # starts Ray and the worker trials
+        startup = time.perf_counter() - started
+        local = LocalEvaluator(evaluate_tree)
+        for seed in range(seeds):
+            ray_runs.append(await _one(seed, generations, evaluator, out / f"ray-{seed}", True))
+            local_runs.append(await _one(seed, generations, local, out / f"local-{seed}", True))
+            deap_runs.append(run_deap(seed, generations))
+        for seed in range(seeds):
+            loose_runs.append(await _one(seed, generations, evaluator, out / f"loose-{seed}", False))
+    finally:
+        await evaluator.aclose()
     return {
-        "evaluations": result.evaluations, "jobs": result.jobs, "wall_s": round(wall, 3),
-        "evals_per_s": round(result.evaluations / wall, 1), "startup_s": round(startup, 2),
-        "lineage_records": lines, "warmup_jobs": len(warm),
+        "seeds": seeds, "workers": 2, "min_batch": min_batch,
+        "evaluations": sum(run["evaluations"] for run in ray_runs),
+        "jobs": sum(run["jobs"] for run in ray_runs),
+        "wall_s": round(sum(run["wall"] for run in ray_runs), 3), "evals_per_s": _rate(ray_runs),
+        "startup_s": round(startup, 2), "warmup_jobs": len(warm),
+        "lineage_records": sum(run["lineage"] for run in ray_runs),
+        "in_process_same_bookkeeping_evals_per_s": _rate(local_runs),
+        "without_fsync_evals_per_s": _rate(loose_runs),
+        "bare_deap_alongside_evals_per_s": _rate(deap_runs),
     }  # fmt: skip
 
 
@@ -208,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="3 seeds, 10 generations: a smoke run")
-    parser.add_argument("--no-ray", action="store_true", help="skip the Ray Tune run")
+    parser.add_argument("--no-ray", action="store_true", help="skip the Ray Tune runs")
+    parser.add_argument("--ray-seeds", type=int, default=5, help="seeds run through Ray Tune")
+    parser.add_argument("--min-batch", type=int, default=1, help="the Ray evaluator's min_batch")
     args = parser.parse_args(argv)
     begun = time.perf_counter()
     seeds, generations = (3, 10) if args.quick else (args.seeds, GENERATIONS)
@@ -224,9 +259,18 @@ def main(argv: list[str] | None = None) -> int:
     }  # fmt: skip
     if not args.no_ray:
         with tempfile.TemporaryDirectory(prefix="symbreg-") as folder:
-            ray_run = asyncio.run(_through_ray(0, generations, Path(folder)))
-        ray_run["vs_bare_deap"] = round(ray_run["evals_per_s"] / report["deap"]["evals_per_s"], 3)
+            ray_run = asyncio.run(_through_ray(args.ray_seeds, generations, Path(folder), args.min_batch))
+        deap_rate = report["deap"]["evals_per_s"]
+        ray_run["vs_bare_deap"] = round(ray_run["evals_per_s"] / deap_rate, 3)
+        ray_run["vs_in_process"] = round(
+            ray_run["evals_per_s"] / ray_run["in_process_same_bookkeeping_evals_per_s"], 3
+        )
+        ray_run["without_fsync_vs_bare_deap"] = round(ray_run["without_fsync_evals_per_s"] / deap_rate, 3)
+        ray_run["vs_bare_deap_alongside"] = round(
+            ray_run["evals_per_s"] / ray_run["bare_deap_alongside_evals_per_s"], 3
+        )
         report["ray_tune"] = ray_run
+        report["load_avg"] = [round(value, 2) for value in os.getloadavg()]
     report["benchmark_wall_s"] = round(time.perf_counter() - begun, 1)
     sys.stdout.write(orjson.dumps(report).decode() + "\n")
     return 0

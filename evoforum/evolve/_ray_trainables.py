@@ -25,22 +25,11 @@ def batch_trial(config: dict[str, Any], fn: ItemFn, batches: list[list[Job]]) ->
     tune.report({"jobs": len(results), "results": encode(results)})
 
 
-def worker_trial(config: dict[str, Any], fn: ItemFn, inbox: Any, outbox: Any) -> None:
-    """A long-lived trial: takes batches from ``inbox`` until it gets ``None``; results go to ``outbox``.
-
-    This keeps per-generation overhead to two queue hops instead of a Tune experiment per call.
-    """
+def worker_trial(config: dict[str, Any], fn: ItemFn, address: tuple[str, int], key: bytes) -> None:
+    """A long-lived trial: connects to the driver at ``address`` and scores the batches it sends
+    until the driver closes the link (see ``_ray_channel``), then reports how many jobs it ran."""
     from ray import tune
 
-    done = 0
-    while True:
-        message = inbox.get(block=True)
-        if message is None:
-            break
-        ticket, jobs = message
-        try:
-            outbox.put((ticket, run_jobs(fn, jobs)))
-        except Exception as error:  # handed to the waiting driver, which raises it
-            outbox.put((ticket, error))
-        done += len(jobs)
-    tune.report({"jobs": done})
+    from evoforum.evolve._ray_channel import serve
+
+    tune.report({"jobs": serve(address, key, fn)})

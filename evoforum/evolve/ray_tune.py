@@ -4,15 +4,17 @@ A Tune trial costs ~0.25 s even with ``reuse_actors=True``, far more than one ch
 jobs are always batched. Two modes:
 
 * ``persistent=True`` (default): one Tune experiment runs for the evaluator's lifetime with
-  ``workers`` long-lived trials; each ``evaluate`` call hands them batches through Ray queues.
-  Overhead per call is a few queue hops, which cheap candidates need.
+  ``workers`` long-lived trials, each connected to the driver by a socket (``_ray_channel``);
+  each ``evaluate`` call hands batches to whichever trial is free. Overhead per batch is one
+  write and one read (well under a millisecond), which cheap candidates need.
 * ``persistent=False``: each ``evaluate`` call runs one Tune experiment whose trials each score
   one batch (``tune.with_parameters`` ships the batches through the object store).
 
 Ray is started on first use (``num_cpus=workers``, no dashboard, quiet, files under a short
 temporary folder) unless it is already running or ``address`` names a cluster. Workers import
-``fn`` by its module name; ``by_value=True`` ships the module's code instead (scripts, tests). Tune's verbose
-output and per-trial result loggers are switched off through its environment variables.
+``fn`` by its module name; ``by_value=True`` ships the module's code instead (scripts, tests).
+Tune's verbose output and per-trial result loggers are switched off through its environment
+variables. The evaluator shuts down only a Ray it started itself, never a cluster it joined.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from evoforum.errors import BackendError, RunError, ServiceUnavailable
+from evoforum.evolve._ray_channel import Hub
 from evoforum.evolve._ray_trainables import batch_trial, decode, worker_trial
 from evoforum.evolve.evaluate import ItemFn, ItemResult, Job, chunks
 
@@ -46,7 +49,8 @@ class RayTuneEvaluator:
     """Evaluates jobs with ``fn`` in Ray Tune trials; see the module docstring.
 
     Each call is split into at most ``workers * batches_per_worker`` batches of at least
-    ``min_batch`` jobs: for jobs of microseconds, a large ``min_batch`` saves queue hops.
+    ``min_batch`` jobs; a free trial takes the next batch, so ``batches_per_worker > 1`` evens
+    out jobs of uneven cost, and a large ``min_batch`` saves exchanges on jobs of microseconds.
     """
 
     def __init__(
@@ -72,8 +76,7 @@ class RayTuneEvaluator:
         self.temp_dir = temp_dir
         self.by_value = by_value
         self._names = count()
-        self._tickets = count()
-        self._queues: tuple[Any, Any] | None = None
+        self._hub: Hub | None = None
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._started_ray = False
@@ -150,36 +153,24 @@ class RayTuneEvaluator:
         return [item for index in range(len(parts)) for item in by_batch[index]]
 
     async def _via_workers(self, parts: list[list[Job]]) -> list[ItemResult]:
-        from ray.util.queue import Empty
+        hub = self._start_workers()
+        found = await hub.run(parts, self._stopped)
+        return [item for part in found for item in part]
 
-        inbox, outbox = self._start_workers()
-        tickets = {next(self._tickets): index for index in range(len(parts))}
-        for ticket, index in tickets.items():
-            await inbox.put_async((ticket, parts[index]))
-        found: dict[int, list[ItemResult]] = {}
-        while len(found) < len(parts):
-            try:
-                ticket, results = await outbox.get_async(block=True, timeout=1.0)
-            except Empty:
-                if self._thread is None or not self._thread.is_alive():
-                    raise RunError(f"the evaluation trials stopped: {self._failure!r}") from None
-                continue
-            if ticket not in tickets:
-                continue  # left over from a call that failed before collecting everything
-            if isinstance(results, BaseException):
-                raise RunError(f"an evaluation batch failed: {results!r}") from results
-            found[tickets[ticket]] = results
-        return [item for index in range(len(parts)) for item in found[index]]
+    def _stopped(self) -> BaseException | None:
+        """Why the worker trials ended, or ``None`` while they run."""
+        if self._thread is not None and self._thread.is_alive():
+            return None
+        return self._failure or RunError("the Tune experiment of the worker trials ended")
 
-    def _start_workers(self) -> tuple[Any, Any]:
-        if self._queues is not None:
-            return self._queues
-        self._ray()
+    def _start_workers(self) -> Hub:
+        if self._hub is not None:
+            return self._hub
+        ray = self._ray()
         from ray import tune
-        from ray.util.queue import Queue
 
-        inbox, outbox = Queue(actor_options={"num_cpus": 0}), Queue(actor_options={"num_cpus": 0})
-        trainable = tune.with_parameters(worker_trial, fn=self.fn, inbox=inbox, outbox=outbox)
+        hub = Hub(ray.util.get_node_ip_address())
+        trainable = tune.with_parameters(worker_trial, fn=self.fn, address=hub.address, key=hub.key)
         space = {"worker": tune.grid_search(list(range(self.workers)))}
         tuner = self._tuner(trainable, space, self.workers)
 
@@ -194,20 +185,17 @@ class RayTuneEvaluator:
 
         self._thread = threading.Thread(target=fit, name="evoforum-tune", daemon=True)
         self._thread.start()
-        self._queues = (inbox, outbox)
-        return self._queues
+        self._hub = hub
+        return hub
 
     async def aclose(self) -> None:
-        """Stop the worker trials (and Ray, when this evaluator started it)."""
-        if self._queues is not None:
-            inbox, outbox = self._queues
-            for _ in range(self.workers):
-                await inbox.put_async(None)
+        """Stop the worker trials and leave Ray if this evaluator joined it: a local Ray it
+        started stops with that; a cluster given by ``address`` keeps running."""
+        if self._hub is not None:
+            self._hub.close()  # each trial sees its link close and ends
             if self._thread is not None:
                 await asyncio.to_thread(self._thread.join, 120)
-            inbox.shutdown()
-            outbox.shutdown()
-            self._queues, self._thread = None, None
+            self._hub, self._thread = None, None
         if self._started_ray:
             _import_ray().shutdown()
             self._started_ray = False
