@@ -217,7 +217,8 @@ class SimWorkflow(Experiment):
 
     def splits(self) -> Splits:
         def items(prefix: str, count: int) -> tuple[str, ...]:
-            return tuple(f"d{d}-{prefix}{n}" for d in range(len(DIFFICULTIES)) for n in range(count))
+            # difficulties interleaved: every prefix of a split (racing scores prefixes) is balanced
+            return tuple(f"d{d}-{prefix}{n}" for n in range(count) for d in range(len(DIFFICULTIES)))
 
         return Splits(
             train=items("train", 2),

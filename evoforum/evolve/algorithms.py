@@ -111,8 +111,13 @@ class NSGA2:
 
 
 def _unique(population: Sequence[Individual], offspring: Sequence[Individual]) -> list[Individual]:
-    """Population and offspring without the same individual twice (reproduction re-adds parents)."""
-    return list({id(ind): ind for ind in [*population, *offspring]}.values())
+    """Population and offspring without the same genome twice (reproduction re-adds parents, and
+    a mutation can give back its parent): a copy would take a survivor's place, and a population
+    of copies of one lucky genome stops searching. The first seen is kept."""
+    first: dict[str, Individual] = {}
+    for ind in [*population, *offspring]:
+        first.setdefault(ind.hash, ind)
+    return list(first.values())
 
 
 @dataclass(frozen=True)

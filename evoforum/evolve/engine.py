@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from evoforum.errors import ConfigError
 from evoforum.evolve.algorithms import Algorithm, Islands, migrate_ring
 from evoforum.evolve.archive import Archive
-from evoforum.evolve.assess import Assessment, Assessor, Racing
+from evoforum.evolve.assess import Assessment, Assessor, LowerBound, Racing, shrunk_means
 from evoforum.evolve.cache import ResultCache
 from evoforum.evolve.checkpoint import load_checkpoint, save_checkpoint
 from evoforum.evolve.evaluate import Evaluator
@@ -45,12 +45,14 @@ class Stateful(Protocol):
 
 @dataclass(frozen=True)
 class GenerationStats:
-    """The best fitness values after a generation and the work done so far."""
+    """The best fitness values after a generation (the current winner's), the work done so far,
+    and the winner's genome hash."""
 
     generation: int
     best: tuple[float, ...]
     evaluations: int
     jobs: int
+    best_hash: str | None = None
 
 
 @dataclass
@@ -79,7 +81,16 @@ class Engine:
     ``durable`` fsyncs the cache journal and the checkpoint every generation (safe against a
     machine crash); without it a killed process still loses nothing, since the operating system
     keeps what was written. ``max_jobs`` is a budget of item evaluations: no new generation starts
-    once it is spent (the run then reports ``stopped="budget"`` and can be resumed with more)."""
+    once it is spent (the run then reports ``stopped="budget"`` and can be resumed with more).
+
+    Fitness is the mean over every item a genome has been scored on so far, refreshed each
+    generation. With racing, every survivor of a generation is scored on the next rung of items
+    (fresh evidence, counted in ``jobs``), so a candidate kept for a few lucky items is tested
+    again until it falls out or has been scored on the whole split. With one objective the winner
+    (``archive.best``) is chosen by a lower confidence bound, mean - ``confidence`` * s / sqrt(n)
+    with s the item spread pooled over the candidates at hand, so a candidate that looked good on
+    a few lucky items does not beat one that stayed good on many; when every candidate is scored
+    on the whole split this is the plain fitness order."""
 
     operators: Operators
     algorithm: Algorithm
@@ -99,6 +110,7 @@ class Engine:
     max_jobs: int | None = None
     observers: Sequence[Observer] = ()
     stateful: Sequence[Stateful] = ()
+    confidence: float = 2.0
 
     def __post_init__(self) -> None:
         self.weights = tuple(float(w) for w in self.weights)
@@ -108,7 +120,8 @@ class Engine:
             self.evaluator, self.cache, list(self.items), self.weights, self.eval_seed, self.racing,
             self.failure_values,
         )  # fmt: skip
-        self.archive = Archive(len(self.weights), self.archive_size)
+        self.ranking = LowerBound(self.assessor, self.confidence)
+        self.archive = Archive(len(self.weights), self.archive_size, key=self.ranking)
         self.rng = random.Random(self.seed)
         self.generation = -1
         self.population: list[list[Individual]] = []
@@ -143,10 +156,13 @@ class Engine:
                 id(ind): (i, ind) for i, off in enumerate(offspring) for ind in off if not ind.fitness.valid
             }
             await self._assess(list(fresh.values()), generation)
+            self._refresh([ind for island in self.population for ind in island])
             self.population = [
-                self.algorithm.survive(island, off, self.rng)
-                for island, off in zip(self.population, offspring, strict=True)
+                self._survive(island, off) for island, off in zip(self.population, offspring, strict=True)
             ]
+            survivors = [ind for island in self.population for ind in island]
+            if await self.assessor.promote([ind.genome for ind in survivors]):
+                self._refresh(survivors)
             if self.islands.count > 1 and generation % self.islands.interval == 0:
                 self.population = migrate_ring(self.population, self.islands.migrants)
             self._end_generation(generation, offspring)
@@ -206,12 +222,47 @@ class Engine:
 
     def _end_generation(self, generation: int, newcomers: Sequence[Sequence[Individual]]) -> None:
         self.generation = generation
-        self.archive.update(ind for group in newcomers for ind in group)
+        # survivors too: racing may have scored one on enough items to enter the archive now
+        present = [ind for group in [*newcomers, *self.population] for ind in group]
+        fresh = [ind for ind in dict.fromkeys(present) if ind.fitness.valid]
+        self._refresh(self.archive.members)
+        self.ranking.fit([*self.archive.members, *fresh])
+        self.archive.update(fresh)
         best = self.archive.best
         values = tuple(best.fitness.values) if best is not None else ()
-        self.history.append(GenerationStats(generation, values, self.evaluations, self.assessor.jobs_run))
+        self.history.append(
+            GenerationStats(
+                generation, values, self.evaluations, self.assessor.jobs_run, best.hash if best else None
+            )
+        )
         if self.out_dir is not None:
             save_checkpoint(self.out_dir, self._state(), durable=self.durable)
+
+    def _survive(self, island: Sequence[Individual], offspring: Sequence[Individual]) -> list[Individual]:
+        """The algorithm's survivors. With racing, candidates rest on different numbers of items,
+        so survival sees each one's estimated mean (``shrunk_means``: a mean over a few items is
+        pulled toward the others'), and a lucky newcomer does not push out a candidate that
+        stayed good on many items; fitness is the plain mean again afterwards."""
+        if self.racing is None:
+            return self.algorithm.survive(island, offspring, self.rng)
+        pool = [ind for ind in dict.fromkeys([*island, *offspring]) if ind.fitness.valid]
+        estimates = shrunk_means({ind.hash: self.assessor.evidence(ind.hash) for ind in pool})
+        means = {id(ind): ind.fitness.values for ind in pool}
+        for ind in pool:
+            if ind.hash in estimates:
+                ind.fitness.values = (estimates[ind.hash], *ind.fitness.values[1:])
+        try:
+            return self.algorithm.survive(island, offspring, self.rng)
+        finally:
+            for ind in pool:
+                ind.fitness.values = means[id(ind)]
+
+    def _refresh(self, individuals: Sequence[Individual]) -> None:
+        """Fitness over every item each genome has been scored on by now (a pure function of the
+        cache, so a resumed run refreshes exactly as the uninterrupted one)."""
+        for ind in individuals:
+            if ind.fitness.valid and self.assessor.depth(ind.hash) > 0:
+                ind.fitness.values = self.assessor.current(ind.hash).values
 
     def _fingerprint(self) -> dict[str, Any]:
         return {
@@ -227,7 +278,8 @@ class Engine:
             "rng_state": self.rng.getstate(), "cache_mark": self.cache.mark(durable=self.durable),
             "evaluations": self.evaluations, "jobs": self.assessor.jobs_run,
             "lineage_index": self.lineage_index, "history": self.history,
-            "stateful": [part.state() for part in self.stateful],
+            "stateful": [part.state() for part in self.stateful], "rungs": self.assessor.rungs,
+            "spread": self.ranking.spread,
         }  # fmt: skip
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -244,6 +296,8 @@ class Engine:
         self.assessor.jobs_run = state["jobs"]
         self.lineage_index = state["lineage_index"]
         self.history = state["history"]
+        self.assessor.rungs = state.get("rungs", {})
+        self.ranking.spread = state.get("spread", 0.0)
         saved_parts = state.get("stateful", [])
         if len(saved_parts) != len(self.stateful):
             raise ConfigError("cannot resume: the run was checkpointed with other stateful parts")

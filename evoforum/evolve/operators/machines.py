@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from evoforum.evolve.operators import _edit as e
 from evoforum.evolve.operators.base import Children, operator
 from evoforum.evolve.operators.context import OperatorContext
-from evoforum.genome import DagSpec, StateSpec, Transition, WorkflowGenome
+from evoforum.genome import DagSpec, MachineSpec, StateSpec, Transition, WorkflowGenome
 
 
 def _renamed(dag: DagSpec, taken: set[str]) -> DagSpec:
@@ -88,22 +88,66 @@ def mut_remove_state(
 def mut_transition(
     parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext
 ) -> Children:
-    """A transition is dropped (when its state has another way out) or sent to another state."""
+    """A transition is dropped (when its state has another way out) or sent to another state.
+
+    Only edits that keep the machine well formed are drawn (every state reachable from the
+    initial one, a final state reachable from every state): a random retarget mostly strands a
+    state, so the sound edits are listed first, then one is chosen (a drop or a retarget with
+    even odds when both exist). The child is still checked by ``vary`` like any other.
+    """
     genome = parents[0]
-    found = e.choose(rng, [(t, m) for t, m in e.machines(genome) if m.transitions])
+    sites = [(trail, m, *_transition_edits(m)) for trail, m in e.machines(genome) if m.transitions]
+    found = e.choose(rng, [site for site in sites if site[2] or site[3]])
     if found is None:
         return []
-    trail, machine = found
-    index = rng.randrange(len(machine.transitions))
-    chosen = machine.transitions[index]
-    siblings = sum(t.source == chosen.source for t in machine.transitions)
-    transitions: list[Transition] = list(machine.transitions)
-    if siblings > 1 and rng.random() < 0.5:
-        del transitions[index]
-    else:
-        targets = [s.name for s in machine.states if s.name != chosen.target]
-        if not targets:
-            return []
-        transitions[index] = chosen.model_copy(update={"target": targets[rng.randrange(len(targets))]})
-    new = machine.model_copy(update={"transitions": tuple(transitions)})
+    trail, machine, drops, retargets = found
+    edits = drops if drops and (not retargets or rng.random() < 0.5) else retargets
+    transitions = edits[rng.randrange(len(edits))]
+    new = machine.model_copy(update={"transitions": transitions})
     return [e.with_body(genome, trail, new)]
+
+
+Edits = list[tuple[Transition, ...]]
+
+
+def _transition_edits(machine: MachineSpec) -> tuple[Edits, Edits]:
+    """Every well-formed machine one transition edit away: the drops, then the retargets."""
+    current = machine.transitions
+    names = [s.name for s in machine.states]
+    drops: Edits = []
+    retargets: Edits = []
+    for index, chosen in enumerate(current):
+        if sum(t.source == chosen.source for t in current) > 1:
+            dropped = current[:index] + current[index + 1 :]
+            if _well_formed(names, machine.initial, dropped):
+                drops.append(dropped)
+        for target in names:
+            if target == chosen.target:
+                continue
+            moved = (*current[:index], chosen.model_copy(update={"target": target}), *current[index + 1 :])
+            if _well_formed(names, machine.initial, moved):
+                retargets.append(moved)
+    return drops, retargets
+
+
+def _well_formed(names: Sequence[str], initial: str, transitions: Sequence[Transition]) -> bool:
+    """A final state exists, every state is reachable from ``initial`` and can reach a final one."""
+    forward: dict[str, set[str]] = {name: set() for name in names}
+    backward: dict[str, set[str]] = {name: set() for name in names}
+    for t in transitions:
+        if t.source not in forward or t.target not in forward:
+            return False
+        forward[t.source].add(t.target)
+        backward[t.target].add(t.source)
+    finals = [name for name in names if not forward[name]]
+    return bool(finals) and _reach([initial], forward) == set(names) == _reach(finals, backward)
+
+
+def _reach(starts: Sequence[str], edges: dict[str, set[str]]) -> set[str]:
+    seen, frontier = set(starts), list(starts)
+    while frontier:
+        for target in edges.get(frontier.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                frontier.append(target)
+    return seen

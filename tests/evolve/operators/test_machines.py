@@ -1,0 +1,56 @@
+"""Transition mutation: only well-formed machines are proposed, and children are still checked."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+import search_spaces
+from evoforum.evolve.operators import OperatorContext, mut_transition
+from evoforum.evolve.operators._edit import machines
+from evoforum.evolve.operators.machines import _well_formed
+from evoforum.genome import Transition
+
+from .conftest import SPACES, population
+
+
+def _edges(*pairs: str) -> list[Transition]:
+    return [Transition(source=pair[0], target=pair[1]) for pair in pairs]
+
+
+@pytest.mark.parametrize(
+    ("transitions", "sound"),
+    [
+        (_edges("ab", "bc"), True),  # a chain ending in c
+        (_edges("ab", "ba"), False),  # no final state
+        (_edges("ab", "ac"), True),  # two ways out of a
+        (_edges("ab", "bb", "ac"), False),  # b loops forever: no way out of b
+        (_edges("ac"), False),  # b unreachable
+        (_edges("ab", "bc", "ca"), False),  # a cycle with no final state
+        (_edges("ab", "ba", "bc"), True),  # a retry loop that can still finish
+    ],
+)
+def test_well_formed_machines(transitions: list[Transition], sound: bool) -> None:
+    assert _well_formed(["a", "b", "c"], "a", transitions) is sound
+
+
+@pytest.mark.parametrize("space", SPACES)
+async def test_transition_children_are_valid_and_change_one_transition(space: str) -> None:
+    context = OperatorContext(space=search_spaces.get(space))
+    pool = [g for g in population(space, 24) if any(m.transitions for _, m in machines(g))]
+    rng = random.Random(5)
+    kinds: Counter[str] = Counter()
+    for _ in range(60):
+        parent = rng.choice(pool)
+        for child in await mut_transition([parent], rng, context):
+            assert context.check(child) == []
+            before = {t for _, m in machines(parent) for t in m.transitions}
+            after = {t for _, m in machines(child) for t in m.transitions}
+            kinds["drop" if len(after) < len(before) else "retarget"] += 1
+            assert len(before - after) == 1
+    counts = context.stats.of("mut_transition")
+    assert counts.invalid == 0
+    assert counts.children == sum(kinds.values()) > 0
+    assert kinds["retarget"] > 0
