@@ -6,6 +6,8 @@ A workflow answers with code; the item's score is 1.0 when the tests pass in the
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -33,15 +35,28 @@ class CodeProblem(BaseModel):
 
 
 def solution_source(problem: CodeProblem, code: Any) -> str:
-    """The module a candidate's answer becomes: its code (a whole function, or the body that
-    completes the prompt), then the problem's tests and a scoring entry point."""
+    """The module a candidate's answer becomes, then the problem's tests and a scoring entry point.
+
+    An answer that defines the entry point follows the prompt with its function as a stub (so the
+    prompt's imports and helper functions stay, and the answer's definitions replace the stub);
+    any other answer is the body that completes the prompt.
+    """
     text = code if isinstance(code, str) else str(code)
-    if f"def {problem.entry_point}" in text:
-        imports = [line for line in problem.prompt.splitlines() if line.startswith(("import ", "from "))]
-        module = "\n".join([*imports, text])
-    else:
-        module = problem.prompt + text
+    module = problem.prompt + text
+    if re.search(rf"^\s*def {re.escape(problem.entry_point)}\b", text, re.MULTILINE):
+        module = _stubbed(problem.prompt) + "\n\n" + text
     return module + "\n\n" + problem.test + RUNNER.format(entry=problem.entry_point)
+
+
+def _stubbed(prompt: str) -> str:
+    """``prompt`` with ``pass`` as the body of its last function (its imports, when that does not parse)."""
+    last = prompt.rstrip().splitlines()[-1]
+    stub = prompt.rstrip() + "\n" + last[: len(last) - len(last.lstrip())] + "pass\n"
+    try:
+        ast.parse(stub)
+    except SyntaxError:
+        return "\n".join(line for line in prompt.splitlines() if line.startswith(("import ", "from ")))
+    return stub
 
 
 class CodeExperiment(Experiment):

@@ -3,6 +3,8 @@
 Options: ``train``, ``valid``, ``test`` (split sizes, default 4/8/8), ``split_seed`` (default 0),
 ``seeds`` (which seed genomes of the space start the population). The report puts the winner's
 test pass@1 beside a single call of the same model on the same test problems (``baselines``).
+That single call is also a seed of the ``code_writing`` space (the same genome, so the same
+hash and the same model requests): evolution starts at least at the baseline.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from evoforum.errors import ConfigError
-from evoforum.genome import DagSpec, FunctionAgent, Metadata, WorkflowGenome
+from evoforum.genome import Metadata, WorkflowGenome
 from experiments._base import Splits, split
 from experiments._code import CodeExperiment, CodeProblem
 
@@ -32,21 +34,13 @@ def load_problems() -> dict[str, CodeProblem]:
 
 
 def single_call() -> WorkflowGenome:
-    """The baseline: one call of the model, its first code block is the answer."""
-    from search_spaces._base import code_of
-    from search_spaces._code_tools import HEADER
-    from search_spaces.code_writing import BLOCKS
+    """The baseline: one call of the model, the code of its answer is the result (the same genome
+    as the ``code_writing`` space's single-call seed, so evolution starts at least there)."""
+    from search_spaces.code_writing import single_call as make
 
-    system = BLOCKS.system_prompts[0] + " " + BLOCKS.prompt_fragments[0]
-    return WorkflowGenome(
-        inputs=("problem",),
-        agents=(
-            BLOCKS.agent("writer", system_prompt=system, temperature=0.0),
-            FunctionAgent(name="extractor", function="extract_code"),
-        ),
-        code=code_of(BLOCKS, ["extract_code"], HEADER),
-        entry=DagSpec(tasks=(BLOCKS.task("draft"), BLOCKS.task("extract_draft"))),
-        metadata=Metadata(name="single-call", origin={"baseline": "single_call"}),
+    genome = make()
+    return genome.model_copy(
+        update={"metadata": Metadata(name="single-call", origin={"baseline": "single_call"})}
     )
 
 

@@ -1,6 +1,10 @@
-"""Code writing: write -> test -> fix state machines with LLM and function (tool) agents.
+"""Code writing: a single call, or write -> test -> fix state machines with LLM and tool agents.
 
 Inputs: ``problem`` (a function signature with a docstring and examples). Output: Python code.
+
+The machines keep the best code so far: the draft is checked against the docstring's examples,
+and a fix (or a fresh attempt) replaces it only when it passes more of them (``keep_better``),
+so a loop never ends with code worse than its first draft, and it stops after a few attempts.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from evoforum.genome import (
     WorkflowGenome,
 )
 from search_spaces._base import BuildingBlocks, SearchSpace, chance, code_of, pick, system_prompt, wire
-from search_spaces._code_tools import HEADER, TOOLS
+from search_spaces._code_tools import HEADER, TOOLS, tools_for
 
 MODEL = "qwen2.5-coder-0.5b-instruct"
 
@@ -56,18 +60,29 @@ BLOCKS = BuildingBlocks(
         TaskSpec(
             name="check",
             agent="checker",
-            inputs=(wire("problem", "problem"), wire("code", "code")),
-            output="report",
+            inputs=(wire("problem", "problem"), wire("code", "extract_draft", task=True)),
+            output="best",
         ),
+        TaskSpec(name="brief", agent="explainer", inputs=(wire("report", "best"),), output="failure"),
         TaskSpec(
             name="repair",
             agent="fixer",
-            inputs=(wire("problem", "problem"), wire("code", "code"), wire("report", "report")),
+            inputs=(wire("problem", "problem"), wire("failure", "brief", task=True)),
         ),
         TaskSpec(
-            name="extract_fix", agent="extractor", inputs=(wire("text", "repair", task=True),), output="code"
+            name="parse_fix", agent="extractor", inputs=(wire("text", "repair", task=True),), output="code"
         ),
-        TaskSpec(name="answer", agent="picker", inputs=(wire("report", "report"),)),
+        TaskSpec(
+            name="keep",
+            agent="keeper",
+            inputs=(
+                wire("problem", "problem"),
+                wire("code", "parse_fix", task=True),
+                wire("best", "best"),
+            ),
+            output="best",
+        ),
+        TaskSpec(name="answer", agent="picker", inputs=(wire("report", "best"),)),
         TaskSpec(name="outline", agent="planner", inputs=(wire("problem", "problem"),), output="plan"),
     ),
 )
@@ -79,61 +94,82 @@ WRITE_PROMPTS = (
 PLAN_PROMPT = "Explain in a few short steps how to solve this problem:\n\n{problem}"
 PLANNED_PROMPT = "Complete this Python function:\n\n{problem}\n\nFollow this plan:\n{plan}"
 FIX_PROMPT = (
-    "This code for the problem below fails its examples.\n\nProblem:\n{problem}\n\n"
-    "Code:\n{code}\n\nTest report:\n{report}\n\nWrite the corrected function."
+    "{problem}\n\nThis implementation of the function above is wrong:\n\n{failure}\n\n"
+    "Write the corrected function in full."
 )
+"""A repair (``fix="repair"``): the best code so far and the examples it gets wrong, one a line."""
+RETRY_PROMPT = "Complete this Python function:\n\n{problem}\n\nA first attempt was wrong. {failure}"
+"""A fresh attempt (``fix="retry"``): the problem again and the examples the best code gets wrong
+(not the code: a small model shown code tends to copy it back)."""
+SINGLE_CALL = BLOCKS.system_prompts[0] + " " + BLOCKS.prompt_fragments[0]
+"""The system prompt of the single-call seed (and of the seeds' first draft)."""
 
 
 class CodeWriting(SearchSpace):
-    """Write -> test -> fix loops, optionally with a planning state or a nested loop."""
+    """A single call, or a write -> fix loop that keeps the best code, optionally after a plan."""
 
     name = "code_writing"
     blocks = BLOCKS
     constraints = Constraints(
         max_tasks=12,
         max_states=10,
+        max_code_lines=320,
         allowed_models=BLOCKS.models,
-        allowed_imports=("ast", "doctest", "re", "json", "math"),
+        allowed_imports=("ast", "doctest", "re", "json", "math", "signal"),
     )
 
     def seeds(self) -> tuple[WorkflowGenome, ...]:
-        base = BLOCKS.system_prompts[0] + " " + BLOCKS.prompt_fragments[0]
+        """0: write, then repair twice at most; 1: write, then two fresh attempts told which
+        examples the best code gets wrong; 2: the single call (the experiments' baseline).
+
+        The loops' first draft is the single call's own request, and they keep it unless a later
+        code passes more examples: on the examples they never end below it."""
         return (
             _genome(
-                base,
-                0.2,
-                WRITE_PROMPTS[0],
-                plan=False,
-                nested=False,
-                guard=_passed(),
-                executor="asyncio",
-                seed=0,
+                SINGLE_CALL, 0.0, WRITE_PROMPTS[0], fix="repair", attempts=2, fix_temperature=0.2, seed=0
             ),
-            _genome(
-                base,
-                0.2,
-                WRITE_PROMPTS[0],
-                plan=True,
-                nested=True,
-                guard=_passed(),
-                executor="process",
-                seed=1,
-            ),
+            _genome(SINGLE_CALL, 0.0, WRITE_PROMPTS[0], fix="retry", attempts=2, fix_temperature=0.7, seed=1),
+            single_call(seed=2),
         )
 
     def _generate(self, rng: np.random.Generator) -> WorkflowGenome:
         prompt = system_prompt(rng, BLOCKS, pick(rng, BLOCKS.system_prompts))
+        if chance(rng, 0.15):
+            return single_call(prompt, pick(rng, BLOCKS.temperatures), pick(rng, WRITE_PROMPTS))
         guard: Guard = _passed() if chance(rng, 0.5) else Predicate(function="has_passed")
         return _genome(
             prompt,
             pick(rng, BLOCKS.temperatures),
             pick(rng, WRITE_PROMPTS),
-            plan=chance(rng, 0.4),
+            fix=pick(rng, ("repair", "retry")),
+            attempts=int(rng.integers(1, 4)),
+            fix_temperature=pick(rng, BLOCKS.temperatures),
+            plan=chance(rng, 0.3),
             nested=chance(rng, 0.3),
             guard=guard,
             executor=pick(rng, ("asyncio", "process")),
-            seed=None,
         )
+
+
+def single_call(
+    system: str = SINGLE_CALL,
+    temperature: float = 0.0,
+    write_prompt: str = WRITE_PROMPTS[0],
+    seed: int | None = None,
+) -> WorkflowGenome:
+    """One call of the model; the code of its answer is the result."""
+    origin: dict[str, object] = {"space": "code_writing"}
+    origin.update({"seed_genome": seed} if seed is not None else {"operator": "random"})
+    return WorkflowGenome(
+        inputs=("problem",),
+        agents=(
+            BLOCKS.agent("writer", system_prompt=system, prompt=write_prompt, temperature=temperature),
+            FunctionAgent(name="extractor", function="extract_code"),
+        ),
+        code=code_of(BLOCKS, tools_for(["extract_code"]), HEADER),
+        entry=DagSpec(tasks=(BLOCKS.task("draft"), BLOCKS.task("extract_draft"))),
+        metadata=Metadata(name="single-call", origin=origin),
+    )
 
 
 def _passed() -> Compare:
@@ -145,12 +181,24 @@ def _genome(
     temperature: float,
     write_prompt: str,
     *,
-    plan: bool,
-    nested: bool,
-    guard: Guard,
-    executor: str,
-    seed: int | None,
+    fix: str,
+    attempts: int,
+    fix_temperature: float | None = None,
+    plan: bool = False,
+    nested: bool = False,
+    guard: Guard | None = None,
+    executor: str = "asyncio",
+    seed: int | None = None,
 ) -> WorkflowGenome:
+    """write (draft, extract, check) -> fix (brief, repair, extract, keep the better) -> done; the
+    machine value ``best`` is the report of the best code so far."""
+    guard = guard if guard is not None else _passed()
+    fixer_temperature = temperature if fix_temperature is None else fix_temperature
+    fixer = (
+        BLOCKS.agent("fixer", system_prompt=system, prompt=FIX_PROMPT, temperature=fixer_temperature)
+        if fix == "repair"
+        else BLOCKS.agent("fixer", system_prompt=system, prompt=RETRY_PROMPT, temperature=fixer_temperature)
+    )
     agents: list[LLMAgent | FunctionAgent] = [
         BLOCKS.agent(
             "writer",
@@ -158,35 +206,37 @@ def _genome(
             prompt=PLANNED_PROMPT if plan else write_prompt,
             temperature=temperature,
         ),
-        BLOCKS.agent("fixer", system_prompt=system, prompt=FIX_PROMPT, temperature=temperature),
+        fixer,
         FunctionAgent(name="extractor", function="extract_code"),
         FunctionAgent(name="checker", function="check_code"),
+        FunctionAgent(name="explainer", function="failure_report" if fix == "repair" else "failure_hints"),
+        FunctionAgent(name="keeper", function="keep_better"),
         FunctionAgent(name="picker", function="final_code"),
     ]
     draft = BLOCKS.task("draft")
     if plan:
         draft = draft.model_copy(update={"inputs": (*draft.inputs, wire("plan", "plan"))})
-    write = DagSpec(tasks=(draft, BLOCKS.task("extract_draft")))
-    check = DagSpec(tasks=(BLOCKS.task("check", executor=executor),))
-    fix = DagSpec(tasks=(BLOCKS.task("repair"), BLOCKS.task("extract_fix")))
+    write = DagSpec(tasks=(draft, BLOCKS.task("extract_draft"), BLOCKS.task("check", executor=executor)))
+    repair = DagSpec(tasks=tuple(BLOCKS.task(name) for name in ("brief", "repair", "parse_fix", "keep")))
     answer = DagSpec(tasks=(BLOCKS.task("answer"),))
+    enough = Compare(field="attempts", op=">=", value=attempts)
     loop = MachineSpec(
         states=(
             StateSpec(name="write", body=write),
-            StateSpec(name="test", body=check),
-            StateSpec(name="fix", body=fix),
+            StateSpec(name="fix", body=repair),
             StateSpec(name="done", body=answer),
         ),
         transitions=(
-            Transition(source="write", target="test", guard=Always()),
-            Transition(source="test", target="done", guard=guard),
-            Transition(source="test", target="fix"),
-            Transition(source="fix", target="test"),
+            Transition(source="write", target="done", guard=guard),
+            Transition(source="write", target="fix", guard=Always()),
+            Transition(source="fix", target="done", guard=guard),
+            Transition(source="fix", target="done", guard=enough),
+            Transition(source="fix", target="fix", guard=Always()),
         ),
         initial="write",
-        step_limit=8,
+        step_limit=attempts + 3,
     )
-    entry = loop
+    entry: MachineSpec = loop
     if plan:
         agents.append(
             BLOCKS.agent("planner", system_prompt=system, prompt=PLAN_PROMPT, temperature=temperature)
@@ -194,10 +244,7 @@ def _genome(
         planning = DagSpec(tasks=(BLOCKS.task("outline"),))
         if nested:
             entry = MachineSpec(
-                states=(
-                    StateSpec(name="plan", body=planning),
-                    StateSpec(name="solve", body=loop),
-                ),
+                states=(StateSpec(name="plan", body=planning), StateSpec(name="solve", body=loop)),
                 transitions=(Transition(source="plan", target="solve"),),
                 initial="plan",
                 step_limit=3,
@@ -205,16 +252,24 @@ def _genome(
         else:
             states = (StateSpec(name="plan", body=planning), *loop.states)
             transitions = (Transition(source="plan", target="write"), *loop.transitions)
-            entry = loop.model_copy(update={"states": states, "transitions": transitions, "initial": "plan"})
-    tools = ["extract_code", "check_code", "final_code"]
+            entry = loop.model_copy(
+                update={
+                    "states": states,
+                    "transitions": transitions,
+                    "initial": "plan",
+                    "step_limit": loop.step_limit + 1,
+                }
+            )
+    explain = "failure_report" if fix == "repair" else "failure_hints"
+    tools = ["extract_code", "check_code", explain, "keep_better", "final_code"]
     if isinstance(guard, Predicate):
         tools.append("has_passed")
-    origin: dict[str, object] = {"space": "code_writing"}
+    origin: dict[str, object] = {"space": "code_writing", "fix": fix}
     origin.update({"seed_genome": seed} if seed is not None else {"operator": "random"})
     return WorkflowGenome(
         inputs=("problem",),
         agents=tuple(agents),
-        code=code_of(BLOCKS, tools, HEADER),
+        code=code_of(BLOCKS, tools_for(tools), HEADER),
         entry=entry,
         metadata=Metadata(name="code-writing", origin=origin),
     )

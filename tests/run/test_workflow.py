@@ -63,6 +63,8 @@ async def test_a_failing_workflow_scores_zero_and_keeps_its_conversation(stub_ll
     space = search_spaces.get("code_writing")
     rng = np.random.default_rng(0)
     genome = next(g for g in (space.random_genome(rng) for _ in range(50)) if "has_passed" in g.code)
+    broken = genome.code.replace('return bool(report.get("passed"))', 'raise RuntimeError("broken guard")')
+    genome = genome.model_copy(update={"code": broken})  # the space's loops end by themselves: break one
     forum = Forum()
     fn = WorkflowScorer(QUICK, llm=stub_llm, forum=forum, sandbox=Sandbox(), model="stub", timeout_s=60).score
     result = await fn(genome, "quick/largest", 0)  # a predicate guard: genome code run by the sandbox

@@ -1,8 +1,10 @@
-"""Helpers for editing frozen genomes: finding and replacing DAGs and machines by position."""
+"""Helpers for editing frozen genomes: finding and replacing DAGs and machines by position; and
+the fenced code blocks operators show a model and read back from its answer."""
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
@@ -130,3 +132,41 @@ def values_read(genome: WorkflowGenome) -> set[str]:
 def choose(rng: random.Random, options: Sequence[T]) -> T | None:
     """One of ``options`` drawn from ``rng``, or None when there is none."""
     return options[rng.randrange(len(options))] if options else None
+
+
+_OPENING = re.compile(r"^[ \t]*(`{3,})[ \t]*([\w.+-]*)[^`\n]*$")
+
+
+def fenced_blocks(text: str) -> list[str]:
+    """The fenced code blocks of a model's answer, in order (Markdown's rules, as CommonMark has them).
+
+    A block opens with a line of three or more backticks (and an optional language) and closes
+    with a line of backticks alone, at least as many as opened it; a backtick run inside a line of
+    code (a regular expression, a string) never closes it. A block left open runs to the end of
+    the answer (a reply cut off by its token limit).
+    """
+    blocks: list[str] = []
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        opening = _OPENING.match(lines[index])
+        index += 1
+        if opening is None:
+            continue
+        width = len(opening[1])
+        body: list[str] = []
+        while index < len(lines):
+            line = lines[index].strip()
+            index += 1
+            if len(line) >= width and set(line) == {"`"}:
+                break
+            body.append(lines[index - 1])
+        blocks.append("\n".join(body) + "\n" if body else "")
+    return blocks
+
+
+def fence(text: str, language: str = "") -> str:
+    """``text`` in a fenced block whose fence is longer than any backtick run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    marks = "`" * max(3, longest + 1)
+    return f"{marks}{language}\n{text.rstrip()}\n{marks}"

@@ -9,13 +9,13 @@ cannot be used raises an evoforum error, which ``vary`` counts as an invalid chi
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Sequence
 from typing import Literal
 
 from evoforum.codegen import export, parse
 from evoforum.errors import ConfigError, LLMMisbehaved
 from evoforum.evolve.operators import _cst, _rewrite
+from evoforum.evolve.operators._edit import fence, fenced_blocks
 from evoforum.evolve.operators.base import Children, Operator
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.evolve.operators.memory import EDIT_KEY, format_examples
@@ -24,7 +24,6 @@ from evoforum.genome import Metadata, WorkflowGenome
 from evoforum.genome.model import normalize_code
 
 LMXMode = Literal["module", "code", "json"]
-_FENCE = re.compile(r"```(?:python|py|json)?[ \t]*\n(.*?)```", re.DOTALL)
 KEEP = 4000
 HINTS = (
     "Make one small, targeted change.",
@@ -35,11 +34,6 @@ HINTS = (
     "Keep what works and change one thing.",
 )
 """One is drawn per call (from the operator's generator), so repeated calls explore."""
-
-
-def fenced_blocks(text: str) -> list[str]:
-    """The fenced code blocks of an answer, in order."""
-    return _FENCE.findall(text)
 
 
 def _score(context: OperatorContext, genome: WorkflowGenome) -> str:
@@ -82,9 +76,9 @@ def make_lmx(k: int = 2, mode: LMXMode = "module", name: str | None = None) -> O
     ) -> Children:
         ranked = sorted(parents, key=lambda p: -(context.scores.get(p.hash) or 0.0))
         shown = [_show(p, mode) for p in ranked]
+        language = "json" if mode == "json" else "python"
         listing = "\n\n".join(
-            f"Parent {i + 1} (score {_score(context, p)}):\n```{'json' if mode == 'json' else 'python'}\n"
-            f"{text.rstrip()}\n```"
+            f"Parent {i + 1} (score {_score(context, p)}):\n{fence(text, language)}"
             for i, (p, text) in enumerate(zip(ranked, shown, strict=True))
         )
         inputs = {

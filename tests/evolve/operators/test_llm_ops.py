@@ -197,3 +197,68 @@ async def test_a_missing_model_or_a_server_that_is_down_is_raised_not_counted() 
             await llm_rewrite([parent], random.Random(0), context)
     finally:
         await client.aclose()
+
+
+FENCE = "`" * 3
+
+
+def test_fenced_blocks_close_only_on_a_line_of_backticks() -> None:
+    from evoforum.evolve.operators.llm_ops import fenced_blocks
+
+    code = f'def f(text):\n    return text.split("{FENCE}")[0]\n'
+    answer = f"Here:\n{FENCE}python\n{code}{FENCE}\nand then\n{FENCE}\nx = 1\n{FENCE}\n"
+    assert fenced_blocks(answer) == [code, "x = 1\n"]
+    longer = f"{FENCE}`py\n{FENCE}\ninner\n{FENCE}\n{FENCE}`\n"  # a longer fence holds a shorter one
+    assert fenced_blocks(longer) == [f"{FENCE}\ninner\n{FENCE}\n"]
+    assert fenced_blocks(f"{FENCE}python\ndef g():\n    return 1") == ["def g():\n    return 1\n"]  # cut off
+    assert fenced_blocks("no block") == []
+
+
+class _EchoFirstParent(_Scripted):
+    """Answers with the first parent block of the LMX prompt (one word changed), fenced as a model would."""
+
+    def __init__(self) -> None:
+        super().__init__(["unused"])
+
+    async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        from evoforum.evolve.operators.llm_ops import fenced_blocks
+
+        block = fenced_blocks(request.messages[-1].content)[0].replace("A fence.", "A fence!")
+        return Completion(text=f"Sure.\n{FENCE}python\n{block}{FENCE}\n", model=request.model)
+
+
+@pytest.mark.parametrize("mode", ["module", "code"])
+async def test_a_tool_holding_a_fence_survives_the_lmx_prompt_round_trip(mode: str) -> None:
+    parent = population("code_writing")[0]
+    tool = f'\n\ndef fence_of(text: str) -> str:\n    """A fence."""\n    return "{FENCE}" + text\n'
+    parent = parent.model_copy(update={"code": parent.code + tool})
+    context = OperatorContext(space=search_spaces.get("code_writing"), llm=_EchoFirstParent())
+    op = make_lmx(2, mode, f"echo_{mode}")
+    [child] = await op([parent, parent], random.Random(0), context)
+    assert context.stats.of(op.name).invalid == 0
+    assert child.code == parent.code.replace("A fence.", "A fence!")
+    assert child.entry == parent.entry
+
+
+def test_code_writing_tools_hold_no_fence() -> None:
+    from search_spaces._code_tools import TOOLS
+
+    assert not [name for name, source in TOOLS.items() if FENCE in source]
+
+
+async def test_lmx_on_code_writing_with_the_stub_gives_valid_children() -> None:
+    pool = population("code_writing")
+    async with StubServer(seed=3) as server:
+        client = OpenAICompatible(server.url, "stub")
+        context = OperatorContext(space=search_spaces.get("code_writing"), llm=client)
+        rng = random.Random(3)
+        try:
+            for _ in range(6):
+                for op in (lmx_module, lmx_code):
+                    for child in await op(rng.sample(pool, 2), rng, context):
+                        assert context.check(child) == []
+        finally:
+            await client.aclose()
+    assert context.stats.of("lmx_code").invalid == 0
+    assert context.stats.of("lmx_code").children == 6
+    assert context.stats.of("lmx").children >= 2  # the rest: the stub's re-ordered modules (see report)
