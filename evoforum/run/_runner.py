@@ -69,7 +69,7 @@ async def run_experiment(
         lineage = JsonlLineage(out / files.LINEAGE)
         stack.callback(lineage.close)
         sinks = [lineage, tracker, progress]
-        engine = _engine(config, out, plan, book, sinks, resources)
+        engine = _engine(config, out, plan, book, progress, sinks, resources)
         progress.engine = engine
 
         def on_generation(generation: int) -> None:
@@ -144,6 +144,7 @@ async def run_experiment(
                     "best": list(h.best),
                     "evaluations": h.evaluations,
                     "jobs": h.jobs,
+                    "best_hash": h.best_hash,
                 }
                 for h in result.history
             ],
@@ -195,7 +196,13 @@ def _prepare(config: ExperimentConfig, out: Path, resume: bool) -> dict[str, Any
 
 
 def _engine(
-    config: ExperimentConfig, out: Path, plan: Plan, book: files.GenomeBook, sinks: list[Any], resources: Any
+    config: ExperimentConfig,
+    out: Path,
+    plan: Plan,
+    book: files.GenomeBook,
+    progress: Progress,
+    sinks: list[Any],
+    resources: Any,
 ) -> Engine:
     section = config.algorithm
     mu, lambda_ = section.population, section.offspring or section.population
@@ -225,7 +232,7 @@ def _engine(
         operators=operators, algorithm=algorithm, evaluator=evaluator, items=list(plan.splits.valid),
         weights=plan.weights, generations=section.generations, seed=config.seed, islands=islands,
         racing=racing, out_dir=out, lineage=sinks, max_jobs=config.budget.evaluations,
-        observers=plan.observers, stateful=plan.stateful,
+        observers=plan.observers, stateful=plan.stateful, on_generation=[progress.generation_done],
     )  # fmt: skip
 
 
@@ -294,10 +301,9 @@ def _remember_checkpoint(out: Path, book: files.GenomeBook, progress: Progress) 
     if state is None:
         return
     progress.evaluations = int(state["evaluations"])
-    if state["archive"]:
-        best = max(state["archive"], key=lambda ind: ind.fitness)
-        if _score(best.fitness.values) is not None:
-            progress.best, progress.best_hash = best.fitness.values[0], best.hash
+    last = state["history"][-1] if state["history"] else None
+    if last is not None and last.best and _score(last.best) is not None:
+        progress.best, progress.best_hash = last.best[0], last.best_hash
     for island in state["population"]:
         for ind in island:
             book.remember(ind.genome)

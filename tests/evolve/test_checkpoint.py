@@ -129,3 +129,23 @@ async def test_a_checkpoint_of_another_version_is_refused(tmp_path: Path) -> Non
     (tmp_path / "checkpoint.pkl").write_bytes(pickle.dumps({"version": 999}))
     with pytest.raises(ConfigError, match="version"):
         load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize(("every", "expected"), [(0.0, 2 * 6), (3600.0, 2 + 2)])
+async def test_durable_runs_fsync_at_most_once_per_interval_and_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: float, expected: int
+) -> None:
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    seen: list[int] = []
+    engine = Engine(
+        operators=VectorSpace(length=3).operators(), algorithm=Generational(8, elitism=1),
+        evaluator=LocalEvaluator(sphere), items=["0", "1"], weights=(-1.0,), generations=5, seed=1,
+        out_dir=tmp_path, sync_every_s=every, on_generation=[lambda stats: seen.append(stats.generation)],
+    )  # fmt: skip
+    await engine.run()
+    # journal + checkpoint: every generation (0..5), or the first generation's and the end's
+    assert len(synced) == expected
+    assert seen == list(range(6))
+    assert load_checkpoint(tmp_path)["generation"] == 5

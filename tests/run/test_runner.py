@@ -171,3 +171,19 @@ async def test_mlflow_holds_the_winner_with_its_lineage_tags(tmp_path: Path) -> 
     assert tags["mlflow.parentRunId"] == summary["mlflow"]["run_id"]
     parent_runs = {row["run_id"] for row in rows if row["genome"] in rows[0]["parents"]}
     assert set(filter(None, tags["evoforum.parent_runs"].split(","))) == parent_runs
+
+
+async def test_progress_and_reports_follow_the_engines_winner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under racing the highest raw score is usually a lucky candidate scored on a few items; the
+    progress line, the per-generation reports and the summary's history name the engine's winner."""
+    summary = await run_experiment(config(SIM, evaluation={"racing": True}), tmp_path / "run")
+    history = summary["history"]
+    reports = summary["report_history"]
+    assert [row["best"] for row in reports] == [row["best_hash"] for row in history]
+    assert history[-1]["best_hash"] == summary["best"]["genome_hash"]
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("gen ")]
+    assert len(lines) == len(history)
+    shown = [float(line.split()[3]) for line in lines]
+    assert shown == pytest.approx([row["best"][0] for row in history], rel=1e-3)
