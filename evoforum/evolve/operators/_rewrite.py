@@ -18,10 +18,10 @@ import libcst as cst
 from evoforum.codegen import export, parse
 from evoforum.errors import CodeRejected, LLMMisbehaved
 from evoforum.evolve.operators import _cst
+from evoforum.evolve.operators._edit import fence, fenced_blocks
 from evoforum.genome import LLMAgent, WorkflowGenome
 from evoforum.genome.model import normalize_code
 
-_FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 _PROMPT = re.compile(r"<prompt>\n?(.*?)\n?</prompt>", re.DOTALL)
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PROMPT_FIELDS = ("prompt", "system_prompt")
@@ -44,7 +44,7 @@ def pick_target(genome: WorkflowGenome, rng: random.Random) -> Target | None:
     if genome.code:
         for name, function in _cst.functions(_cst.parse(genome.code)).items():
             source = _cst.source(function).strip("\n")
-            targets.append(Target("function", name, source, f"```python\n{source}\n```"))
+            targets.append(Target("function", name, source, fence(source, "python")))
     for agent in genome.agents:
         if isinstance(agent, LLMAgent):
             for field in PROMPT_FIELDS:
@@ -64,7 +64,7 @@ def apply(genome: WorkflowGenome, target: Target, answer: str) -> tuple[Workflow
 
 
 def apply_function(genome: WorkflowGenome, name: str, answer: str) -> tuple[WorkflowGenome, str]:
-    blocks = _FENCE.findall(answer)
+    blocks = fenced_blocks(answer)
     if not blocks:
         raise LLMMisbehaved("the rewrite holds no fenced code block", raw=answer[:2000])
     new_module = _cst.parse(blocks[0])
