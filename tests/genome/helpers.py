@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from evoforum.genome import (
@@ -21,6 +22,7 @@ from evoforum.genome import (
     Wire,
     WorkflowGenome,
 )
+from evoforum.llm import ChatRequest, Completion
 
 CODE = """\
 def shout(text: str) -> str:
@@ -170,3 +172,21 @@ def structured() -> WorkflowGenome:
             origin={"parents": ["a", "b"], "generation": 3},
         ),
     )
+
+
+class Scripted:
+    """An LLMClient that answers from a list, in order, and keeps the requests."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.requests: list[ChatRequest] = []
+
+    async def complete(self, request: ChatRequest, *, on_token: Any = None) -> Completion:
+        self.requests.append(request)
+        return Completion(text=self.answers.pop(0), model=request.model)
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        return [[0.0] for _ in texts]
+
+    async def aclose(self) -> None:
+        return None

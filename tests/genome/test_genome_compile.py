@@ -12,28 +12,9 @@ from evoforum.errors import GenomeInvalid, LLMMisbehaved, SandboxFailure
 from evoforum.flow import Runtime
 from evoforum.genome import DagSpec, LLMAgent, OutputSchema, Predicate, TaskSpec, Transition, compile
 from evoforum.genome.runnable import SubprocessRunner, ask, render_prompt
-from evoforum.llm import ChatRequest, Completion
-from tests.genome.helpers import machine, pipeline, wire
+from tests.genome.helpers import Scripted, machine, pipeline, wire
 
 PROBLEM = 'def add(a, b):\n    """Add.\n\n    >>> add(1, 2)\n    3\n    """\n'
-
-
-class Scripted:
-    """An LLMClient that answers from a list, in order, and keeps the requests."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.requests: list[ChatRequest] = []
-
-    async def complete(self, request: ChatRequest, *, on_token: Any = None) -> Completion:
-        self.requests.append(request)
-        return Completion(text=self.answers.pop(0), model=request.model)
-
-    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
-        return [[0.0] for _ in texts]
-
-    async def aclose(self) -> None:
-        return None
 
 
 class Counting:

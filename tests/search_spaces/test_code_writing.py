@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -11,10 +10,10 @@ import pytest
 import search_spaces
 from evoforum.flow import Runtime
 from evoforum.genome import compile
-from evoforum.llm import ChatRequest, Completion
 from search_spaces._base import code_of
 from search_spaces._code_tools import HEADER, TOOLS
 from search_spaces.code_writing import BLOCKS
+from tests.genome.helpers import Scripted
 
 FENCE = "`" * 3
 PROBLEM = (
@@ -95,24 +94,6 @@ def test_keep_better_never_replaces_code_with_worse(tools: dict[str, Any]) -> No
     assert "- evens([1, 2, 3, 4]) returned [2] instead of [2, 4]" in shown
     assert "Another attempt got these wrong:\n- evens([1, 2, 3, 4]) returned [1, 2, 3, 4]" in shown
     assert HALF not in tools["failure_hints"](kept)  # a fresh attempt is not shown code to copy
-
-
-class Scripted:
-    """An LLM client answering from a list, in turn, keeping the requests."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.requests: list[ChatRequest] = []
-
-    async def complete(self, request: ChatRequest, *, on_token: Any = None) -> Completion:
-        self.requests.append(request)
-        return Completion(text=self.answers.pop(0), model=request.model)
-
-    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
-        return [[0.0] for _ in texts]
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def _run(seed: int, *answers: str) -> tuple[Any, Scripted]:
