@@ -106,7 +106,10 @@ class EvaluationSection(Section):
     """Where candidates run: in this process or as Ray Tune trials."""
 
     backend: Literal["local", "ray"] = "local"
-    ray_address: str | None = Field(default=None, description="a Ray cluster; unset: a local Ray")
+    ray_address: str | None = Field(
+        default=None,
+        description="a Ray cluster (host:port of its head; run on one of its nodes); unset: a local Ray",
+    )
     concurrency: PositiveInt = 2
     batch_size: PositiveInt = Field(default=8, description="candidates per Ray Tune trial, at least")
     racing: bool = False
