@@ -8,15 +8,30 @@ override ``qwen2.pooling_type=1`` (mean) makes it one vector per input, as OpenA
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
+from evoforum.errors import ConfigError
 from evoforum.services._health import llm_models
 from evoforum.services._service import Service
 from evoforum.services._state import StateDir
 from evoforum.services.model import MODEL_NAME, ensure_model
 
 THREADS = 2
+"""The server's threads (at most the CPUs) unless ``EVOFORUM_LLM_THREADS`` says otherwise.
+On a machine whose cores other work keeps busy, llama.cpp's spinning threads slow each other down
+(measured on 2 busy cores: ~0.9 tokens/s with 2 threads, ~16 with 1); 1 is then the better choice."""
 CONTEXT = 4096
+
+
+def threads() -> int:
+    """How many threads the local server uses (``EVOFORUM_LLM_THREADS``, else ``THREADS``)."""
+    text = os.environ.get("EVOFORUM_LLM_THREADS", "").strip()
+    if not text:
+        return min(THREADS, os.cpu_count() or 1)
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"EVOFORUM_LLM_THREADS must be a whole number of at least 1, not {text!r}")
+    return int(text)
 
 
 class LLMService(Service):
@@ -35,8 +50,8 @@ class LLMService(Service):
             "--model_alias", MODEL_NAME,
             "--host", "127.0.0.1",
             "--port", str(port),
-            "--n_threads", str(THREADS),
-            "--n_threads_batch", str(THREADS),
+            "--n_threads", str(threads()),
+            "--n_threads_batch", str(threads()),
             "--n_ctx", str(CONTEXT),
             "--embedding", "true",
             "--kv_overrides", "qwen2.pooling_type=int:1",
