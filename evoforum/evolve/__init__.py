@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from evoforum.evolve.algorithms import NSGA2, Algorithm, Generational, Islands, MuPlusLambda, migrate_ring
+from evoforum.evolve.algorithms import (
+    NSGA2,
+    Algorithm,
+    Generational,
+    Islands,
+    MuPlusLambda,
+    best_distinct,
+    migrate_ring,
+)
 from evoforum.evolve.archive import Archive
 from evoforum.evolve.assess import Assessment, Assessor, Racing
 from evoforum.evolve.cache import ResultCache
@@ -62,6 +70,7 @@ __all__ = [
     "ResultCache",
     "RunResult",
     "TreeGenome",
+    "best_distinct",
     "derive_seed",
     "load_checkpoint",
     "migrate_ring",

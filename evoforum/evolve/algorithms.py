@@ -82,7 +82,7 @@ class MuPlusLambda:
     def survive(
         self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random
     ) -> list[Individual]:
-        return sel_best(_unique(population, offspring), self.mu)
+        return best_distinct(population, offspring, self.mu)
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,13 @@ class NSGA2:
         self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random
     ) -> list[Individual]:
         return sel_nsga2(_unique(population, offspring), self.mu)
+
+
+def best_distinct(
+    population: Sequence[Individual], offspring: Sequence[Individual], mu: int
+) -> list[Individual]:
+    """The ``mu`` best of population and offspring, each genome once (see ``_unique``)."""
+    return sel_best(_unique(population, offspring), mu)
 
 
 def _unique(population: Sequence[Individual], offspring: Sequence[Individual]) -> list[Individual]:

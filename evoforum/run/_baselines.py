@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from evoforum.evolve import Individual, Operators, sel_best
+from evoforum.evolve import Individual, Operators, best_distinct
 from evoforum.hashing import digest
 
 SAMPLE_STRIDE = 1_000_003
@@ -79,16 +79,28 @@ def unwrap_samples(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @dataclass(frozen=True)
-class RandomSearch:
-    """Fresh random genomes each generation (``random_init``); the best ``mu`` of all survive."""
+class _KeepBest:
+    """A baseline's population: ``mu`` genomes; ``lambda_`` new ones a generation; the best
+    ``mu`` of all survive, each genome once."""
 
     mu: int
     lambda_: int
-    random_init: Callable[[random.Random], Any]
 
     @property
     def population_size(self) -> int:
         return self.mu
+
+    def survive(
+        self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random
+    ) -> list[Individual]:
+        return best_distinct(population, offspring, self.mu)
+
+
+@dataclass(frozen=True)
+class RandomSearch(_KeepBest):
+    """Fresh random genomes each generation (``random_init``); the best ``mu`` of all survive."""
+
+    random_init: Callable[[random.Random], Any]
 
     async def breed(
         self, population: Sequence[Individual], operators: Operators, rng: random.Random, generation: int
@@ -99,27 +111,16 @@ class RandomSearch:
             for _ in range(self.lambda_)
         ]
 
-    def survive(
-        self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random
-    ) -> list[Individual]:
-        return _best_distinct(population, offspring, self.mu)
-
     def __repr__(self) -> str:
         return f"RandomSearch(mu={self.mu}, lambda_={self.lambda_})"
 
 
 @dataclass(frozen=True)
-class BestOfN:
+class BestOfN(_KeepBest):
     """``lambda_`` new samples of the seed genome each generation; the best ``mu`` are kept."""
 
-    mu: int
-    lambda_: int
     seed: Any
     remember: Callable[[Any], Any] = field(default=lambda genome: genome, compare=False)
-
-    @property
-    def population_size(self) -> int:
-        return self.mu
 
     async def breed(
         self, population: Sequence[Individual], operators: Operators, rng: random.Random, generation: int
@@ -132,11 +133,6 @@ class BestOfN:
             )
             for i in range(self.lambda_)
         ]
-
-    def survive(
-        self, population: Sequence[Individual], offspring: Sequence[Individual], rng: random.Random
-    ) -> list[Individual]:
-        return _best_distinct(population, offspring, self.mu)
 
     def sampler(self) -> Callable[[random.Random], Sample]:
         """The ``init`` operator: samples 0, 1, 2, … of the seed."""
@@ -152,10 +148,3 @@ class BestOfN:
 
     def __repr__(self) -> str:
         return f"BestOfN(mu={self.mu}, lambda_={self.lambda_}, seed={str(self.seed.hash)[:12]})"
-
-
-def _best_distinct(
-    population: Sequence[Individual], offspring: Sequence[Individual], mu: int
-) -> list[Individual]:
-    """The ``mu`` best of population and offspring, each genome once (a resampled genome is not kept twice)."""
-    return sel_best(list({ind.hash: ind for ind in [*population, *offspring]}.values()), mu)
