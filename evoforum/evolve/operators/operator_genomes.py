@@ -40,6 +40,17 @@ def _wire(name: str) -> Wire:
     return Wire(parameter=name, source=FromInput(name=name))
 
 
+def _one_agent(kind: str, task: str, agent: LLMAgent, inputs: tuple[str, ...]) -> WorkflowGenome:
+    """An operator genome of kind ``kind``: one task in which ``agent`` reads every input."""
+    step = TaskSpec(name=task, agent=agent.name, inputs=tuple(_wire(n) for n in inputs))
+    return WorkflowGenome(
+        inputs=inputs,
+        agents=(agent,),
+        entry=DagSpec(tasks=(step,)),
+        metadata=Metadata(name=f"{kind}-operator", origin={"operator_genome": kind}),
+    )
+
+
 def lmx_genome() -> WorkflowGenome:
     """The default LMX operator: one breeder agent reading k parents and remembered edits."""
     breeder = LLMAgent(
@@ -54,13 +65,7 @@ def lmx_genome() -> WorkflowGenome:
         ),
         temperature=0.7,
     )
-    task = TaskSpec(name="propose", agent="breeder", inputs=tuple(_wire(n) for n in LMX_INPUTS))
-    return WorkflowGenome(
-        inputs=LMX_INPUTS,
-        agents=(breeder,),
-        entry=DagSpec(tasks=(task,)),
-        metadata=Metadata(name="lmx-operator", origin={"operator_genome": LMX}),
-    )
+    return _one_agent(LMX, "propose", breeder, LMX_INPUTS)
 
 
 def rewrite_genome() -> WorkflowGenome:
@@ -78,13 +83,7 @@ def rewrite_genome() -> WorkflowGenome:
         ),
         temperature=0.5,
     )
-    task = TaskSpec(name="rewrite", agent="rewriter", inputs=tuple(_wire(n) for n in REWRITE_INPUTS))
-    return WorkflowGenome(
-        inputs=REWRITE_INPUTS,
-        agents=(rewriter,),
-        entry=DagSpec(tasks=(task,)),
-        metadata=Metadata(name="rewrite-operator", origin={"operator_genome": REWRITE}),
-    )
+    return _one_agent(REWRITE, "rewrite", rewriter, REWRITE_INPUTS)
 
 
 @dataclass(frozen=True)
