@@ -39,15 +39,6 @@ MAX_TOKENS_PER_CALL = 512  # the workflows' cap (``Sampling``); the LLM operator
 
 
 @pytest.fixture
-async def store(postgres_url: str) -> AsyncIterator[PostgresStore]:
-    found = await PostgresStore.connect(postgres_url)
-    try:
-        yield found
-    finally:
-        await found.close()
-
-
-@pytest.fixture
 async def stub() -> AsyncIterator[StubServer]:
     async with StubServer(seed=5) as server:
         yield server

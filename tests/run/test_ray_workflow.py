@@ -37,15 +37,6 @@ async def stub() -> AsyncIterator[StubServer]:
         yield server
 
 
-@pytest.fixture
-async def store(postgres_url: str) -> AsyncIterator[PostgresStore]:
-    found = await PostgresStore.connect(postgres_url)
-    try:
-        yield found
-    finally:
-        await found.close()
-
-
 def quickstart(postgres_url: str, llm_url: str, *overrides: str) -> ExperimentConfig:
     return load_config(
         QUICKSTART,
