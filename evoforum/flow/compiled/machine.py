@@ -8,17 +8,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 from evoforum.errors import FlowInvalid, RunError, StepLimitExceeded, TaskFailed, did_you_mean
-from evoforum.flow._transcript import SENDER, post
 from evoforum.flow._types import describe, fits
-from evoforum.flow.compiled import CompiledFlow
-from evoforum.flow.dag import Flow
-from evoforum.flow.machine import StateMachine, Transition
+from evoforum.flow.compiled._transcript import SENDER, post
+from evoforum.flow.compiled.flow import CompiledFlow
 from evoforum.flow.result import MachineResult, RunResult
-from evoforum.flow.task import Task
+from evoforum.flow.runtime import Buildable, Runtime
 
 if TYPE_CHECKING:
     from evoforum.flow._resolve import ScopeState
-    from evoforum.flow.runtime import Runtime
+    from evoforum.flow.machine import StateMachine, Transition
     from evoforum.hashing import Hash
 
 Path = tuple[str, ...]
@@ -27,10 +25,10 @@ Path = tuple[str, ...]
 def _compile(body: Any) -> CompiledFlow | CompiledMachine:
     if isinstance(body, CompiledFlow | CompiledMachine):
         return body
-    if isinstance(body, StateMachine):
-        return CompiledMachine(body)
-    if isinstance(body, Flow | Task):
-        return Flow.of(body).build()
+    if isinstance(body, Buildable):  # a flow, a task or a state machine
+        built = body.build()
+        if isinstance(built, CompiledFlow | CompiledMachine):
+            return built
     raise FlowInvalid("state", [("body", f"a state's body must be a flow, task or machine, not {body!r}")])
 
 
@@ -108,8 +106,6 @@ class CompiledMachine:
         self, inputs: Mapping[str, Any] | None = None, *, runtime: Runtime | None = None
     ) -> MachineResult:
         """Run from the initial state until a final state; see ``evoforum.flow.machine``."""
-        from evoforum.flow.runtime import Runtime
-
         active = runtime or Runtime()
         scope = active.experiment.child("run")
         values = dict(inputs or {})

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from evoforum.errors import FlowInvalid
+from evoforum.flow._signature import Port
 from evoforum.flow._types import concrete, describe, fits
-from evoforum.flow.task import Port, Task
 
 if TYPE_CHECKING:
-    from evoforum.flow.dag import Flow
+    from evoforum.flow.task import Flow, Task
 
 Problems = list[tuple[str, str]]
 
