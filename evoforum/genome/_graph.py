@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter, deque
+from typing import TYPE_CHECKING
 
 from evoforum.errors import did_you_mean
 from evoforum.genome._code import CodeFacts, is_name
 from evoforum.genome.agents import FunctionAgent
 from evoforum.genome.flows import DagSpec, FromInput, FromTask, MachineSpec, Predicate, TaskSpec, walk
-from evoforum.genome.model import WorkflowGenome
+
+if TYPE_CHECKING:
+    from evoforum.genome.model import WorkflowGenome
 
 
 def output_names(body: DagSpec | MachineSpec) -> set[str]:
