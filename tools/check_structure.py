@@ -159,9 +159,7 @@ def _one_cycle(graph: dict[str, set[str]], members: set[str]) -> list[str]:
 def public_classes(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     return [
-        node.name
-        for node in tree.body
-        if isinstance(node, ast.ClassDef) and not node.name.startswith("_")
+        node.name for node in tree.body if isinstance(node, ast.ClassDef) and not node.name.startswith("_")
     ]
 
 
@@ -182,7 +180,7 @@ def problems(root: Path, max_lines: int = 800) -> list[str]:
         if len(layers) > 1:
             where = ", ".join(sorted(layers.values()))
             found.append(f"public class {cls} is defined in {len(layers)} layers: {where}")
-    for name, path in modules.items():
+    for path in modules.values():
         lines = len(path.read_text(encoding="utf-8").splitlines())
         if lines > max_lines:
             found.append(f"{path}: {lines} lines (limit {max_lines}); split it")
