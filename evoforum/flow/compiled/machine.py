@@ -13,6 +13,7 @@ from evoforum.flow.compiled._transcript import SENDER, post
 from evoforum.flow.compiled.flow import CompiledFlow
 from evoforum.flow.result import MachineResult, RunResult
 from evoforum.flow.runtime import Buildable, Runtime
+from evoforum.graphs import reachable
 
 if TYPE_CHECKING:
     from evoforum.flow._resolve import ScopeState
@@ -86,12 +87,11 @@ class CompiledMachine:
         initial = self.machine.initial
         if initial not in self.machine.states:
             return []
-        seen, stack = {initial}, [initial]
-        while stack:
-            for t in self.outgoing.get(stack.pop(), []):
-                if t.target not in seen and t.target in self.machine.states:
-                    seen.add(t.target)
-                    stack.append(t.target)
+        targets = {
+            name: [t.target for t in out if t.target in self.machine.states]
+            for name, out in self.outgoing.items()
+        }
+        seen = reachable([initial], targets)
         return [
             (f"states.{name}", f"unreachable from the initial state {initial!r}")
             for name in self.machine.states
