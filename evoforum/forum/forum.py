@@ -64,15 +64,7 @@ class Forum:
         parent = head
         for item in contents:
             if isinstance(item, Message):
-                message = Message(
-                    item.content,
-                    item.sender,
-                    parent,
-                    kind=item.kind,
-                    metadata=item.metadata,
-                    ref=item.ref,
-                    schema_name=item.schema_name,
-                )
+                message = item.moved(parent)
             else:
                 message = Message(item, sender, parent, **fields)
             chain.append(message)
