@@ -7,27 +7,15 @@ the previous checkpoint or the new one, never a torn file.
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
+from evoforum._files import write_atomic
 from evoforum.errors import ConfigError
 
 VERSION = 1
 FILENAME = "checkpoint.pkl"
-
-
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        if durable:
-            handle.flush()
-            os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def save_checkpoint(out_dir: Path, state: dict[str, Any], *, durable: bool = True) -> None:

@@ -124,9 +124,14 @@ class Engine:
         journal = self.out_dir / JOURNAL if self.out_dir is not None else None
         self.cache = ResultCache(journal)
         self.assessor = Assessor(
-            self.evaluator, self.cache, list(self.items), self.weights, self.eval_seed, self.racing,
+            self.evaluator,
+            self.cache,
+            list(self.items),
+            self.weights,
+            self.eval_seed,
+            self.racing,
             self.failure_values,
-        )  # fmt: skip
+        )
         self.ranking = LowerBound(self.assessor, self.confidence)
         self.archive = Archive(len(self.weights), self.archive_size, key=self.ranking)
         self.rng = random.Random(self.seed)
@@ -193,9 +198,15 @@ class Engine:
 
     def result(self, stopped: str = "generations") -> RunResult:
         return RunResult(
-            self.generation, [list(island) for island in self.population], list(self.archive.members),
-            self.archive.best, list(self.history), self.evaluations, self.assessor.jobs_run, stopped,
-        )  # fmt: skip
+            self.generation,
+            [list(island) for island in self.population],
+            list(self.archive.members),
+            self.archive.best,
+            list(self.history),
+            self.evaluations,
+            self.assessor.jobs_run,
+            stopped,
+        )
 
     async def _assess(self, pairs: list[tuple[int, Individual]], generation: int) -> None:
         assessments = await self.assessor.assess([ind.genome for _, ind in pairs])
@@ -292,21 +303,32 @@ class Engine:
 
     def _fingerprint(self) -> dict[str, Any]:
         return {
-            "seed": self.seed, "eval_seed": self.eval_seed, "weights": self.weights,
-            "items": list(self.items), "algorithm": repr(self.algorithm), "islands": repr(self.islands),
-            "racing": repr(self.racing), "generations": self.generations,
-        }  # fmt: skip
+            "seed": self.seed,
+            "eval_seed": self.eval_seed,
+            "weights": self.weights,
+            "items": list(self.items),
+            "algorithm": repr(self.algorithm),
+            "islands": repr(self.islands),
+            "racing": repr(self.racing),
+            "generations": self.generations,
+        }
 
     def _state(self, sync: bool = True) -> dict[str, Any]:
         return {
-            "fingerprint": self._fingerprint(), "generation": self.generation,
-            "population": self.population, "archive": self.archive.members,
-            "rng_state": self.rng.getstate(), "cache_mark": self.cache.mark(durable=sync),
-            "evaluations": self.evaluations, "jobs": self.assessor.jobs_run,
-            "lineage_index": self.lineage_index, "history": self.history,
-            "stateful": [part.state() for part in self.stateful], "rungs": self.assessor.rungs,
+            "fingerprint": self._fingerprint(),
+            "generation": self.generation,
+            "population": self.population,
+            "archive": self.archive.members,
+            "rng_state": self.rng.getstate(),
+            "cache_mark": self.cache.mark(durable=sync),
+            "evaluations": self.evaluations,
+            "jobs": self.assessor.jobs_run,
+            "lineage_index": self.lineage_index,
+            "history": self.history,
+            "stateful": [part.state() for part in self.stateful],
+            "rungs": self.assessor.rungs,
             "spread": self.ranking.spread,
-        }  # fmt: skip
+        }
 
     def _restore(self, state: dict[str, Any]) -> None:
         saved, current = state["fingerprint"], self._fingerprint()

@@ -6,14 +6,12 @@ flows with guarded transitions. ``Depends`` injects resources that a ``Runtime``
 """
 
 from evoforum.flow import providers
-from evoforum.flow._machine import CompiledMachine
-from evoforum.flow.compiled import CompiledFlow
-from evoforum.flow.dag import Flow, dag
+from evoforum.flow.compiled import CompiledFlow, CompiledMachine
 from evoforum.flow.depends import Depends, Scope, provider
 from evoforum.flow.machine import State, StateMachine, Transition
 from evoforum.flow.result import MachineResult, RunResult, TaskOutcome, TaskState
 from evoforum.flow.runtime import Runtime
-from evoforum.flow.task import Retry, Task, task
+from evoforum.flow.task import Flow, Retry, Task, dag, task
 
 __all__ = [
     "CompiledFlow",

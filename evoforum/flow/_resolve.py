@@ -121,8 +121,6 @@ async def _arguments(
     runtime: Runtime, fn: Callable[..., Any], dep: Depends, scope: ScopeState
 ) -> dict[str, Any]:
     """Keyword arguments for a provider: given ones, sub-dependencies and the runtime."""
-    from evoforum.flow.runtime import Runtime
-
     kwargs = dict(dep.kwargs)
     given = len(dep.args)
     for position, (param, hint) in enumerate(parameters(fn)):
@@ -137,7 +135,7 @@ async def _arguments(
                     f"{dep!r} lives in scope {scope.kind!r} but needs {sub!r}, which lives shorter"
                 )
             kwargs[param.name] = await resolve(runtime, sub, scope)
-        elif hint is Runtime:
+        elif hint in type(runtime).__mro__[:-1]:  # the Runtime class (or a subclass), not object
             kwargs[param.name] = runtime
         elif param.default is param.empty:
             name = getattr(fn, "__qualname__", repr(fn))

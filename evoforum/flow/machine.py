@@ -33,8 +33,9 @@ from typing import TYPE_CHECKING, Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from evoforum.flow.compiled import CompiledMachine
+
 if TYPE_CHECKING:
-    from evoforum.flow._machine import CompiledMachine
     from evoforum.flow.result import MachineResult
     from evoforum.flow.runtime import Runtime
 
@@ -102,8 +103,6 @@ class StateMachine(BaseModel):
 
     def build(self) -> CompiledMachine:
         """Check the machine once; ``FlowInvalid`` lists every problem with its path."""
-        from evoforum.flow._machine import CompiledMachine
-
         return CompiledMachine(self)
 
     def compile(self) -> CompiledMachine:

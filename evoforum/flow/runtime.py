@@ -15,7 +15,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from evoforum.flow._resolve import ScopeState, parameters, resolve_all
 from evoforum.flow.depends import find_depends
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from evoforum.llm.protocol import LLMClient
+
+
+@runtime_checkable
+class Buildable(Protocol):
+    """A spec that checks itself into a runnable: a task, a flow or a state machine."""
+
+    def build(self) -> Any: ...
 
 
 class Override:
@@ -98,11 +105,8 @@ class Runtime:
         return self._pool
 
     async def run(self, target: Any, inputs: Mapping[str, Any] | None = None) -> Any:
-        """Run a task, a flow (built or not) or a state machine with this runtime."""
-        from evoforum.flow.dag import Flow
-        from evoforum.flow.task import Task
-
-        runnable = Flow.of(target).build() if isinstance(target, Flow | Task) else target
+        """Run a task, a flow (built or not) or a state machine (built or not) with this runtime."""
+        runnable = target.build() if isinstance(target, Buildable) else target
         return await runnable.run(inputs or {}, runtime=self)
 
     async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

@@ -1,29 +1,46 @@
-"""``@task``: a typed unit of work in a flow.
+"""Tasks and the flows ``>>`` makes of them: what a user builds before ``build()`` checks it.
 
-A task wraps a function (plain or ``async``). Its **inputs** are its parameters: each is wired
-from a parent's output or given as a flow input (see ``evoforum.flow.dag`` for the rules). Its
-**output** is its return value, typed by the return annotation, and published under its
+**Tasks.** ``@task`` makes a function a typed unit of work. A task wraps a function (plain or ``async``). Its **inputs** are its parameters: each is wired
+from a parent's output or given as a flow input (see *Wiring* below). Its **output** is its return value, typed by the return annotation, and published under its
 **output name** (the task name unless ``output=`` says otherwise). Parameters that declare
 ``Depends(...)`` (as default or in ``Annotated``) are injected by the runtime, never wired.
 
 A task is an immutable value: ``a.named("b")`` and ``a.options(timeout=1)`` return new tasks,
 and ``a >> b`` builds a new ``Flow`` without touching either task.
+
+**Flows** are immutable task graphs built with ``>>`` (Airflow-style) or ``dag(...)``.
+``a >> b`` returns a new ``Flow`` holding every task and edge of both sides; the tasks are not
+changed and there is no "current DAG". Chaining continues from the right-hand side:
+``a >> [b, c] >> d`` adds ``a→b, a→c, b→d, c→d`` (``heads`` are where a flow is entered from the
+left, ``tails`` where the next ``>>`` continues). ``a << b`` is ``b >> a``. ``dag(f1, f2, t)``
+merges flows and tasks into one.
+
+**Wiring** (how a task's parameters get their values), checked once by ``build()``:
+
+1. *By name*: a parameter takes the output of the parent whose output name (the task name unless
+   ``@task(output=...)``) equals the parameter name.
+2. *By type*: each parameter still unbound takes the output of the one remaining parent whose
+   output type fits the parameter type (a parent feeds at most one parameter this way).
+3. Otherwise the parameter is a **flow input**: it is given at run time as
+   ``inputs={"param": value}`` (every task with an unbound parameter of that name gets it) or
+   ``inputs={"task.param": value}`` (that task only). Parameters with defaults may be omitted.
+   Unbound parameters of tasks that have parents must be declared with
+   ``build(inputs=["param", ...])``, otherwise they are reported as missing: it is almost
+   always a wiring mistake.
+
+A parent whose output no parameter takes is still an ordering dependency.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import inspect
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar, overload
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic, Literal, TypeVar, Union, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evoforum.flow.depends import Depends, find_depends, resolve_hints
-
-if TYPE_CHECKING:
-    from evoforum.flow.dag import Flow, Node
+from evoforum.flow._signature import Signature, read_signature
+from evoforum.flow.compiled import CompiledFlow
 
 R = TypeVar("R")
 
@@ -34,9 +51,6 @@ thread, in the runtime's process pool (CPU-bound; the function must be importabl
 name), or as a Ray remote call (``ray`` is imported on first use; call ``ray.init`` first)."""
 
 EXECUTORS: tuple[ExecutorName, ...] = ("asyncio", "thread", "process", "ray")
-
-REQUIRED: Any = inspect.Parameter.empty
-"""The default of a port that has none."""
 
 
 class Retry(BaseModel):
@@ -60,51 +74,6 @@ class Retry(BaseModel):
 
 
 NO_RETRY = Retry()
-
-
-class Port(NamedTuple):
-    """One input parameter of a task."""
-
-    name: str
-    annotation: Any
-    default: Any = REQUIRED
-
-    @property
-    def required(self) -> bool:
-        return self.default is REQUIRED
-
-
-class Signature(NamedTuple):
-    """What a task takes and gives, read once from its function."""
-
-    inputs: tuple[Port, ...]
-    depends: tuple[tuple[str, Depends], ...]
-    output: Any
-    is_async: bool
-
-
-@functools.lru_cache(maxsize=4096)
-def read_signature(fn: Callable[..., Any]) -> Signature:
-    """Inputs, injected parameters and output type of ``fn``; ``NameError`` for bad annotations."""
-    hints, unresolved = resolve_hints(fn)
-    inputs: list[Port] = []
-    depends: list[tuple[str, Depends]] = []
-    for param in inspect.signature(fn).parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        annotation = hints.get(param.name, Any)
-        found = find_depends(annotation, param.default)
-        if param.name in unresolved and found is None:
-            raise NameError(f"the annotation of {param.name!r} names something unknown here")
-        if found is not None:
-            depends.append((param.name, found))
-        else:
-            inputs.append(Port(param.name, annotation, param.default))
-    if "return" in unresolved:
-        raise NameError("the return annotation names something unknown here")
-    output = hints.get("return", Any)
-    is_async = inspect.iscoroutinefunction(fn)
-    return Signature(tuple(inputs), tuple(depends), output, is_async)
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -175,24 +144,20 @@ class Task(Generic[R]):
     def __repr__(self) -> str:
         return f"<task {self.name}>"
 
-    def __rshift__(self, other: Node) -> Flow:
-        from evoforum.flow.dag import Flow
+    def build(self) -> CompiledFlow:
+        """A checked flow of this one task (see ``Flow.build``)."""
+        return Flow.of(self).build()
 
+    def __rshift__(self, other: Node) -> Flow:
         return Flow.of(self) >> other
 
     def __rrshift__(self, other: Node) -> Flow:
-        from evoforum.flow.dag import Flow
-
         return Flow.of(other) >> self
 
     def __lshift__(self, other: Node) -> Flow:
-        from evoforum.flow.dag import Flow
-
         return Flow.of(other) >> self
 
     def __rlshift__(self, other: Node) -> Flow:
-        from evoforum.flow.dag import Flow
-
         return Flow.of(self) >> other
 
 
@@ -232,3 +197,131 @@ def task(
         return Task(function, task_name, output or task_name, executor, timeout, policy)
 
     return wrap(fn) if fn is not None else wrap
+
+
+Node = Union["Task[Any]", "Flow", Sequence[Union["Task[Any]", "Flow"]]]
+"""What ``>>`` accepts on either side: a task, a flow, or a list of them (fan-out / fan-in)."""
+
+Edge = tuple["Task[Any]", "Task[Any]"]
+
+
+def _unique(items: Iterable[Any]) -> tuple[Any, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+class Flow:
+    """A graph of tasks: ``tasks`` and ``edges``, plus ``heads``/``tails`` for chaining.
+
+    A flow made by ``>>`` keeps references to its two sides and the new edges between them;
+    ``tasks`` and ``edges`` are gathered (once, then cached) when asked for, so a chain of ``n``
+    ``>>`` costs O(n), not O(n²).
+    """
+
+    __slots__ = ("_edges", "_parts", "_tasks", "heads", "tails")
+
+    def __init__(
+        self,
+        tasks: Iterable[Task[Any]] = (),
+        edges: Iterable[Edge] = (),
+        heads: Iterable[Task[Any]] = (),
+        tails: Iterable[Task[Any]] = (),
+        *,
+        parts: tuple[Flow, ...] = (),
+    ) -> None:
+        self._parts = parts
+        self._tasks: tuple[Task[Any], ...] | None = None if parts else _unique(tasks)
+        self._edges: tuple[Edge, ...] = tuple(edges)
+        self.heads: tuple[Task[Any], ...] = tuple(heads)
+        self.tails: tuple[Task[Any], ...] = tuple(tails)
+        if not parts and not (self.heads or self.tails):  # Flow(tasks, edges): roots and leaves
+            self.heads, self.tails = self.roots, self.leaves
+
+    def _gather(self) -> None:
+        tasks: dict[Task[Any], None] = {}
+        edges: dict[Edge, None] = {}
+        stack: list[Flow] = [self]
+        while stack:  # left to right, depth first, without recursion
+            flow = stack.pop()
+            if flow._parts:
+                stack.extend(reversed((*flow._parts, Flow(edges=flow._edges))))
+            else:
+                tasks.update(dict.fromkeys(flow._tasks or ()))
+                edges.update(dict.fromkeys(flow._edges))
+        self._tasks, self._edges, self._parts = tuple(tasks), tuple(edges), ()
+
+    @property
+    def tasks(self) -> tuple[Task[Any], ...]:
+        """Every task, in the order first mentioned."""
+        if self._tasks is None:
+            self._gather()
+        assert self._tasks is not None
+        return self._tasks
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        """Every ``(parent, child)`` edge, without repeats."""
+        if self._tasks is None:
+            self._gather()
+        return self._edges
+
+    @classmethod
+    def of(cls, node: Node) -> Flow:
+        """A flow made of one task, a flow (itself), or a list of tasks and flows side by side."""
+        if isinstance(node, Flow):
+            return node
+        if isinstance(node, Task):
+            return cls((node,), (), (node,), (node,))
+        if isinstance(node, Sequence) and not isinstance(node, str):
+            parts = tuple(cls.of(item) for item in node)
+            return cls(
+                heads=_unique(t for part in parts for t in part.heads),
+                tails=_unique(t for part in parts for t in part.tails),
+                parts=parts,
+            )
+        raise TypeError(f"cannot put {type(node).__name__} in a flow; use tasks, flows or lists of them")
+
+    def __rshift__(self, other: Node) -> Flow:
+        right = Flow.of(other)
+        links = tuple((tail, head) for tail in self.tails for head in right.heads)
+        return Flow(edges=links, heads=self.heads, tails=right.tails, parts=(self, right))
+
+    def __rrshift__(self, other: Node) -> Flow:
+        return Flow.of(other) >> self
+
+    def __lshift__(self, other: Node) -> Flow:
+        return Flow.of(other) >> self
+
+    def __rlshift__(self, other: Node) -> Flow:
+        return self >> other
+
+    def __repr__(self) -> str:
+        return f"<flow {len(self.tasks)} tasks, {len(self.edges)} edges>"
+
+    @property
+    def roots(self) -> tuple[Task[Any], ...]:
+        """Tasks without parents."""
+        children = {child for _, child in self.edges}
+        return tuple(t for t in self.tasks if t not in children)
+
+    @property
+    def leaves(self) -> tuple[Task[Any], ...]:
+        """Tasks without children."""
+        parents = {parent for parent, _ in self.edges}
+        return tuple(t for t in self.tasks if t not in parents)
+
+    def build(self, *, inputs: Iterable[str] = ()) -> CompiledFlow:
+        """Check the whole flow once and return an immutable runnable, or raise ``FlowInvalid``.
+
+        ``inputs`` declares extra flow inputs: unbound parameters of non-root tasks.
+        """
+        return CompiledFlow(self, frozenset(inputs))
+
+    compile = build
+
+
+def dag(*parts: Node, edges: Iterable[tuple[Task[Any], Task[Any]]] = ()) -> Flow:
+    """One flow from tasks, flows, lists of them, and explicit ``(parent, child)`` edges."""
+    merged = Flow.of([Flow.of(part) for part in parts])
+    extra = tuple(edges)
+    tasks = _unique((*merged.tasks, *(t for edge in extra for t in edge)))
+    return Flow(tasks, _unique((*merged.edges, *extra)))

@@ -140,15 +140,7 @@ class Agent:
                 answer = await _take(promise, value, parts)
         if answer is None:
             return Message("".join(parts), self.name, head)
-        return Message(
-            answer.content,
-            self.name,
-            head,
-            kind=answer.kind,
-            metadata=answer.metadata,
-            ref=answer.ref,
-            schema_name=answer.schema_name,
-        )
+        return answer.moved(head, sender=self.name)
 
 
 async def _take(promise: MessagePromise, item: object, parts: list[str]) -> Message | None:

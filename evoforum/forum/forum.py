@@ -6,13 +6,13 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from evoforum.forum.message import Message
+from evoforum.forum.promise import MessagePromise
 from evoforum.forum.stores._memory import InMemoryStore
 from evoforum.forum.stores._protocol import ForumStore
 from evoforum.hashing import Hash
 
 if TYPE_CHECKING:
     from evoforum.forum.agent import Agent
-    from evoforum.forum.promise import MessagePromise
 
 
 class Forum:
@@ -64,15 +64,7 @@ class Forum:
         parent = head
         for item in contents:
             if isinstance(item, Message):
-                message = Message(
-                    item.content,
-                    item.sender,
-                    parent,
-                    kind=item.kind,
-                    metadata=item.metadata,
-                    ref=item.ref,
-                    schema_name=item.schema_name,
-                )
+                message = item.moved(parent)
             else:
                 message = Message(item, sender, parent, **fields)
             chain.append(message)
@@ -99,7 +91,6 @@ class Forum:
 
     def ask(self, agent: Agent, at: str | None, **kwargs: Any) -> MessagePromise:
         """Call ``agent`` on the branch ending at the stored message ``at``, bound to this forum."""
-        from evoforum.forum.promise import MessagePromise
 
         async def produce(promise: MessagePromise) -> Message:
             branch = await self.branch(at) if at is not None else []

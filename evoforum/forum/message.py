@@ -148,6 +148,19 @@ class Message(BaseModel):
             metadata={"kind": original.kind, "sender": original.sender},
         )
 
+    def moved(self, parent: Hash | str | None, sender: str | None = None) -> Message:
+        """This message (content, kind, metadata, reference, schema) placed below ``parent``, sent by
+        ``sender`` when given; unlike ``forward`` it keeps no trace of where it was."""
+        return Message(
+            self.content,
+            self.sender if sender is None else sender,
+            parent,
+            kind=self.kind,
+            metadata=self.metadata,
+            ref=self.ref,
+            schema_name=self.schema_name,
+        )
+
     @classmethod
     def reply(
         cls, to: Message | Hash | str, content: Any, sender: str = "user", parent: Hash | str | None = None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
+from typing import TYPE_CHECKING
 
 from evoforum.errors import did_you_mean
 from evoforum.genome._code import CodeFacts, is_name
 from evoforum.genome.agents import FunctionAgent
 from evoforum.genome.flows import DagSpec, FromInput, FromTask, MachineSpec, Predicate, TaskSpec, walk
-from evoforum.genome.model import WorkflowGenome
+from evoforum.graphs import find_cycle, reachable
+
+if TYPE_CHECKING:
+    from evoforum.genome.model import WorkflowGenome
 
 
 def output_names(body: DagSpec | MachineSpec) -> set[str]:
@@ -56,7 +60,7 @@ class FlowChecker:
             task.name: [w.source.task for w in task.inputs if isinstance(w.source, FromTask)]
             for task in dag.tasks
         }
-        cycle = _find_cycle(upstream)
+        cycle = _downstream_cycle(upstream)
         if cycle:
             self.add(f"{path}.tasks", "cycle: " + " -> ".join(cycle))
         read = {source for sources in upstream.values() for source in sources}
@@ -165,15 +169,15 @@ class FlowChecker:
             self._reachability(machine, edges, path)
 
     def _reachability(self, machine: MachineSpec, edges: dict[str, list[str]], path: str) -> None:
-        reachable = _reach([machine.initial], edges)
+        forward = reachable([machine.initial], edges)
         backwards: dict[str, list[str]] = {name: [] for name in edges}
         for source, targets in edges.items():
             for target in targets:
                 backwards[target].append(source)
         finals = [name for name in machine.final if name in edges]
-        can_finish = _reach(finals, backwards)
+        can_finish = reachable(finals, backwards)
         for index, state in enumerate(machine.states):
-            if state.name not in reachable:
+            if state.name not in forward:
                 self.add(
                     f"{path}.states[{index}]", f"state {state.name!r} is unreachable from {machine.initial!r}"
                 )
@@ -184,42 +188,9 @@ class FlowChecker:
                 )
 
 
-def _reach(starts: list[str], edges: dict[str, list[str]]) -> set[str]:
-    seen = set(starts)
-    queue = deque(starts)
-    while queue:
-        for target in edges.get(queue.popleft(), []):
-            if target not in seen:
-                seen.add(target)
-                queue.append(target)
-    return seen
-
-
-def _find_cycle(upstream: dict[str, list[str]]) -> list[str]:
-    """One cycle as a list of names (first name repeated at the end), or [] when there is none."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(name: str) -> list[str]:
-        state[name] = 1
-        stack.append(name)
-        for parent in upstream.get(name, []):
-            if parent not in upstream:
-                continue
-            if state.get(parent) == 1:
-                order = stack[stack.index(parent) :][::-1]
-                return [*order, order[0]]
-            if parent not in state:
-                found = visit(parent)
-                if found:
-                    return found
-        stack.pop()
-        state[name] = 2
-        return []
-
-    for name in upstream:
-        if name not in state:
-            found = visit(name)
-            if found:
-                return found
-    return []
+def _downstream_cycle(upstream: dict[str, list[str]]) -> list[str]:
+    """One cycle of a DAG given by each task's upstream tasks, in the direction data flows
+    (first name repeated at the end), or [] when there is none."""
+    against = find_cycle(upstream)
+    order = against[:-1][::-1]
+    return [*order, order[0]] if order else []

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from evoforum.genome._base import Frozen
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+"""A ``{name}`` in a prompt template (group 1 is the name); other braces are plain text."""
+
+
+def placeholders(template: str) -> set[str]:
+    """The names of the ``{placeholders}`` in a prompt template."""
+    return set(PLACEHOLDER.findall(template))
 
 
 class OutputSchema(Frozen):

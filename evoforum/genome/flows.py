@@ -14,7 +14,7 @@ on the state's output is taken. A state without outgoing transitions is final.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -165,10 +165,18 @@ Body = Annotated[DagSpec | MachineSpec, Field(discriminator="kind")]
 StateSpec.model_rebuild()
 
 
-def walk(body: DagSpec | MachineSpec, path: str = "entry") -> list[tuple[str, DagSpec | MachineSpec]]:
-    """Every DAG and machine in ``body`` (itself first, then depth-first) with its path."""
-    found: list[tuple[str, DagSpec | MachineSpec]] = [(path, body)]
+Trail = tuple[int, ...]
+"""A position in a body: the state indices leading to a part (``()`` is the body itself)."""
+
+
+def bodies(body: DagSpec | MachineSpec, trail: Trail = ()) -> Iterator[tuple[Trail, DagSpec | MachineSpec]]:
+    """Every DAG and machine in ``body`` (itself first, then depth-first) with its trail."""
+    yield trail, body
     if isinstance(body, MachineSpec):
         for index, state in enumerate(body.states):
-            found.extend(walk(state.body, f"{path}.states[{index}].body"))
-    return found
+            yield from bodies(state.body, (*trail, index))
+
+
+def walk(body: DagSpec | MachineSpec, path: str = "entry") -> list[tuple[str, DagSpec | MachineSpec]]:
+    """Every DAG and machine in ``body`` (itself first, then depth-first) with its path."""
+    return [(path + "".join(f".states[{i}].body" for i in trail), part) for trail, part in bodies(body)]

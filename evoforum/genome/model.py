@@ -17,6 +17,7 @@ from evoforum.errors import GenomeInvalid
 from evoforum.genome._base import Frozen
 from evoforum.genome.agents import Agent
 from evoforum.genome.flows import Body
+from evoforum.genome.validate import find_problems
 from evoforum.hashing import Hash, digest
 
 HASHED_FIELDS = ("inputs", "agents", "code", "entry")
@@ -60,8 +61,6 @@ class WorkflowGenome(Frozen):
 
     def problems(self) -> list[tuple[str, str]]:
         """Every problem of this genome as ``(path, what)``; empty when it is valid."""
-        from evoforum.genome.validate import find_problems
-
         return find_problems(self)
 
     def validate_all(self) -> WorkflowGenome:

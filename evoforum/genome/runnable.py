@@ -28,22 +28,21 @@ from evoforum.flow import (
     providers,
 )
 from evoforum.genome._runner import CodeRunner, SubprocessRunner
-from evoforum.genome.agents import FunctionAgent, LLMAgent
+from evoforum.genome.agents import PLACEHOLDER, FunctionAgent, LLMAgent, placeholders
 from evoforum.genome.flows import Always, Compare, DagSpec, FromTask, Guard, MachineSpec, TaskSpec
 from evoforum.genome.model import WorkflowGenome
 from evoforum.llm import LLMClient, chat_request
 
 __all__ = ["CodeRunner", "SubprocessRunner", "ask", "compile", "render_prompt"]
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
 
 def render_prompt(template: str, values: Mapping[str, Any]) -> str:
     """``template`` with each ``{name}`` of ``values`` filled in (other braces are left alone);
     values the template does not mention are appended as ``name:`` sections."""
-    used = set(_PLACEHOLDER.findall(template)) & set(values)
-    text = _PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
+    used = placeholders(template) & set(values)
+    text = PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
     rest = [f"{name}:\n{value}" for name, value in values.items() if name not in used]
     return "\n\n".join(part for part in [text, *rest] if part)
 

@@ -10,12 +10,15 @@ machines (known, reachable states; from every reachable state a final state stay
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from evoforum.errors import did_you_mean
 from evoforum.genome._code import CodeFacts, is_name, read_code
 from evoforum.genome._graph import FlowChecker
 from evoforum.genome.agents import FunctionAgent, LLMAgent
-from evoforum.genome.model import WorkflowGenome
+
+if TYPE_CHECKING:
+    from evoforum.genome.model import WorkflowGenome
 
 EXPORT_NAMES = frozenset(
     {

@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 import yaml
 
+from evoforum._files import write_atomic
 from evoforum.config import ExperimentConfig, load_config
 from evoforum.errors import ConfigError
-from evoforum.evolve.checkpoint import write_atomic
 
 CONFIG, RUN, SUMMARY, WINNER, GENOMES, PROGRESS, LINEAGE, REPORTS = (
     "config.yaml",

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from evoforum._files import write_atomic
 from evoforum.errors import ServiceError
 
 STATE_ENV = "EVOFORUM_STATE_DIR"
@@ -64,7 +65,7 @@ class StateDir:
         return data if isinstance(data, dict) else None
 
     def write_record(self, name: str, record: dict[str, Any]) -> None:
-        write_atomic(self.record_path(name), json.dumps(record, indent=1).encode())
+        write_atomic(self.record_path(name), json.dumps(record, indent=1).encode(), durable=False)
 
     def drop_record(self, name: str) -> None:
         self.record_path(name).unlink(missing_ok=True)
@@ -83,7 +84,7 @@ class StateDir:
             return port
         port = free_port()
         ports[name] = port
-        write_atomic(path, json.dumps(ports, indent=1, sort_keys=True).encode())
+        write_atomic(path, json.dumps(ports, indent=1, sort_keys=True).encode(), durable=False)
         return port
 
     def recorded_port(self, name: str) -> int | None:
@@ -118,14 +119,6 @@ class StateDir:
             yield
         finally:
             os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def free_port() -> int:

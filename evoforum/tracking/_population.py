@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from evoforum.evolve.lineage import LineageRecord
-from evoforum.tracking.mlflow_sink import TAG, Describe, pinned_tags, read_runs, unified_diff
+from evoforum.tracking.runs import TAG, Describe, pinned_tags, read_runs, unified_diff
 
 if TYPE_CHECKING:
     from evoforum.tracking.mlflow_sink import MlflowLineage

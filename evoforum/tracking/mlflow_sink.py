@@ -20,44 +20,35 @@ name theirs), so a resumed run reuses its parent run and never logs a candidate 
 
 from __future__ import annotations
 
-import difflib
 import os
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import orjson
 
 from evoforum.errors import BackendError
 from evoforum.evolve.lineage import LineageRecord
 from evoforum.tracking import plots
+from evoforum.tracking._population import PopulationLineage
 from evoforum.tracking.ancestry import closure
+from evoforum.tracking.runs import (
+    TAG,
+    WORKFLOWS,
+    CandidateFiles,
+    Describe,
+    pinned_tags,
+    read_runs,
+    unified_diff,
+)
 
-if TYPE_CHECKING:
-    from evoforum.tracking._population import PopulationLineage
-
-TAG = "evoforum."
-
-
-@dataclass(frozen=True)
-class CandidateFiles:
-    """What is logged as a candidate's artifacts: its genome as JSON and, if it has one, its code."""
-
-    genome_json: str
-    code: str | None = None
-
-
-Describe = Callable[[str], CandidateFiles | None]
 Described = tuple[LineageRecord, CandidateFiles | None, str | None]
 """A record to log, its files and its first parent's code."""
 Job = Callable[[], None]
 """Work for the logging thread."""
-WORKFLOWS = "workflows"
-"""The population of workflow candidates (the ``evoforum.population`` tag of their runs)."""
 _STOP = object()
 
 
@@ -121,8 +112,6 @@ class MlflowLineage:
         """A ``LineageSink`` for another population's records: ``tags`` are added to each of its
         runs, ``metrics`` name its fitness values and ``count`` its records' ``items``; a later
         record of a genome already logged updates its metrics (see ``PopulationLineage``)."""
-        from evoforum.tracking._population import PopulationLineage
-
         return PopulationLineage(self, name, tags or {}, describe, tuple(metrics), count)
 
     def submit(self, job: Job) -> None:
@@ -305,32 +294,3 @@ class MlflowLineage:
             paths.append(plots.cost_quality_front(points, pictures / "pareto.png"))
         for path in paths:
             self._client.log_artifact(self.run_id, str(path), "plots")
-
-
-def pinned_tags(record: LineageRecord, run_ids: Mapping[str, str]) -> dict[str, str]:
-    """The tags DESIGN.md pins on a candidate run (parents resolved through ``run_ids``)."""
-    parent_runs = [run_ids[p] for p in record.parents if p in run_ids]
-    return {
-        f"{TAG}genome_hash": record.genome_hash,
-        f"{TAG}parent_runs": ",".join(parent_runs),
-        f"{TAG}operator": record.operator,
-        f"{TAG}generation": str(record.generation),
-        f"{TAG}transcripts": ",".join(record.transcripts),
-    }
-
-
-def unified_diff(before: str, after: str, fromfile: str, tofile: str) -> str:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), fromfile=fromfile, tofile=tofile
-    )
-    return "".join(lines)
-
-
-def read_runs(path: Path, population: str = WORKFLOWS) -> dict[str, str]:
-    """Genome hash -> run id of ``population``, from a ``mlflow_runs.jsonl``."""
-    if not path.exists():
-        return {}
-    rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-    return {
-        row["genome_hash"]: row["run_id"] for row in rows if row.get("population", WORKFLOWS) == population
-    }

@@ -203,3 +203,18 @@ def test_any_json_content_round_trips_through_its_stored_bytes(
     again = Message.from_canonical(message.canonical())
     assert again.hash == message.hash
     assert again.canonical() == message.canonical()
+
+
+def test_a_moved_message_keeps_everything_but_its_place_and_gets_a_new_hash() -> None:
+    root = Message("question")
+    other = Message("elsewhere")
+    original = Message.reply(root, {"answer": 42}, sender="bot", parent=root.hash)
+    original = original.model_copy(update={"metadata": {"tokens": 3}, "schema_name": "Answer"})
+    moved = original.moved(other.hash)
+    assert moved.parent == other.hash
+    assert moved.hash != original.hash
+    fields = ("content", "sender", "kind", "metadata", "ref", "schema_name")
+    assert [getattr(moved, f) for f in fields] == [getattr(original, f) for f in fields]
+    assert original.moved(original.parent) == original  # moved to where it is: the same message
+    renamed = original.moved(None, sender="agent")
+    assert (renamed.sender, renamed.parent, renamed.content) == ("agent", None, original.content)

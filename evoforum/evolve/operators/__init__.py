@@ -43,9 +43,20 @@ from evoforum.evolve.operators.structural import (
 )
 
 STRUCTURAL = (
-    mut_temperature, mut_prompt, mut_step_limit, mut_swap_agent, mut_add_task, mut_remove_task,
-    mut_rewire, mut_add_state, mut_remove_state, mut_transition, cx_agents, cx_tasks, cx_states,
-)  # fmt: skip
+    mut_temperature,
+    mut_prompt,
+    mut_step_limit,
+    mut_swap_agent,
+    mut_add_task,
+    mut_remove_task,
+    mut_rewire,
+    mut_add_state,
+    mut_remove_state,
+    mut_transition,
+    cx_agents,
+    cx_tasks,
+    cx_states,
+)
 """The structural mutations and crossovers of the genome."""
 
 CODE_GP = (gp_constant, gp_subtree, gp_crossover)

@@ -63,9 +63,14 @@ class Member:
     def candidate(self) -> OperatorCandidate:
         parents = (self.parent,) if self.parent else ()
         return OperatorCandidate(
-            self.genome, self.score, parents, self.operator, self.generation, self.trials,
+            self.genome,
+            self.score,
+            parents,
+            self.operator,
+            self.generation,
+            self.trials,
             transcripts=self.transcripts,
-        )  # fmt: skip
+        )
 
 
 @dataclass
@@ -122,9 +127,12 @@ class CoevolvingOperators:
             return None
         genome, meta = made
         return Member(
-            genome, parent=parent.genome.hash, operator=meta, generation=self.rounds,
+            genome,
+            parent=parent.genome.hash,
+            operator=meta,
+            generation=self.rounds,
             transcripts=tuple(transcripts),
-        )  # fmt: skip
+        )
 
     def genome(self, genome_hash: str) -> WorkflowGenome | None:
         """An operator genome this pool held (for trackers: its JSON, its parent's)."""
@@ -210,9 +218,13 @@ class CoevolvingOperators:
             for kind, found in self.members.items()
         }
         return {
-            "members": members, "pending": dict(self.pending), "counts": dict(self.counts),
-            "rounds": self.rounds, "index": self.index, "rng": self.rng.getstate(),
-        }  # fmt: skip
+            "members": members,
+            "pending": dict(self.pending),
+            "counts": dict(self.counts),
+            "rounds": self.rounds,
+            "index": self.index,
+            "rng": self.rng.getstate(),
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.members = {

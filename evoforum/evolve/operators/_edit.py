@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TypeVar
 
 from evoforum.genome import (
@@ -18,20 +18,11 @@ from evoforum.genome import (
     TaskSpec,
     WorkflowGenome,
 )
+from evoforum.genome.flows import Trail, bodies
 
 Body = DagSpec | MachineSpec
-Trail = tuple[int, ...]
-"""A position in the entry flow: the state indices leading to a body (() is the entry itself)."""
 
 T = TypeVar("T")
-
-
-def bodies(body: Body, trail: Trail = ()) -> Iterator[tuple[Trail, Body]]:
-    """Every DAG and machine in ``body`` with its trail, the body itself first."""
-    yield trail, body
-    if isinstance(body, MachineSpec):
-        for index, state in enumerate(body.states):
-            yield from bodies(state.body, (*trail, index))
 
 
 def dags(genome: WorkflowGenome) -> list[tuple[Trail, DagSpec]]:

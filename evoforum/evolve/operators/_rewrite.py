@@ -20,10 +20,10 @@ from evoforum.errors import CodeRejected, LLMMisbehaved
 from evoforum.evolve.operators import _cst
 from evoforum.evolve.operators._edit import fence, fenced_blocks
 from evoforum.genome import LLMAgent, WorkflowGenome
+from evoforum.genome.agents import placeholders
 from evoforum.genome.model import normalize_code
 
 _PROMPT = re.compile(r"<prompt>\n?(.*?)\n?</prompt>", re.DOTALL)
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PROMPT_FIELDS = ("prompt", "system_prompt")
 
 
@@ -97,7 +97,7 @@ def apply_prompt(genome: WorkflowGenome, name: str, answer: str) -> tuple[Workfl
     assert isinstance(agent, LLMAgent)
     if not text:
         raise LLMMisbehaved("the rewritten prompt is empty", raw=answer[:2000])
-    if set(_PLACEHOLDER.findall(text)) != set(_PLACEHOLDER.findall(getattr(agent, field))):
+    if placeholders(text) != placeholders(getattr(agent, field)):
         raise LLMMisbehaved("the rewritten prompt changed its {placeholders}", raw=text[:2000])
     module = cst.parse_module(export(genome))
     argument = _agent_argument(module, agent_name, field)

@@ -99,18 +99,25 @@ class OperatorBandit:
     def state(self) -> dict[str, Any]:
         """Plain JSON data of the bandit (``from_state`` rebuilds it)."""
         return {
-            "policy": self.policy, "c": self.c, "prior_sd": self.prior_sd, "token_unit": self.token_unit,
+            "policy": self.policy,
+            "c": self.c,
+            "prior_sd": self.prior_sd,
+            "token_unit": self.token_unit,
             "scale": self.scale,
             "arms": {n: [a.pulls, a.total, a.squares] for n, a in self.arms.items()},
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> OperatorBandit:
         arms = {name: Arm(int(p), float(t), float(s)) for name, (p, t, s) in state["arms"].items()}
         return cls(
-            arms, state["policy"], float(state["c"]), float(state["prior_sd"]), float(state["token_unit"]),
+            arms,
+            state["policy"],
+            float(state["c"]),
+            float(state["prior_sd"]),
+            float(state["token_unit"]),
             float(state["scale"]),
-        )  # fmt: skip
+        )
 
     def means(self) -> dict[str, float]:
         return {name: arm.mean for name, arm in self.arms.items()}

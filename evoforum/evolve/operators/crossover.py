@@ -15,6 +15,7 @@ from evoforum.evolve.operators import _edit as e
 from evoforum.evolve.operators.base import Children, operator
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.genome import DagSpec, FromTask, FunctionAgent, MachineSpec, TaskSpec, WorkflowGenome
+from evoforum.genome.flows import Trail
 from evoforum.genome.model import normalize_code
 
 AGENT_FIELDS = ("system_prompt", "prompt", "temperature")
@@ -120,7 +121,7 @@ def _upstream(task: TaskSpec) -> set[str]:
 
 
 def _set_state(
-    genome: WorkflowGenome, trail: e.Trail, machine: MachineSpec, index: int, body: DagSpec | MachineSpec
+    genome: WorkflowGenome, trail: Trail, machine: MachineSpec, index: int, body: DagSpec | MachineSpec
 ) -> WorkflowGenome:
     return e.with_body(genome, (*trail, index), body)
 

@@ -9,6 +9,7 @@ from evoforum.evolve.operators import _edit as e
 from evoforum.evolve.operators.base import Children, operator
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.genome import DagSpec, MachineSpec, StateSpec, Transition, WorkflowGenome
+from evoforum.graphs import reachable
 
 
 def _renamed(dag: DagSpec, taken: set[str]) -> DagSpec:
@@ -140,14 +141,4 @@ def _well_formed(names: Sequence[str], initial: str, transitions: Sequence[Trans
         forward[t.source].add(t.target)
         backward[t.target].add(t.source)
     finals = [name for name in names if not forward[name]]
-    return bool(finals) and _reach([initial], forward) == set(names) == _reach(finals, backward)
-
-
-def _reach(starts: Sequence[str], edges: dict[str, set[str]]) -> set[str]:
-    seen, frontier = set(starts), list(starts)
-    while frontier:
-        for target in edges.get(frontier.pop(), ()):
-            if target not in seen:
-                seen.add(target)
-                frontier.append(target)
-    return seen
+    return bool(finals) and reachable([initial], forward) == set(names) == reachable(finals, backward)

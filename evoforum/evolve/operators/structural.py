@@ -117,9 +117,12 @@ def mut_add_task(parents: Sequence[WorkflowGenome], rng: random.Random, context:
     if fragments:
         system = (system + " " + fragments[rng.randrange(len(fragments))]).strip()
     agent = LLMAgent(
-        name=agent_name, model=template.model, system_prompt=system, prompt=REFINE_PROMPT,
+        name=agent_name,
+        model=template.model,
+        system_prompt=system,
+        prompt=REFINE_PROMPT,
         temperature=template.temperature,
-    )  # fmt: skip
+    )
     sink = not e.consumers(dag, task.name)
     refine = TaskSpec(
         name=name,

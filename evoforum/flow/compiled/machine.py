@@ -8,17 +8,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 from evoforum.errors import FlowInvalid, RunError, StepLimitExceeded, TaskFailed, did_you_mean
-from evoforum.flow._transcript import SENDER, post
 from evoforum.flow._types import describe, fits
-from evoforum.flow.compiled import CompiledFlow
-from evoforum.flow.dag import Flow
-from evoforum.flow.machine import StateMachine, Transition
+from evoforum.flow.compiled._transcript import SENDER, post
+from evoforum.flow.compiled.flow import CompiledFlow
 from evoforum.flow.result import MachineResult, RunResult
-from evoforum.flow.task import Task
+from evoforum.flow.runtime import Buildable, Runtime
+from evoforum.graphs import reachable
 
 if TYPE_CHECKING:
     from evoforum.flow._resolve import ScopeState
-    from evoforum.flow.runtime import Runtime
+    from evoforum.flow.machine import StateMachine, Transition
     from evoforum.hashing import Hash
 
 Path = tuple[str, ...]
@@ -27,10 +26,10 @@ Path = tuple[str, ...]
 def _compile(body: Any) -> CompiledFlow | CompiledMachine:
     if isinstance(body, CompiledFlow | CompiledMachine):
         return body
-    if isinstance(body, StateMachine):
-        return CompiledMachine(body)
-    if isinstance(body, Flow | Task):
-        return Flow.of(body).build()
+    if isinstance(body, Buildable):  # a flow, a task or a state machine
+        built = body.build()
+        if isinstance(built, CompiledFlow | CompiledMachine):
+            return built
     raise FlowInvalid("state", [("body", f"a state's body must be a flow, task or machine, not {body!r}")])
 
 
@@ -88,12 +87,11 @@ class CompiledMachine:
         initial = self.machine.initial
         if initial not in self.machine.states:
             return []
-        seen, stack = {initial}, [initial]
-        while stack:
-            for t in self.outgoing.get(stack.pop(), []):
-                if t.target not in seen and t.target in self.machine.states:
-                    seen.add(t.target)
-                    stack.append(t.target)
+        targets = {
+            name: [t.target for t in out if t.target in self.machine.states]
+            for name, out in self.outgoing.items()
+        }
+        seen = reachable([initial], targets)
         return [
             (f"states.{name}", f"unreachable from the initial state {initial!r}")
             for name in self.machine.states
@@ -108,8 +106,6 @@ class CompiledMachine:
         self, inputs: Mapping[str, Any] | None = None, *, runtime: Runtime | None = None
     ) -> MachineResult:
         """Run from the initial state until a final state; see ``evoforum.flow.machine``."""
-        from evoforum.flow.runtime import Runtime
-
         active = runtime or Runtime()
         scope = active.experiment.child("run")
         values = dict(inputs or {})

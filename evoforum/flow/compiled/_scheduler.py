@@ -23,7 +23,7 @@ from evoforum.flow.executors import EXECUTE
 from evoforum.flow.result import TaskOutcome, TaskState
 
 if TYPE_CHECKING:
-    from evoforum.flow._validate import Topology
+    from evoforum.flow.compiled._validate import Topology
     from evoforum.flow.runtime import Runtime
     from evoforum.flow.task import Task
 

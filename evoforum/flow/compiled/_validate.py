@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from evoforum.errors import FlowInvalid
+from evoforum.flow._signature import Port
 from evoforum.flow._types import concrete, describe, fits
-from evoforum.flow.task import Port, Task
+from evoforum.graphs import find_cycle
 
 if TYPE_CHECKING:
-    from evoforum.flow.dag import Flow
+    from evoforum.flow.task import Flow, Task
 
 Problems = list[tuple[str, str]]
 
@@ -90,48 +91,17 @@ def _order(
     if len(order) < len(tasks):
         stuck = {i for i, n in enumerate(remaining) if n > 0}
         on_cycle: set[int] = set()
-        for cycle in _cycles(stuck, children):
+        edges = {i: [c for c in children[i] if c in stuck] for i in sorted(stuck)}
+        while cycle := find_cycle(edges):
             on_cycle.update(cycle)
-            path = " -> ".join(tasks[i].name for i in (*cycle, cycle[0]))
+            path = " -> ".join(tasks[i].name for i in cycle)
             problems.append((f"tasks.{tasks[cycle[0]].name}", f"cycle: {path}"))
+            edges = {
+                i: [c for c in out if c not in on_cycle] for i, out in edges.items() if i not in on_cycle
+            }
         for i in sorted(stuck - on_cycle):
             problems.append((f"tasks.{tasks[i].name}", "unreachable: it is only reachable through a cycle"))
     return tuple(order)
-
-
-def _cycles(nodes: set[int], children: list[list[int]]) -> list[list[int]]:
-    """One cycle per strongly connected component (Tarjan) of the stuck nodes."""
-    counter, low, number, stack, on_stack = [0], {}, {}, [], set()
-    found: list[list[int]] = []
-
-    def visit(v: int) -> None:
-        number[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on_stack.add(v)
-        for w in children[v]:
-            if w not in nodes:
-                continue
-            if w not in number:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], number[w])
-        if low[v] == number[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1 or v in children[v]:
-                found.append(component[::-1])
-
-    for v in sorted(nodes):
-        if v not in number:
-            visit(v)
-    return found
 
 
 def _wire(

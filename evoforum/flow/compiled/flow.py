@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
 from evoforum.errors import FlowInvalid
-from evoforum.flow._scheduler import Execution, mode
 from evoforum.flow._types import describe
-from evoforum.flow._validate import analyze
+from evoforum.flow.compiled._scheduler import Execution, mode
+from evoforum.flow.compiled._transcript import write_transcript
+from evoforum.flow.compiled._validate import analyze
 from evoforum.flow.result import RunResult
+from evoforum.flow.runtime import Runtime
 
 if TYPE_CHECKING:
     from evoforum.flow._resolve import ScopeState
-    from evoforum.flow.dag import Flow
-    from evoforum.flow.runtime import Runtime
-    from evoforum.flow.task import Task
+    from evoforum.flow.task import Flow, Task
     from evoforum.hashing import Hash
 
 
@@ -118,9 +118,6 @@ class CompiledFlow:
         ``scope`` is an open run scope to share (a state machine's); ``strict=False`` ignores
         inputs no task takes; ``transcript_parent`` continues an existing forum branch.
         """
-        from evoforum.flow._transcript import write_transcript
-        from evoforum.flow.runtime import Runtime
-
         kwargs = self.bind(inputs or {}, strict=strict)
         own_runtime = runtime is None
         active = Runtime() if runtime is None else runtime
