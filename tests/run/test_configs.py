@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evoforum.config import json_schema, load_config
-from evoforum.run import design
+from evoforum.run import design, summary_schema
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 NAMES = ["quickstart", "symbolic_regression", "humaneval", "sim_workflow"]
@@ -46,3 +46,9 @@ def test_schema_file_is_the_config_schema() -> None:
 def test_random_search_is_one_switch_away() -> None:
     config = load_config(CONFIGS / "sim_workflow.yaml", ["algorithm.kind=random_search"])
     assert config.algorithm.kind == "random_search"
+
+
+def test_summary_schema_file_is_the_run_summary_schema() -> None:
+    found = json.loads((CONFIGS / "summary.schema.json").read_text())
+    assert found == json.loads(json.dumps(summary_schema()))
+    assert {"best", "evaluations", "llm_calls", "llm_tokens", "mlflow", "wall_s"} <= set(found["required"])

@@ -14,7 +14,16 @@ import pytest
 from evoforum.config import ExperimentConfig, validate_config
 from evoforum.errors import ConfigError
 from evoforum.evolve import read_lineage
-from evoforum.run import RunFolder, StopFlag, design, lineage_rows, plan, run_experiment, winner_source
+from evoforum.run import (
+    RunFolder,
+    RunSummary,
+    StopFlag,
+    design,
+    lineage_rows,
+    plan,
+    run_experiment,
+    winner_source,
+)
 from evoforum.run.experiment import _evaluator
 from evoforum.run.resources import Resources
 from experiments import sim_workflow as sim
@@ -189,3 +198,10 @@ async def test_progress_and_reports_follow_the_engines_winner(
     assert len(lines) == len(history)
     shown = [float(line.split()[3]) for line in lines]
     assert shown == pytest.approx([row["best"][0] for row in history], rel=1e-3)
+
+
+async def test_summary_json_is_a_run_summary(tmp_path: Path) -> None:
+    summary = await run_experiment(config(SIM), tmp_path / "run")
+    on_disk = orjson.loads((tmp_path / "run" / "summary.json").read_bytes())
+    assert RunSummary.model_validate(on_disk).to_json() == summary
+    assert list(on_disk) == [name for name in RunSummary.model_fields if name != "coevolution"]

@@ -429,3 +429,34 @@ async def test_without_an_own_user_the_session_is_still_killed() -> None:
     result = await plain.call(source)
     assert result.reason == "timeout"
     assert leftovers(None, result.pid or 0) == []
+
+
+def test_the_sandbox_is_the_genomes_code_runner() -> None:
+    from evoforum.genome.runnable import CodeRunner
+
+    sandbox = Sandbox(FAST)
+    assert isinstance(sandbox, CodeRunner)
+    assert sandbox.run("def double(x):\n    return 2 * x\n", "double", [21], {}) == 42
+    with pytest.raises(SandboxFailure):
+        sandbox.run("def boom():\n    raise ValueError('no')\n", "boom", [], {})
+
+
+def test_the_child_imports_the_standard_library_alone() -> None:
+    import ast
+    import sys
+
+    from evoforum.sandbox import _launch
+
+    tree = ast.parse(_launch.CHILD.read_text(encoding="utf-8"))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 0
+    }
+    assert imported - {"__future__"} <= set(sys.stdlib_module_names)
