@@ -26,7 +26,16 @@ import orjson
 
 from evoforum.config import ExperimentConfig
 from evoforum.errors import BudgetExceeded, ConfigError, EvoforumError
-from evoforum.evolve import Engine, GenerationStats, JsonlLineage, LineageRecord, LocalEvaluator, Racing
+from evoforum.evolve import (
+    Engine,
+    GenerationStats,
+    Individual,
+    JsonlLineage,
+    LineageRecord,
+    LocalEvaluator,
+    Racing,
+    RunResult,
+)
 from evoforum.evolve.checkpoint import load_checkpoint
 from evoforum.evolve.individual import is_failure
 from evoforum.llm import Ledger
@@ -84,58 +93,94 @@ async def run_experiment(
             result = engine.result(stopped=LLM_BUDGET)
         if result.best is None:
             raise ConfigError("no candidate was evaluated: the budget allows no evaluation")
-        best = result.best
-        tests = await engine.score([best.genome], designed.splits.test)
-        baselines = {}
-        for name, genome in designed.baselines.items():
-            book.remember(genome)
-            scored = await engine.score([genome], designed.splits.test)
-            baselines[name] = {
-                "genome_hash": str(genome.hash),
-                "test_score": scored[str(genome.hash)].values[0],
-            }
-        winner, _ = base_of(best.genome)
+        test_score, baselines = await _test_scores(engine, designed, book, result.best)
+        winner, _ = base_of(result.best.genome)
         (folder / folder.WINNER).write_text(designed.export(winner), encoding="utf-8")
-        calls, tokens, cost = usage.totals()
-        summary = RunSummary(
-            experiment=config.experiment.name,
-            search_space=config.search_space.name if designed.kind == "workflow" else None,
-            algorithm=config.algorithm.kind,
-            objectives=list(designed.objectives),
-            best={
-                "genome_hash": best.hash,
-                "valid_score": _score(best.fitness.values),
-                "test_score": _score(tests[best.hash].values),
-                "values": list(best.fitness.values),
-                "operator": best.operator,
-                "generation": best.generation,
-                "exported_hash": str(winner.hash),
-            },
+        summary = _summary(
+            designed,
+            planned,
+            result,
+            test_score=test_score,
             baselines=baselines,
-            report=designed.report(winner),
-            report_history=folder.read_jsonl(folder.REPORTS),
-            evaluations=result.evaluations,
-            item_evaluations=result.jobs,
-            generations=result.generation,
+            winner=winner,
+            resources=resources,
+            usage=usage,
             stopped=stop.reason or result.stopped,
-            llm_calls=calls,
-            llm_tokens=tokens,
-            llm_cost_usd=cost,
-            llm_cache_hits=resources.cached.hits if resources.cached is not None else 0,
-            operators=planned.operator_stats(),
-            coevolution=planned.coevolution() if planned.coevolution is not None else None,
-            splits={k: len(v) for k, v in vars(designed.splits).items()},
-            history=[vars(stats) for stats in result.history],
-            mlflow={"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id},
+            tracker=tracker,
+            reports=folder.read_jsonl(folder.REPORTS),
             wall_s=earlier.wall_s + time.monotonic() - started,
         )
         scores = {"best_valid": summary.best.valid_score, "best_test": summary.best.test_score}
-        metrics = {"evaluations": float(result.evaluations)} | {
-            k: v for k, v in scores.items() if v is not None
-        }
-        tracker.finish(elites=[best.hash], metrics=metrics)
+        metrics = {"evaluations": float(result.evaluations)}
+        metrics |= {name: value for name, value in scores.items() if value is not None}
+        tracker.finish(elites=[result.best.hash], metrics=metrics)
         folder.write_summary(summary)
         return summary.to_json()
+
+
+async def _test_scores(
+    engine: Engine, designed: Design, book: GenomeBook, best: Individual
+) -> tuple[float | None, dict[str, dict[str, Any]]]:
+    """The winner's score on the test split (None: it failed), and the experiment's baselines'."""
+    tests = await engine.score([best.genome], designed.splits.test)
+    baselines = {}
+    for name, genome in designed.baselines.items():
+        book.remember(genome)
+        scored = await engine.score([genome], designed.splits.test)
+        baselines[name] = {"genome_hash": str(genome.hash), "test_score": scored[str(genome.hash)].values[0]}
+    return _score(tests[best.hash].values), baselines
+
+
+def _summary(
+    designed: Design,
+    planned: Plan,
+    result: RunResult,
+    *,
+    test_score: float | None,
+    baselines: dict[str, dict[str, Any]],
+    winner: Any,
+    resources: Resources,
+    usage: Usage,
+    stopped: str,
+    tracker: Any,
+    reports: list[Any],
+    wall_s: float,
+) -> RunSummary:
+    config, best = designed.config, result.best
+    assert best is not None
+    calls, tokens, cost = usage.totals()
+    return RunSummary(
+        experiment=config.experiment.name,
+        search_space=config.search_space.name if designed.kind == "workflow" else None,
+        algorithm=config.algorithm.kind,
+        objectives=list(designed.objectives),
+        best={
+            "genome_hash": best.hash,
+            "valid_score": _score(best.fitness.values),
+            "test_score": test_score,
+            "values": list(best.fitness.values),
+            "operator": best.operator,
+            "generation": best.generation,
+            "exported_hash": str(winner.hash),
+        },
+        baselines=baselines,
+        report=designed.report(winner),
+        report_history=reports,
+        evaluations=result.evaluations,
+        item_evaluations=result.jobs,
+        generations=result.generation,
+        stopped=stopped,
+        llm_calls=calls,
+        llm_tokens=tokens,
+        llm_cost_usd=cost,
+        llm_cache_hits=resources.cached.hits if resources.cached is not None else 0,
+        operators=planned.operator_stats(),
+        coevolution=planned.coevolution() if planned.coevolution is not None else None,
+        splits={name: len(items) for name, items in vars(designed.splits).items()},
+        history=[vars(stats) for stats in result.history],
+        mlflow={"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id},
+        wall_s=wall_s,
+    )
 
 
 async def resume_experiment(out: Path, *, state_dir: str | None = None) -> dict[str, Any]:
