@@ -27,7 +27,7 @@ import numpy as np
 from evoforum.evolve.operators import Edit, EditMemory
 from evoforum.hashing import digest
 from evoforum.memory import Database, MemoryVectorStore, PgVectorStore, SemanticMemory
-from evoforum.run._edit_memory import EditStore, open_edit_memory
+from evoforum.run.plan import EditStore, open_edit_memory
 from evoforum.services import local_services
 
 

@@ -39,7 +39,7 @@ from evoforum.llm import (
     Usage,
     chat_request,
 )
-from evoforum.run._budget import RunBudget
+from evoforum.run.llm import RunBudget
 
 
 class Instant:

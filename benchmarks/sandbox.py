@@ -21,7 +21,7 @@ import tempfile
 import time
 from typing import Any
 
-from evoforum.evolve.sandbox import Sandbox, SandboxLimits
+from evoforum.sandbox import Sandbox, SandboxLimits
 
 TRIVIAL = "def main(x):\n    return x + 1\n"
 
@@ -30,7 +30,7 @@ async def _sequential(sandbox: Sandbox, calls: int) -> list[float]:
     times = []
     for i in range(calls):
         started = time.perf_counter()
-        result = await sandbox.run(TRIVIAL, args=[i])
+        result = await sandbox.call(TRIVIAL, args=[i])
         times.append(time.perf_counter() - started)
         assert result.value == i + 1, result
     return times
@@ -41,7 +41,7 @@ async def _concurrent(sandbox: Sandbox, calls: int, width: int) -> float:
 
     async def one(i: int) -> None:
         async with gate:
-            result = await sandbox.run(TRIVIAL, args=[i])
+            result = await sandbox.call(TRIVIAL, args=[i])
             assert result.value == i + 1, result
 
     started = time.perf_counter()

@@ -66,7 +66,7 @@ def _num(value: float | None) -> str:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from evoforum.run._export import winner_source
+    from evoforum.run import winner_source
 
     source = winner_source(Path(args.out))
     if args.output:
@@ -78,7 +78,7 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def lineage_command(args: argparse.Namespace) -> int:
-    from evoforum.run._export import lineage_rows
+    from evoforum.run import lineage_rows
 
     for row in lineage_rows(Path(args.out)):
         print(
@@ -89,7 +89,7 @@ def lineage_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
-    from evoforum.run._export import show_conversation
+    from evoforum.run import show_conversation
 
     text = asyncio.run(show_conversation(args.hash, Path(args.out) if args.out else None, args.state_dir))
     sys.stdout.write(text)

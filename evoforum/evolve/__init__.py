@@ -39,7 +39,7 @@ from evoforum.evolve.variation import (
 )
 
 if TYPE_CHECKING:
-    from evoforum.evolve.ray_tune import RayTuneEvaluator
+    from evoforum.evolve.ray import RayTuneEvaluator
 
 __all__ = [
     "NSGA2",
@@ -90,7 +90,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "RayTuneEvaluator":
-        from evoforum.evolve.ray_tune import RayTuneEvaluator
+        from evoforum.evolve.ray import RayTuneEvaluator
 
         return RayTuneEvaluator
     raise AttributeError(f"module 'evoforum.evolve' has no attribute {name!r}")

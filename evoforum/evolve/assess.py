@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from evoforum.evolve.cache import Key, ResultCache
 from evoforum.evolve.evaluate import Evaluator, ItemResult, Job
-from evoforum.evolve.individual import Genome, Individual
+from evoforum.evolve.individual import Genome, Individual, failure_fitness
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Assessor:
 
     def __post_init__(self) -> None:
         if not self.failure_values:
-            self.failure_values = tuple(-math.copysign(1e300, w) for w in self.weights)
+            self.failure_values = failure_fitness(self.weights)
 
     async def assess(self, genomes: Sequence[Genome]) -> dict[str, Assessment]:
         """Fitness for each distinct genome (by hash), in a deterministic order of work."""

@@ -118,6 +118,9 @@ class Engine:
     stateful: Sequence[Stateful] = ()
     confidence: float = 2.0
     on_generation: Sequence[Callable[[GenerationStats], None]] = ()
+    stop: Callable[[], str | None] = lambda: None
+    """Asked before each new generation: a reason to stop early (a wall clock or an LLM budget
+    spent), or None to go on. The run then ends with ``stopped`` set to that reason."""
 
     def __post_init__(self) -> None:
         self.weights = tuple(float(w) for w in self.weights)
@@ -163,6 +166,10 @@ class Engine:
             if self.max_jobs is not None and self.assessor.jobs_run >= self.max_jobs:
                 self._sync()
                 return self.result(stopped="budget")
+            reason = self.stop()
+            if reason is not None:
+                self._sync()
+                return self.result(stopped=reason)
             offspring = [
                 await self.algorithm.breed(island, self.operators, self.rng, generation)
                 for island in self.population

@@ -7,10 +7,25 @@ class, so one importable class serves every experiment and pickles anywhere.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from deap import base
+
+FAILED = 1e300
+"""The size of a failed candidate's fitness: each objective at its worst (``failure_fitness``)."""
+_FAILURE_BOUND = 1e299  # values at least this large (in size) are failures, not qualities
+
+
+def failure_fitness(weights: Sequence[float]) -> tuple[float, ...]:
+    """The fitness of a candidate that failed: ``FAILED``, worst in the direction of each weight."""
+    return tuple(-math.copysign(FAILED, w) for w in weights)
+
+
+def is_failure(values: Sequence[float]) -> bool:
+    """Whether ``values`` are no measured fitness: none at all, or the failure fitness."""
+    return not values or abs(values[0]) >= _FAILURE_BOUND
 
 
 @runtime_checkable

@@ -2,7 +2,7 @@
 
 LLM agents are asked through the runtime's ``LLMClient`` (``Depends(providers.llm)``). Functions
 of the genome's code (function agents, predicate guards) are never executed in this process: they
-go through a ``CodeRunner`` (default ``SubprocessRunner``), so every compiled task runs on the
+go through a ``CodeRunner`` (default ``UnconfinedRunner``), so every compiled task runs on the
 asyncio executor whatever executor the genome names (the name is kept for exported code).
 LLM tools are checked by validation but not offered to the model: the LLM layer has no tool calls.
 """
@@ -27,13 +27,13 @@ from evoforum.flow import (
     dag,
     providers,
 )
-from evoforum.genome._runner import CodeRunner, SubprocessRunner
 from evoforum.genome.agents import PLACEHOLDER, FunctionAgent, LLMAgent, placeholders
+from evoforum.genome.code_runner import CodeRunner, UnconfinedRunner
 from evoforum.genome.flows import Always, Compare, DagSpec, FromTask, Guard, MachineSpec, TaskSpec
 from evoforum.genome.model import WorkflowGenome
 from evoforum.llm import LLMClient, chat_request
 
-__all__ = ["CodeRunner", "SubprocessRunner", "ask", "compile", "render_prompt"]
+__all__ = ["CodeRunner", "UnconfinedRunner", "ask", "compile", "render_prompt"]
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
@@ -74,7 +74,7 @@ async def ask(llm: LLMClient, agent: LLMAgent, **values: Any) -> Any:
 def compile(genome: WorkflowGenome, *, runner: CodeRunner | None = None) -> CompiledFlow | CompiledMachine:
     """The runnable workflow of a valid ``genome``: ``await runtime.run(compiled, inputs)``."""
     genome.validate_all()
-    return _Compiler(genome, runner or SubprocessRunner()).body(genome.entry)
+    return _Compiler(genome, runner or UnconfinedRunner()).body(genome.entry)
 
 
 class _Compiler:

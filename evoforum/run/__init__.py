@@ -4,22 +4,38 @@
 
     summary = await run_experiment(load_config("configs/quickstart.yaml"), Path("runs/quickstart"))
     summary = await resume_experiment(Path("runs/quickstart"))      # after a crash or a kill
+    winner_source(Path("runs/quickstart"))                          # the winner as Python code
 
-See ``evoforum.run._files`` for what the output folder holds.
+Modules, by what they hold: ``experiment`` (``run_experiment``, the progress line), ``plan`` (what
+the config asks for: ``design``, ``plan``, ``StopFlag``, the operators and the edit memory),
+``algorithms`` (``ALGORITHMS`` and the baselines), ``scoring`` (the workflow item scorer, on the
+driver or on Ray workers), ``resources`` (services, forum store, model client), ``llm`` (the
+run's model layers and shared budget) and ``folder`` (``RunFolder``: the output folder's files,
+``RunSummary``: what ``summary.json`` is).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from evoforum.run.algorithms import ALGORITHMS
+from evoforum.run.experiment import resume_experiment, run_experiment, winner_source
+from evoforum.run.folder import GenomeBook, RunFolder, RunSummary, lineage_rows, summary_schema
+from evoforum.run.plan import Design, Plan, StopFlag, design, plan
+from evoforum.run.resources import show_conversation
 
-from evoforum.run._files import GenomeBook, read_config, read_summary
-from evoforum.run._runner import run_experiment
-
-
-async def resume_experiment(out: Path, *, state_dir: str | None = None) -> dict[str, Any]:
-    """Continue the run in ``out`` with the config saved there; the summary."""
-    return await run_experiment(read_config(out), out, resume=True, state_dir=state_dir)
-
-
-__all__ = ["GenomeBook", "read_config", "read_summary", "resume_experiment", "run_experiment"]
+__all__ = [
+    "ALGORITHMS",
+    "Design",
+    "GenomeBook",
+    "Plan",
+    "RunFolder",
+    "RunSummary",
+    "StopFlag",
+    "design",
+    "lineage_rows",
+    "plan",
+    "resume_experiment",
+    "run_experiment",
+    "show_conversation",
+    "summary_schema",
+    "winner_source",
+]

@@ -42,3 +42,13 @@ def test_derived_generators_depend_only_on_their_keys() -> None:
     assert derive_seed(1, "a") == derive_seed(1, "a") != derive_seed(1, "b")
     assert python_rng(7, 2).random() == python_rng(7, 2).random()
     assert numpy_rng(7, 2, "h").integers(1 << 30) == numpy_rng(7, 2, "h").integers(1 << 30)
+
+
+def test_failure_fitness_is_worst_in_every_direction_and_recognised() -> None:
+    from evoforum.evolve.individual import FAILED, failure_fitness, is_failure
+
+    assert failure_fitness((1.0, -1.0)) == (-FAILED, FAILED)
+    assert is_failure(failure_fitness((1.0,)))
+    assert is_failure(())
+    assert not is_failure((0.5,))
+    assert not is_failure((-1e298,))

@@ -9,7 +9,7 @@ import pytest
 
 import experiments
 from evoforum.errors import ConfigError
-from evoforum.evolve.sandbox import Sandbox
+from evoforum.sandbox import Sandbox
 from experiments import sim_workflow as sim
 from experiments._code import solution_source
 from experiments.humaneval import load_problems, single_call
@@ -51,11 +51,11 @@ def test_humaneval_has_all_problems() -> None:
 async def test_canonical_humaneval_solution_passes_and_a_wrong_one_fails() -> None:
     problem = load_problems()["HumanEval/0"]
     sandbox = Sandbox()
-    good = await sandbox.run(
+    good = await sandbox.call(
         solution_source(problem, problem.prompt + problem.canonical_solution), "__evoforum_score"
     )
-    body_only = await sandbox.run(solution_source(problem, problem.canonical_solution), "__evoforum_score")
-    wrong = await sandbox.run(solution_source(problem, "    return False\n"), "__evoforum_score")
+    body_only = await sandbox.call(solution_source(problem, problem.canonical_solution), "__evoforum_score")
+    wrong = await sandbox.call(solution_source(problem, "    return False\n"), "__evoforum_score")
     assert (good.ok, good.value) == (True, 1.0)
     assert (body_only.ok, body_only.value) == (True, 1.0)
     assert not wrong.ok

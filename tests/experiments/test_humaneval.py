@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import search_spaces
-from evoforum.evolve.sandbox import Sandbox
+from evoforum.sandbox import Sandbox
 from experiments._code import solution_source
 from experiments.humaneval import load_problems, single_call
 from search_spaces._base import code_of
@@ -16,7 +16,7 @@ HELPED = "HumanEval/10"  # make_palindrome: its prompt defines the helper is_pal
 
 
 async def _score(task: str, answer: str) -> float:
-    result = await Sandbox().run(solution_source(load_problems()[task], answer), "__evoforum_score")
+    result = await Sandbox().call(solution_source(load_problems()[task], answer), "__evoforum_score")
     return float(result.value) if result.ok else 0.0
 
 
@@ -36,12 +36,12 @@ async def test_canonical_solutions_pass_the_examples_check_code_finds(task: str)
     problem = load_problems()[task]
     code = code_of(BLOCKS, tools_for(["check_code"]), HEADER)
     whole = problem.prompt + problem.canonical_solution
-    good = (await Sandbox().run(code, "check_code", kwargs={"problem": problem.prompt, "code": whole})).value
+    good = (await Sandbox().call(code, "check_code", kwargs={"problem": problem.prompt, "code": whole})).value
     assert isinstance(good, dict)
     assert good["passed"]
     assert good["total"] >= 1
     wrong = f"def {problem.entry_point}(*args):\n    return None\n"
-    bad = (await Sandbox().run(code, "check_code", kwargs={"problem": problem.prompt, "code": wrong})).value
+    bad = (await Sandbox().call(code, "check_code", kwargs={"problem": problem.prompt, "code": wrong})).value
     assert isinstance(bad, dict)
     assert bad["score"] < good["score"]
 

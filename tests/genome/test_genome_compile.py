@@ -11,7 +11,7 @@ import search_spaces
 from evoforum.errors import GenomeInvalid, LLMMisbehaved, SandboxFailure
 from evoforum.flow import Runtime
 from evoforum.genome import DagSpec, LLMAgent, OutputSchema, Predicate, TaskSpec, Transition, compile
-from evoforum.genome.runnable import SubprocessRunner, ask, render_prompt
+from evoforum.genome.runnable import UnconfinedRunner, ask, render_prompt
 from tests.genome.helpers import Scripted, machine, pipeline, wire
 
 PROBLEM = 'def add(a, b):\n    """Add.\n\n    >>> add(1, 2)\n    3\n    """\n'
@@ -22,7 +22,7 @@ class Counting:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
-        self.inner = SubprocessRunner()
+        self.inner = UnconfinedRunner()
 
     def run(self, code: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
         self.calls.append(function)
@@ -97,14 +97,14 @@ def test_invalid_genomes_do_not_compile() -> None:
 
 def test_code_failures_become_sandbox_failures() -> None:
     with pytest.raises(SandboxFailure, match=r"shout\(\) failed: .*AttributeError"):
-        SubprocessRunner().run(pipeline().code, "shout", [], {"text": 3})
+        UnconfinedRunner().run(pipeline().code, "shout", [], {"text": 3})
 
 
 def test_code_does_not_run_in_this_process() -> None:
     code = "import os\n\ndef pid() -> int:\n    return os.getpid()\n"
     import os
 
-    assert SubprocessRunner().run(code, "pid", [], {}) != os.getpid()
+    assert UnconfinedRunner().run(code, "pid", [], {}) != os.getpid()
 
 
 def test_render_prompt_fills_placeholders_and_appends_the_rest() -> None:

@@ -25,8 +25,7 @@ from evoforum.hashing import digest
 from evoforum.llm import OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.memory import Database, MemoryVectorStore, PgVectorStore
-from evoforum.run._edit_memory import EditStore, open_edit_memory, run_table, stored_ids
-from evoforum.run._operators import Seeding, _edit_memory
+from evoforum.run.plan import EditStore, Seeding, open_edit_memory, run_table, stored_ids
 
 SPACE = search_spaces.get("code_writing")
 GENERATIONS = 3
@@ -60,8 +59,8 @@ def test_each_run_folder_has_its_own_valid_table(tmp_path: Path) -> None:
 async def test_without_postgres_the_memory_lives_in_the_process(stub: StubServer) -> None:
     client = OpenAICompatible(stub.url, "stub")
     try:
-        memory = await _edit_memory(client, EditStore.of_run(Path("run"), None))
-        plain = await _edit_memory(client)
+        memory = await open_edit_memory(client, EditStore.of_run(Path("run"), None))
+        plain = await open_edit_memory(client)
     finally:
         await client.aclose()
     assert isinstance(memory.memory.store, MemoryVectorStore)
@@ -78,7 +77,7 @@ async def test_with_postgres_the_memory_is_an_exact_pgvector_table(
         try:
             # a table of another embedding size (another model) is replaced
             await PgVectorStore.open(db, where.table, 3, index="none")
-            memory = await _edit_memory(client, where)
+            memory = await open_edit_memory(client, where)
             assert isinstance(memory.memory.store, PgVectorStore)
             assert memory.memory.store.table == where.table
             done = Edit(
@@ -91,7 +90,7 @@ async def test_with_postgres_the_memory_is_an_exact_pgvector_table(
                 "SELECT count(*) FROM pg_indexes WHERE tablename = $1", where.table
             )
             assert indexes == 1  # the primary key only: exact scans, the same answers every time
-            again = await _edit_memory(client, where)  # a new run in the same folder starts empty
+            again = await open_edit_memory(client, where)  # a new run in the same folder starts empty
             assert await again.examples("Be brief please.", k=1, improving=False) == []
             assert await stored_ids(again.memory.store) == []  # type: ignore[arg-type]
         finally:

@@ -18,10 +18,9 @@ from evoforum.evolve.operators import rewrite_genome
 from evoforum.forum import InMemoryStore
 from evoforum.llm import OpenAICompatible, Recording, chat_request
 from evoforum.llm.stub import StubServer
-from evoforum.run import run_experiment
-from evoforum.run._export import lineage_rows, show_conversation
-from evoforum.run._llm import Cached, Sampling
-from evoforum.run._operators import GROUPS, Seeding, variation
+from evoforum.run import lineage_rows, run_experiment, show_conversation
+from evoforum.run.llm import Cached, Sampling
+from evoforum.run.plan import GROUPS, Seeding, variation
 from tests._files import held_open
 
 SPACE = search_spaces.get("code_writing")
@@ -210,7 +209,7 @@ async def test_a_coevolving_run_writes_the_operator_genomes_and_their_lineage(
 async def _the_edit_memory_is_the_runs_pgvector_table(postgres_url: str, out: Path) -> None:
     import asyncpg
 
-    from evoforum.run._edit_memory import run_table
+    from evoforum.run.plan import run_table
 
     connection = await asyncpg.connect(postgres_url)
     try:

@@ -20,18 +20,16 @@ import experiments
 import search_spaces
 from evoforum.config import ExperimentConfig, load_config
 from evoforum.errors import BudgetExceeded
-from evoforum.evolve import read_lineage
+from evoforum.evolve import RayTuneEvaluator, read_lineage
 from evoforum.evolve.evaluate import Job
-from evoforum.evolve.ray_tune import RayTuneEvaluator
-from evoforum.evolve.sandbox import Sandbox, SandboxLimits
 from evoforum.forum import Forum, PostgresStore
 from evoforum.llm import Budget, Ledger, Metered, OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.run import run_experiment
-from evoforum.run._budget import RunBudget
-from evoforum.run._remote import RemoteItems, Tallied
-from evoforum.run._resources import _shared_budget
-from evoforum.run._workflow import WorkflowScorer
+from evoforum.run.llm import RunBudget
+from evoforum.run.resources import _shared_budget
+from evoforum.run.scoring import RemoteItems, Tallied, WorkflowScorer
+from evoforum.sandbox import Sandbox, SandboxLimits
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
 WORKERS = 2

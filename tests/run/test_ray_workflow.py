@@ -15,16 +15,14 @@ import pytest
 import experiments
 import search_spaces
 from evoforum.config import ExperimentConfig, load_config
-from evoforum.evolve import read_lineage
+from evoforum.evolve import RayTuneEvaluator, read_lineage
 from evoforum.evolve.evaluate import Job
-from evoforum.evolve.ray_tune import RayTuneEvaluator
-from evoforum.evolve.sandbox import Sandbox, SandboxLimits
 from evoforum.forum import Forum, PostgresStore
 from evoforum.llm import Ledger, OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.run import run_experiment
-from evoforum.run._remote import ENTRIES, RemoteItems, Tallied
-from evoforum.run._workflow import WorkflowScorer
+from evoforum.run.scoring import ENTRIES, RemoteItems, Tallied, WorkflowScorer
+from evoforum.sandbox import Sandbox, SandboxLimits
 
 pytestmark = pytest.mark.services
 

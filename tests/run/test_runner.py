@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,18 @@ import pytest
 from evoforum.config import ExperimentConfig, validate_config
 from evoforum.errors import ConfigError
 from evoforum.evolve import read_lineage
-from evoforum.run import run_experiment
-from evoforum.run._export import lineage_rows, winner_source
-from evoforum.run._plan import make_plan
-from evoforum.run._runner import _evaluator
+from evoforum.run import (
+    RunFolder,
+    RunSummary,
+    StopFlag,
+    design,
+    lineage_rows,
+    plan,
+    run_experiment,
+    winner_source,
+)
+from evoforum.run.experiment import _evaluator
+from evoforum.run.resources import Resources
 from experiments import sim_workflow as sim
 
 SIM = {
@@ -138,7 +147,7 @@ async def test_symbolic_regression_exports_a_runnable_function(tmp_path: Path) -
     assert len(output.splitlines()) == 20
 
 
-def test_a_workflow_experiment_on_ray_needs_the_runs_forum_store(tmp_path: Path) -> None:
+async def test_a_workflow_experiment_on_ray_needs_the_runs_forum_store(tmp_path: Path) -> None:
     cfg = validate_config(
         {
             "experiment": {"name": "quickstart"},
@@ -148,9 +157,11 @@ def test_a_workflow_experiment_on_ray_needs_the_runs_forum_store(tmp_path: Path)
             "llm": {"url": "http://127.0.0.1:9/v1"},
         }
     )
-    plan = make_plan(cfg)
+    folder, resources, stop = RunFolder(tmp_path), Resources(), StopFlag()
+    async with AsyncExitStack() as stack:
+        planned = await plan(design(cfg), resources, folder=folder, stack=stack, tracker=None, stop=stop)
     with pytest.raises(ConfigError, match="a workflow experiment needs the run's forum store"):
-        _evaluator(cfg, tmp_path, plan)
+        _evaluator(cfg, folder, planned, resources, stop)
 
 
 async def test_ray_tune_evaluation_finds_the_same_winner_as_local(tmp_path: Path) -> None:
@@ -187,3 +198,10 @@ async def test_progress_and_reports_follow_the_engines_winner(
     assert len(lines) == len(history)
     shown = [float(line.split()[3]) for line in lines]
     assert shown == pytest.approx([row["best"][0] for row in history], rel=1e-3)
+
+
+async def test_summary_json_is_a_run_summary(tmp_path: Path) -> None:
+    summary = await run_experiment(config(SIM), tmp_path / "run")
+    on_disk = orjson.loads((tmp_path / "run" / "summary.json").read_bytes())
+    assert RunSummary.model_validate(on_disk).to_json() == summary
+    assert list(on_disk) == [name for name in RunSummary.model_fields if name != "coevolution"]

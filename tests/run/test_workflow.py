@@ -9,13 +9,13 @@ import pytest
 
 import experiments
 import search_spaces
-from evoforum.evolve.sandbox import Sandbox
 from evoforum.forum import Forum
 from evoforum.genome import DagSpec, FunctionAgent, TaskSpec, Wire, WorkflowGenome
 from evoforum.genome.flows import FromInput
 from evoforum.llm import OpenAICompatible
 from evoforum.llm.stub import StubServer
-from evoforum.run._workflow import WorkflowScorer
+from evoforum.run.scoring import WorkflowScorer
+from evoforum.sandbox import Sandbox
 
 QUICK = experiments.get("quickstart")
 

@@ -22,14 +22,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from evoforum.errors import ConfigError
+from evoforum.evolve.individual import is_failure
 from evoforum.evolve.lineage import LineageSink
 from evoforum.evolve.operators.coevolve import CoEvolution, OperatorCandidate, lineage_records
 from evoforum.evolve.operators.context import OperatorContext, OperatorStats
 from evoforum.evolve.operators.operator_genomes import default_genomes, noting_exchanges
 from evoforum.genome import WorkflowGenome
-
-FAILED = 1e299
-"""Scores at least this large (in size) are the engine's failure values, not qualities."""
 
 
 @dataclass
@@ -163,7 +161,7 @@ class CoevolvingOperators:
         found = self.pending.pop(child.hash, None)
         if found is None:
             return
-        known = abs(child_score) < FAILED and abs(parent_score) < FAILED
+        known = not is_failure((child_score,)) and not is_failure((parent_score,))
         await self._credit(*found, child_score - parent_score if known else 0.0)
 
     async def _credit(self, kind: str, genome_hash: str, gain: float) -> None:

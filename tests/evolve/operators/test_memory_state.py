@@ -12,7 +12,7 @@ import pytest
 from evoforum.evolve.operators import Edit, EditMemory
 from evoforum.llm import OpenAICompatible
 from evoforum.memory import MemoryVectorStore, SemanticMemory
-from evoforum.run._edit_memory import EditStore, open_edit_memory, stored_ids
+from evoforum.run.plan import EditStore, open_edit_memory, stored_ids
 
 Opener = Callable[[], Awaitable[EditMemory]]
 

@@ -23,7 +23,7 @@ import pytest
 
 from evoforum.errors import RunError
 from evoforum.evolve import Engine, Generational, Job, LocalEvaluator
-from evoforum.evolve._ray_channel import Hub, serve
+from evoforum.evolve.ray._channel import Hub, serve
 from evoforum.evolve.toy import VectorSpace, sphere
 
 
@@ -117,7 +117,7 @@ async def test_the_hub_serves_trials_holding_its_key_and_drops_others() -> None:
 
 def _dies_on_its_first_batch(link: socket.socket, key: bytes) -> None:
     """A trial that takes a batch and crashes before answering."""
-    from evoforum.evolve._ray_channel import _proof, _read_blocking
+    from evoforum.evolve.ray._channel import _proof, _read_blocking
 
     with link:
         link.sendall(_proof(key, _read_blocking(link, 32) or b""))

@@ -1,4 +1,4 @@
-"""Process plumbing of the sandbox: call users, finding and killing leftovers, bounded reading.
+"""The sandbox's reaper and process plumbing: call users, finding and killing leftovers, bounded reading.
 
 No control groups are needed. Every call runs in its own session and process group and, when the
 parent is root, as its own user id taken from a pool (a lock file per id, held for the whole call,

@@ -7,6 +7,7 @@ import pickle
 from typing import Any
 
 from evoforum.evolve.evaluate import ItemFn, Job, run_jobs
+from evoforum.evolve.ray._channel import serve
 
 
 def encode(value: Any) -> str:
@@ -27,9 +28,7 @@ def batch_trial(config: dict[str, Any], fn: ItemFn, batches: list[list[Job]]) ->
 
 def worker_trial(config: dict[str, Any], fn: ItemFn, address: tuple[str, int], key: bytes) -> None:
     """A long-lived trial: connects to the driver at ``address`` and scores the batches it sends
-    until the driver closes the link (see ``_ray_channel``), then reports how many jobs it ran."""
+    until the driver closes the link (see ``_channel``), then reports how many jobs it ran."""
     from ray import tune
-
-    from evoforum.evolve._ray_channel import serve
 
     tune.report({"jobs": serve(address, key, fn)})

@@ -4,7 +4,7 @@ A Tune trial costs ~0.25 s even with ``reuse_actors=True``, far more than one ch
 jobs are always batched. Two modes:
 
 * ``persistent=True`` (default): one Tune experiment runs for the evaluator's lifetime with
-  ``workers`` long-lived trials, each connected to the driver by a socket (``_ray_channel``);
+  ``workers`` long-lived trials, each connected to the driver by a socket (``_channel``);
   each ``evaluate`` call hands batches to whichever trial is free. Overhead per batch is one
   write and one read (well under a millisecond), which cheap candidates need.
 * ``persistent=False``: each ``evaluate`` call runs one Tune experiment whose trials each score
@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from evoforum.errors import BackendError, RunError, ServiceUnavailable
-from evoforum.evolve._ray_channel import Hub
-from evoforum.evolve._ray_trainables import batch_trial, decode, worker_trial
 from evoforum.evolve.evaluate import ItemFn, ItemResult, Job, chunks
+from evoforum.evolve.ray._channel import Hub
+from evoforum.evolve.ray._trainables import batch_trial, decode, worker_trial
 
 _QUIET = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
 

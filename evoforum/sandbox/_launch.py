@@ -1,4 +1,4 @@
-"""One sandboxed call: prepare its folder, start the runner, watch it, classify how it ended."""
+"""The launcher of one sandboxed call: prepare its folder, start the child, watch it, classify how it ended."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evoforum.evolve._sandbox_proc import Capture, Sink, call_user, kill_all
 from evoforum.hashing import canonical_json
+from evoforum.sandbox._reaper import Capture, Sink, call_user, kill_all
 
-RUNNER = Path(__file__).with_name("_sandbox_runner.py")
+CHILD = Path(__file__).with_name("_child.py")
 _STATUS = {"ok": "ok", "memory": "memory", "exit": "exit", "exception": "exception"}
 _DRAIN_S = 1.0
 
@@ -167,14 +167,14 @@ async def execute(call: Call) -> dict[str, Any]:
 async def _watch(
     call: Call, uid: int | None, work: Path, pipe: tuple[int, int], still_open: set[int]
 ) -> dict[str, Any]:
-    """Start the runner, wait for its end (or the wall clock, or a flood), kill what is left."""
+    """Start the child, wait for its end (or the wall clock, or a flood), kill what is left."""
     read_end, write_end = pipe
     limit = call.limits["max_output_bytes"]
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
     transport, capture = await loop.subprocess_exec(
         lambda: Capture(limit),
-        call.python, "-S", "-s", "-P", "-B", str(RUNNER),
+        call.python, "-S", "-s", "-P", "-B", str(CHILD),
         cwd=work,
         env=_environment(call, work),
         stdin=subprocess.DEVNULL,

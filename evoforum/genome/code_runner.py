@@ -1,8 +1,10 @@
 """Running functions of a genome's code outside the driver process.
 
-``CodeRunner`` is the hook: the evolution engine plugs in its sandbox. ``SubprocessRunner`` is the
-simple default: one fresh ``python -I`` process per call, a clean environment, a time limit, and
-arguments and result passed as JSON (so results are JSON values: tuples come back as lists).
+``CodeRunner`` is the hook: a run plugs in its sandbox (``evoforum.sandbox.Sandbox`` is one).
+``UnconfinedRunner`` is the simple default, and it is not a sandbox: one fresh ``python -I`` process
+per call, a clean environment and a time limit, but no resource limits, no network or file
+isolation; arguments and result pass as JSON (so results are JSON values: tuples come back as
+lists). Use it for trusted code only.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ class CodeRunner(Protocol):
         ...
 
 
-class SubprocessRunner:
-    """Each call in a new isolated Python process (``-I``, empty environment), ``timeout`` seconds."""
+class UnconfinedRunner:
+    """Each call in a new Python process (``-I``, empty environment), ``timeout`` seconds; unconfined
+    otherwise (trusted code only: ``evoforum.sandbox.Sandbox`` confines untrusted code)."""
 
     def __init__(self, timeout: float = 30.0, python: str | None = None) -> None:
         self.timeout = timeout

@@ -1,6 +1,7 @@
-"""Equal-budget baselines as engine algorithms: random search, and best-of-N sampling of the seed.
+"""The search algorithms a config names (``ALGORITHMS``), with the equal-budget baselines.
 
-Both go through the same engine, evaluator, cache, lineage and budget as evolution, so a
+``ALGORITHMS`` maps ``algorithm.kind`` to a builder of the engine's algorithm, islands and
+operators. Besides the evolutionary ones (``evoforum.evolve``), two baselines go through the same engine, evaluator, cache, lineage and budget as evolution, so a
 comparison at the same number of evaluations is one config switch (``algorithm.kind``).
 
 * ``RandomSearch``: every generation ``lambda_`` fresh random genomes; the best ``mu`` survive.
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from evoforum.evolve import Individual, Operators, best_distinct
+from evoforum.config import AlgorithmSection
+from evoforum.evolve import NSGA2, Generational, Individual, Islands, MuPlusLambda, Operators, best_distinct
 from evoforum.hashing import digest
 
 SAMPLE_STRIDE = 1_000_003
@@ -148,3 +150,70 @@ class BestOfN(_KeepBest):
 
     def __repr__(self) -> str:
         return f"BestOfN(mu={self.mu}, lambda_={self.lambda_}, seed={str(self.seed.hash)[:12]})"
+
+
+@dataclass(frozen=True)
+class Origins:
+    """Where the baselines' genomes come from: fresh random ones, the seed workflow, and the
+    ``remember`` hook every made genome goes through (the run's genome book)."""
+
+    random_init: Callable[[random.Random], Any]
+    seed_genome: Callable[[], Any]
+    remember: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the engine runs: an algorithm, its islands and the operators it breeds with."""
+
+    algorithm: Any
+    operators: Operators
+    islands: Islands = field(default_factory=Islands)
+
+
+Builder = Callable[[AlgorithmSection, Operators, Origins], Search]
+
+
+def _sizes(section: AlgorithmSection) -> tuple[int, int]:
+    return section.population, section.offspring or section.population
+
+
+def _mu_plus_lambda(section: AlgorithmSection, operators: Operators, origins: Origins) -> Search:
+    mu, lambda_ = _sizes(section)
+    return Search(MuPlusLambda(mu, lambda_, section.crossover_rate, section.mutation_rate), operators)
+
+
+def _generational(section: AlgorithmSection, operators: Operators, origins: Origins) -> Search:
+    rates = (section.crossover_rate, section.mutation_rate, section.tournament, section.elites)
+    return Search(Generational(section.population, *rates), operators)
+
+
+def _nsga2(section: AlgorithmSection, operators: Operators, origins: Origins) -> Search:
+    mu, lambda_ = _sizes(section)
+    return Search(NSGA2(mu, lambda_, section.crossover_rate, section.mutation_rate), operators)
+
+
+def _islands(section: AlgorithmSection, operators: Operators, origins: Origins) -> Search:
+    islands = Islands(section.islands, section.migration_every, section.migrants)
+    return Search(_mu_plus_lambda(section, operators, origins).algorithm, operators, islands)
+
+
+def _random_search(section: AlgorithmSection, operators: Operators, origins: Origins) -> Search:
+    algorithm = RandomSearch(*_sizes(section), lambda rng: origins.remember(origins.random_init(rng)))
+    return Search(algorithm, Operators(init=algorithm.random_init, mutate=operators.mutate))
+
+
+def _best_of_n(section: AlgorithmSection, operators: Operators, origins: Origins) -> Search:
+    algorithm = BestOfN(*_sizes(section), origins.remember(origins.seed_genome()), origins.remember)
+    return Search(algorithm, Operators(init=algorithm.sampler(), mutate=operators.mutate))
+
+
+ALGORITHMS: dict[str, Builder] = {
+    "mu_plus_lambda": _mu_plus_lambda,
+    "generational": _generational,
+    "nsga2": _nsga2,
+    "islands": _islands,
+    "random_search": _random_search,
+    "best_of_n": _best_of_n,
+}
+"""``algorithm.kind`` -> the builder of what the engine runs (``Search``)."""

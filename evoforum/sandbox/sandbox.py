@@ -1,11 +1,12 @@
 """Run untrusted candidate code in a subprocess with limits, and get back what it returned.
 
     sandbox = Sandbox(SandboxLimits(cpu_s=2, wall_s=5))
-    result = await sandbox.run("def main(x):\\n    return x * 2\\n", "main", args=[21])
+    result = await sandbox.call("def main(x):\\n    return x * 2\\n", "main", args=[21])
     result.ok, result.value          # True, 42
     result.raise_for_failure()       # the value, or SandboxFailure / Timeout / CodeRejected
+    sandbox.run(code, "main", [21], {})   # 42: the genome's ``CodeRunner`` (blocking, raising)
 
-``run`` returns a ``SandboxResult`` for anything the candidate does (returns, raises, exits,
+``call`` returns a ``SandboxResult`` for anything the candidate does (returns, raises, exits,
 crashes, loops, floods its output); it raises only for a wrong call (arguments that are not JSON,
 bad file names). Each call gets a fresh working folder (its cwd, removed afterwards), a minimal
 environment (no variable of the parent passes through; names that look like secrets are refused)
@@ -24,7 +25,7 @@ it cannot signal other calls, and every process it leaves behind is found by tha
 Not enforced: the number of files in the working folder (each is bounded by RLIMIT_FSIZE, the
 time to write them by the wall clock), reading world-readable files, and the honesty of the
 isolation record (the child writes it before candidate code runs, but the candidate could
-overwrite it). See ``_sandbox_runner`` for the order in which the child applies each step.
+overwrite it). See ``_child`` for the order in which the child applies each step.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from evoforum.errors import CodeRejected, ConfigError, SandboxFailure, Timeout
-from evoforum.evolve._sandbox_call import Call, execute
+from evoforum.sandbox._launch import Call, execute
 
 Reason = Literal[
     "ok",
@@ -170,7 +171,7 @@ class Sandbox:
         self.extra_path = _package_paths() if evoforum_importable else []
         self.folder = _default_folder(self.drop_user) if folder is None else os.fspath(folder)
 
-    async def run(
+    async def call(
         self,
         source: str | None,
         entry: str | None = "main",
@@ -206,9 +207,15 @@ class Sandbox:
         )
         return SandboxResult.model_validate(await execute(call))
 
-    def run_sync(self, source: str | None, entry: str | None = "main", **options: Any) -> SandboxResult:
-        """``run`` for code without an event loop of its own."""
-        return asyncio.run(self.run(source, entry, **options))
+    def call_sync(self, source: str | None, entry: str | None = "main", **options: Any) -> SandboxResult:
+        """``call`` for code without an event loop of its own."""
+        return asyncio.run(self.call(source, entry, **options))
+
+    def run(self, code: str, function: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> JsonValue:
+        """The genome's ``CodeRunner``: ``function`` of ``code`` called in the sandbox, its value, or
+        the matching evoforum error (``SandboxFailure``, ``Timeout``, ``CodeRejected``). Blocking: a
+        compiled workflow calls it on a worker thread."""
+        return self.call_sync(code, function, args=list(args), kwargs=dict(kwargs)).raise_for_failure()
 
 
 def _compile_problem(source: str) -> str | None:

@@ -1,6 +1,6 @@
 """The program a sandboxed call runs: isolate itself, then import and call the candidate.
 
-Run as a script (``python -S -s -P -B _sandbox_runner.py``) in the call's working folder, never
+Run as a script (``python -S -s -P -B _child.py``) in the call's working folder, never
 imported by the parent, and written against the standard library alone so it starts fast. It reads
 ``_call.json`` from its folder while it is still privileged and before any candidate code runs,
 then, in this order:

@@ -1,0 +1,498 @@
+"""``run_experiment(config, out)``: everything an experiment needs, wired, run, reported.
+
+The order: the folder and the experiment are checked; services, forum store and model client are
+opened (``open_resources``) and the config is saved into the folder; the MLflow tracker starts;
+``plan`` builds the operators and the item function; the engine runs with the valid split as its
+items, lineage going to JSONL, MLflow and the progress line; the winner is scored on the test
+split (with the experiment's baselines), exported to ``winner.py``, and ``summary.json`` (a
+``RunSummary``) is written. Everything opened is closed by one ``AsyncExitStack``, also when the
+run fails: the lineage files, the MLflow run (ended as failed or killed unless it finished), the
+evaluator and the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+import orjson
+
+from evoforum.config import ExperimentConfig
+from evoforum.errors import BudgetExceeded, ConfigError, EvoforumError
+from evoforum.evolve import (
+    Engine,
+    GenerationStats,
+    Individual,
+    JsonlLineage,
+    LineageRecord,
+    LocalEvaluator,
+    Racing,
+    RunResult,
+)
+from evoforum.evolve.checkpoint import load_checkpoint
+from evoforum.evolve.individual import is_failure
+from evoforum.llm import Ledger
+from evoforum.run.algorithms import ALGORITHMS, Origins, base_of, describe_sample, unwrap_samples
+from evoforum.run.folder import GenomeBook, RunFolder, RunSummary
+from evoforum.run.plan import LLM_BUDGET, Design, Plan, StopFlag, design, plan
+from evoforum.run.resources import Resources, open_resources
+from evoforum.run.scoring import RemoteItems, Tallied
+
+
+async def run_experiment(
+    config: ExperimentConfig, out: Path, *, resume: bool = False, state_dir: str | None = None
+) -> dict[str, Any]:
+    """Run (or, with ``resume``, continue) the experiment of ``config`` in folder ``out``; the
+    summary, as ``summary.json`` holds it (``RunSummary``)."""
+    started = time.monotonic()
+    folder = RunFolder(out)
+    earlier = _prepare(config, folder, resume)
+    async with AsyncExitStack() as stack:
+        designed = design(config)
+        resources = await open_resources(
+            stack,
+            config,
+            folder,
+            need_store=designed.needs_store,
+            need_llm=designed.needs_llm,
+            state_dir=state_dir,
+            spent=(earlier.tokens, earlier.cost),
+        )
+        if not resume:  # only once the services answer: a run that never started leaves no config
+            folder.save_config(config)
+        book = GenomeBook(folder / folder.GENOMES, partial(describe_sample, designed.describe))
+        tracker = _tracker(config, folder, designed, book)
+        stack.push(partial(_end_tracker, tracker))
+        stop = StopFlag()
+        planned = await plan(designed, resources, folder=folder, stack=stack, tracker=tracker, stop=stop)
+        usage = Usage(resources.ledger, earlier)
+        checkpoint = load_checkpoint(folder.path)
+        progress = Progress.of_run(
+            folder,
+            checkpoint,
+            usage,
+            stop,
+            wall_s=config.budget.wall_s,
+            limits=partial(_llm_limits, config, usage),
+            report=partial(_report_of, book, designed),
+        )
+        engine = _engine(config, folder, planned, book, resources, stop, progress, tracker, stack)
+        if checkpoint is not None:  # a resumed run: its genomes, for tracking and export
+            book.remember_checkpoint(checkpoint)
+        try:
+            result = await engine.run(resume=resume)
+        except BudgetExceeded as spent:  # an operator's model call did not fit: stop cleanly
+            print(f"evoforum: stopping: {spent}", file=sys.stderr)
+            result = engine.result(stopped=LLM_BUDGET)
+        if result.best is None:
+            raise ConfigError("no candidate was evaluated: the budget allows no evaluation")
+        test_score, baselines = await _test_scores(engine, designed, book, result.best)
+        winner, _ = base_of(result.best.genome)
+        (folder / folder.WINNER).write_text(designed.export(winner), encoding="utf-8")
+        summary = _summary(
+            designed,
+            planned,
+            result,
+            test_score=test_score,
+            baselines=baselines,
+            winner=winner,
+            resources=resources,
+            usage=usage,
+            stopped=stop.reason or result.stopped,
+            tracker=tracker,
+            reports=folder.read_jsonl(folder.REPORTS),
+            wall_s=earlier.wall_s + time.monotonic() - started,
+        )
+        scores = {"best_valid": summary.best.valid_score, "best_test": summary.best.test_score}
+        metrics = {"evaluations": float(result.evaluations)}
+        metrics |= {name: value for name, value in scores.items() if value is not None}
+        tracker.finish(elites=[result.best.hash], metrics=metrics)
+        folder.write_summary(summary)
+        return summary.to_json()
+
+
+async def _test_scores(
+    engine: Engine, designed: Design, book: GenomeBook, best: Individual
+) -> tuple[float | None, dict[str, dict[str, Any]]]:
+    """The winner's score on the test split (None: it failed), and the experiment's baselines'."""
+    tests = await engine.score([best.genome], designed.splits.test)
+    baselines = {}
+    for name, genome in designed.baselines.items():
+        book.remember(genome)
+        scored = await engine.score([genome], designed.splits.test)
+        baselines[name] = {"genome_hash": str(genome.hash), "test_score": scored[str(genome.hash)].values[0]}
+    return _score(tests[best.hash].values), baselines
+
+
+def _summary(
+    designed: Design,
+    planned: Plan,
+    result: RunResult,
+    *,
+    test_score: float | None,
+    baselines: dict[str, dict[str, Any]],
+    winner: Any,
+    resources: Resources,
+    usage: Usage,
+    stopped: str,
+    tracker: Any,
+    reports: list[Any],
+    wall_s: float,
+) -> RunSummary:
+    config, best = designed.config, result.best
+    assert best is not None
+    calls, tokens, cost = usage.totals()
+    return RunSummary(
+        experiment=config.experiment.name,
+        search_space=config.search_space.name if designed.kind == "workflow" else None,
+        algorithm=config.algorithm.kind,
+        objectives=list(designed.objectives),
+        best={
+            "genome_hash": best.hash,
+            "valid_score": _score(best.fitness.values),
+            "test_score": test_score,
+            "values": list(best.fitness.values),
+            "operator": best.operator,
+            "generation": best.generation,
+            "exported_hash": str(winner.hash),
+        },
+        baselines=baselines,
+        report=designed.report(winner),
+        report_history=reports,
+        evaluations=result.evaluations,
+        item_evaluations=result.jobs,
+        generations=result.generation,
+        stopped=stopped,
+        llm_calls=calls,
+        llm_tokens=tokens,
+        llm_cost_usd=cost,
+        llm_cache_hits=resources.cached.hits if resources.cached is not None else 0,
+        operators=planned.operator_stats(),
+        coevolution=planned.coevolution() if planned.coevolution is not None else None,
+        splits={name: len(items) for name, items in vars(designed.splits).items()},
+        history=[vars(stats) for stats in result.history],
+        mlflow={"tracking_uri": tracker.tracking_uri, "run_id": tracker.run_id},
+        wall_s=wall_s,
+    )
+
+
+async def resume_experiment(out: Path, *, state_dir: str | None = None) -> dict[str, Any]:
+    """Continue the run in ``out`` with the config saved there; the summary."""
+    return await run_experiment(RunFolder(out).read_config(), out, resume=True, state_dir=state_dir)
+
+
+class Earlier:
+    """What earlier sessions of a resumed run spent (``progress.json``): time, model calls, tokens, dollars."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.wall_s = float(data.get("wall_s", 0.0))
+        self.calls = int(data.get("llm_calls", 0))
+        self.tokens = int(data.get("llm_tokens", 0))
+        self.cost = float(data.get("llm_cost_usd", 0.0))
+
+
+class Usage:
+    """The run's model use so far: this session's ledger on top of what earlier sessions spent."""
+
+    def __init__(self, ledger: Ledger, earlier: Earlier) -> None:
+        self.ledger = ledger
+        self.earlier = earlier
+
+    def totals(self) -> tuple[int, int, float]:
+        """Calls, tokens and dollars."""
+        total = self.ledger.total()
+        earlier = self.earlier
+        return earlier.calls + total.calls, earlier.tokens + total.tokens, earlier.cost + total.cost
+
+
+class Progress:
+    """Live progress on stderr, one line per generation, and the run's wall-clock and LLM budgets.
+
+    A lineage sink (the engine hands it each batch of assessed candidates) and a generation hook:
+    at the end of each generation it prints the generation, the engine's current winner's fitness,
+    the mean fitness of the generation's newcomers, evaluations, tokens, cost and time left; when
+    the wall clock or an LLM budget (``limits``) is spent it sets ``stop``, so that no new
+    generation starts; then it tells ``on_generation`` (which writes the run's progress files).
+    """
+
+    def __init__(
+        self,
+        *,
+        totals: Callable[[], tuple[int, int, float]],
+        wall_s: float | None,
+        stop: StopFlag,
+        limits: Callable[[], str | None] = lambda: None,
+        elapsed_before: float = 0.0,
+        evaluations: int = 0,
+        best: tuple[float | None, str | None] = (None, None),
+        on_generation: Sequence[Callable[[Progress, GenerationStats], None]] = (),
+        out: TextIO | None = None,
+    ) -> None:
+        self.totals = totals
+        self.wall_s = wall_s
+        self.stop = stop
+        self.limits = limits
+        self.started = time.monotonic() - elapsed_before
+        self.evaluations = evaluations
+        self.best, self.best_hash = best
+        self.on_generation = tuple(on_generation)
+        self.out = out or sys.stderr
+        self._scores: list[float] = []
+
+    @classmethod
+    def of_run(
+        cls,
+        folder: RunFolder,
+        state: dict[str, Any] | None,
+        usage: Usage,
+        stop: StopFlag,
+        *,
+        wall_s: float | None,
+        limits: Callable[[], str | None],
+        report: Callable[[str], dict[str, Any]],
+    ) -> Progress:
+        """The progress of the run in ``folder``, continuing from its checkpoint ``state`` (if any),
+        writing ``progress.json`` and, with the experiment's ``report`` of the best so far (by genome
+        hash), ``reports.jsonl`` each generation."""
+        evaluations, best = 0, (None, None)
+        if state is not None:
+            evaluations = int(state["evaluations"])
+            last = state["history"][-1] if state["history"] else None
+            if last is not None and not is_failure(last.best):
+                best = (last.best[0], last.best_hash)
+        return cls(
+            totals=usage.totals,
+            wall_s=wall_s,
+            stop=stop,
+            limits=limits,
+            elapsed_before=usage.earlier.wall_s,
+            evaluations=evaluations,
+            best=best,
+            on_generation=[partial(_write_progress, folder, report)],
+        )
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def emit(self, records: Sequence[LineageRecord]) -> None:
+        """Count a batch of newly assessed candidates (the line is printed once the generation ends)."""
+        self.evaluations += len(records)
+        self._scores += [r.values[0] for r in records if not is_failure(r.values)]
+
+    def generation_done(self, stats: GenerationStats) -> None:
+        """Print the generation's line (best: the engine's current winner), check the budgets."""
+        if not is_failure(stats.best):
+            self.best, self.best_hash = stats.best[0], stats.best_hash
+        scores, self._scores = self._scores, []
+        mean = sum(scores) / len(scores) if scores else float("nan")
+        calls, tokens, cost = self.totals()
+        left = ""
+        if self.wall_s is not None:
+            left = f"  left {max(0.0, self.wall_s - self.elapsed()):.0f}s"
+        best = f"{self.best:.4g}" if self.best is not None else "-"
+        print(
+            f"gen {stats.generation:>3}  best {best:>9}  mean {mean:>9.4g}  evals {self.evaluations:>5}"
+            f"  llm {calls} calls {tokens} tok ${cost:.4f}  {self.elapsed():.0f}s{left}",
+            file=self.out,
+            flush=True,
+        )
+        if self.wall_s is not None and self.elapsed() >= self.wall_s:
+            self.stop.set("wall_s")
+        spent = self.limits()
+        if spent is not None:
+            self.stop.set(spent)
+        for hook in self.on_generation:
+            hook(self, stats)
+
+    def close(self) -> None:
+        return None
+
+
+def _write_progress(
+    folder: RunFolder, report_of: Callable[[str], dict[str, Any]], progress: Progress, stats: GenerationStats
+) -> None:
+    """``progress.json`` (time and model use so far) and the experiment's report of the best so far."""
+    calls, tokens, cost = progress.totals()
+    state = {"wall_s": progress.elapsed(), "llm_calls": calls, "llm_tokens": tokens, "llm_cost_usd": cost}
+    folder.write_json(folder.PROGRESS, state)
+    report = report_of(progress.best_hash or "")
+    if report:
+        row = {"generation": stats.generation, "evaluations": progress.evaluations, "jobs": stats.jobs}
+        folder.append_json(folder.REPORTS, {**row, "best": progress.best_hash, **report})
+
+
+def _score(values: Sequence[float]) -> float | None:
+    """The first objective, or None when the candidate failed (the engine's failure fitness)."""
+    return None if is_failure(values) else values[0]
+
+
+def _report_of(book: GenomeBook, designed: Design, genome_hash: str) -> dict[str, Any]:
+    """The experiment's report of the genome ``genome_hash`` (none for a genome not seen)."""
+    genome = book.genomes.get(genome_hash)
+    return designed.report(base_of(genome)[0]) if genome is not None else {}
+
+
+def _llm_limits(config: ExperimentConfig, usage: Usage) -> str | None:
+    """Which LLM budget is spent (``llm_tokens``, ``cost_usd``), if any."""
+    _, tokens, cost = usage.totals()
+    if config.budget.llm_tokens is not None and tokens >= config.budget.llm_tokens:
+        return "llm_tokens"
+    if config.budget.cost_usd is not None and cost >= config.budget.cost_usd:
+        return "cost_usd"
+    return None
+
+
+def _prepare(config: ExperimentConfig, folder: RunFolder, resume: bool) -> Earlier:
+    """Check the folder and the experiment before anything is written; what earlier sessions spent."""
+    if not resume:
+        if folder.holds_run():
+            out = folder.path
+            raise ConfigError(f"{out} already holds a run: 'evoforum resume {out}', or choose another --out")
+        import experiments
+
+        experiments.get(config.experiment.name, config.experiment.options, config.seed)  # fail early
+        folder.path.mkdir(parents=True, exist_ok=True)
+    return Earlier(folder.read_json(folder.PROGRESS, {}) or {})
+
+
+def _engine(
+    config: ExperimentConfig,
+    folder: RunFolder,
+    planned: Plan,
+    book: GenomeBook,
+    resources: Resources,
+    stop: StopFlag,
+    progress: Progress,
+    tracker: Any,
+    stack: AsyncExitStack,
+) -> Engine:
+    """The engine of the run, its lineage and evaluator closed with ``stack``."""
+    section = config.algorithm
+    origins = Origins(planned.random_init, planned.seed_genome, book.remember)
+    search = ALGORITHMS[section.kind](section, book.remembering(planned.operators), origins)
+    lineage = JsonlLineage(folder / folder.LINEAGE)
+    stack.callback(lineage.close)
+    evaluator = _evaluator(config, folder, planned, resources, stop)
+    stack.push_async_callback(evaluator.aclose)
+    return Engine(
+        operators=search.operators,
+        algorithm=search.algorithm,
+        evaluator=evaluator,
+        items=list(planned.design.splits.valid),
+        weights=planned.design.weights,
+        generations=section.generations,
+        seed=config.seed,
+        islands=search.islands,
+        racing=Racing() if config.evaluation.racing else None,
+        out_dir=folder.path,
+        lineage=[lineage, tracker, progress],
+        max_jobs=config.budget.evaluations,
+        observers=planned.observers,
+        stateful=planned.stateful,
+        on_generation=[progress.generation_done],
+        stop=stop,
+    )
+
+
+def _evaluator(
+    config: ExperimentConfig, folder: RunFolder, planned: Plan, resources: Resources, stop: StopFlag
+) -> Any:
+    """The evaluator of ``evaluation.backend``; on Ray, a workflow experiment's items are scored by
+    ``RemoteItems`` (workers open the run's services themselves) and their model calls are
+    tallied into the driver's ledger."""
+    evaluation = config.evaluation
+    if evaluation.backend != "ray":
+        return LocalEvaluator(unwrap_samples(planned.item_fn), concurrency=evaluation.concurrency)
+    from evoforum.evolve import RayTuneEvaluator
+
+    scorer = planned.scorer
+    remote = RemoteItems.of(scorer, config, resources.urls, resources.budget) if scorer is not None else None
+    evaluator = RayTuneEvaluator(
+        unwrap_samples(remote.score if remote is not None else planned.item_fn),
+        workers=evaluation.concurrency,
+        address=evaluation.ray_address,
+        min_batch=evaluation.batch_size,
+        storage_path=folder / folder.RAY,
+    )
+    if remote is None:
+        return evaluator
+    return Tallied(evaluator, resources.ledger, partial(stop.set, LLM_BUDGET))
+
+
+def _tracker(config: ExperimentConfig, folder: RunFolder, designed: Design, book: GenomeBook) -> Any:
+    """The run's ``MlflowLineage``: one parent run, a nested run per logged candidate."""
+    from evoforum.tracking import CandidateFiles, MlflowLineage
+
+    uri = config.tracking.mlflow_uri or f"sqlite:///{(folder / folder.MLFLOW_DB).resolve()}"
+
+    def describe(genome_hash: str) -> CandidateFiles | None:
+        text = book.json.get(genome_hash)
+        if text is None:
+            return None
+        genome = book.genomes.get(genome_hash)
+        code = designed.export(base_of(genome)[0]) if genome is not None else None
+        return CandidateFiles(genome_json=text, code=code)
+
+    return MlflowLineage(
+        uri,
+        config.tracking.experiment_name or f"evoforum-{config.experiment.name}",
+        folder.path,
+        run_name=folder.path.name,
+        params=_flatten(config.model_dump(mode="json")),
+        log=config.tracking.log,
+        objectives=designed.objectives,
+        describe=describe,
+    )
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): data}
+
+
+def _end_tracker(
+    tracker: Any,
+    kind: type[BaseException] | None,
+    error: BaseException | None,
+    trace: TracebackType | None,
+) -> bool:
+    """Exit callback: a run leaving with an exception ends its MLflow run as killed (interrupted)
+    or failed; a logging failure then is not allowed to hide the exception that ended the run."""
+    if kind is not None:
+        interrupted = issubclass(kind, (KeyboardInterrupt, asyncio.CancelledError))
+        try:
+            tracker.finish(status="KILLED" if interrupted else "FAILED")
+        except EvoforumError as failed:
+            print(f"evoforum: {failed}", file=sys.stderr)
+    return False
+
+
+def winner_source(out: Path) -> str:
+    """The winner of the run in folder ``out`` (or, while it runs, its best so far) as a Python module."""
+    folder = RunFolder(out)
+    designed = design(folder.read_config())
+    key = folder.winner_hash()
+    if designed.kind == "workflow":
+        from evoforum.genome import WorkflowGenome
+
+        text = GenomeBook(folder / folder.GENOMES, designed.describe).json.get(key)
+        if text is None:
+            raise ConfigError(f"{out}: genome {key[:12]} is not in {folder.GENOMES}")
+        data = orjson.loads(text)
+        return designed.export(WorkflowGenome.load(data.get("base", data)))  # best_of_n: a sample of the seed
+    state = load_checkpoint(folder.path)
+    found = [ind for ind in (state or {}).get("archive", []) if ind.hash == key]
+    if not found:
+        raise ConfigError(f"{out}: the winner {key[:12]} is not in the checkpoint")
+    return designed.export(base_of(found[0].genome)[0])

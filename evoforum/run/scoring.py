@@ -1,0 +1,360 @@
+"""Scoring a workflow genome on one item, on the driver or on a Ray worker.
+
+``WorkflowScorer.score`` compiles the genome, runs it on the runtime and scores the answer in the
+sandbox. The workflow's conversation is written to the forum store; its leaf hash is the item's
+transcript. Functions of the genome's code run in the sandbox (``Sandbox`` is the genome's code
+runner), and so does the scoring code (the candidate's answer against the item's tests); nothing
+of either runs in this process. A workflow that fails on an item (the model misbehaved, a task
+failed, it ran out of time) scores 0 on it: that is the candidate's failure, not the run's.
+
+The driver's scorer closes over its forum store, model client and sandbox, none of which can be
+shipped to a Ray worker. ``RemoteItems`` holds plain data instead (the config, the services' URLs,
+the model name, the limits); its ``score`` opens, once per worker process, the forum store
+(PostgreSQL at the same URL: transcripts and recorded answers land where the driver's do), the
+model client (the driver's stack, recording in the store) and a sandbox, then runs the same
+``WorkflowScorer`` as the driver. Those services live on one event loop in a thread of their own,
+so the short-lived loops the evaluation trials run batches on can share them.
+
+Model calls made on a worker are recorded in the worker's ledger and travel back with the item's
+result (``info["llm_entries"]``, also when the item failed or the budget ran out midway);
+``Tallied`` moves them into the driver's ledger, so the run's ``llm_calls``/``llm_tokens`` and its
+accounting per experiment, generation, candidate and operator include them. With an LLM budget,
+``budget`` is the run's shared budget (``RunBudget``): every worker's calls and the driver's
+reserve in it, so the run as a whole passes its budget only by what calls in flight spend beyond
+their reservations. A refused call fails its item with ``BudgetExceeded`` and the run stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from evoforum.config import ExperimentConfig
+from evoforum.errors import BudgetExceeded, ConfigError, RunError, Timeout, UsageError
+from evoforum.evolve import ItemResult
+from evoforum.evolve.evaluate import Job
+from evoforum.genome import WorkflowGenome
+from evoforum.llm import Ledger, LLMClient, charged_to
+from evoforum.llm.accounting import Entry
+from evoforum.llm.budget import BudgetPool
+from evoforum.run.llm import ActorBudget, Sampling, model_client
+from evoforum.run.resources import open_store
+from evoforum.sandbox import Sandbox, SandboxLimits
+
+ENTRIES = "llm_entries"
+_ITEM_ENTRIES: ContextVar[list[Entry] | None] = ContextVar("evoforum_item_entries", default=None)
+
+
+class WorkflowScorer:
+    """The per-item logic of a workflow experiment, on the forum, model and sandbox it is given.
+
+    ``score`` is the item function; it runs on the event loop of whoever holds the services: the
+    driver (the ``Plan`` holds its scorer) or a Ray worker (``RemoteItems``). Compiled genomes are
+    kept per scorer. ``on_budget`` is told when a model call did not fit the run's LLM budget.
+    """
+
+    def __init__(
+        self,
+        experiment: Any,
+        *,
+        llm: LLMClient | None,
+        forum: Any,
+        sandbox: Sandbox,
+        model: str | None,
+        timeout_s: float,
+        cost_objective: bool = False,
+        on_budget: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.experiment = experiment
+        self.llm = llm
+        self.forum = forum
+        self.sandbox = sandbox
+        self.model = model
+        self.timeout_s = timeout_s
+        self.cost_objective = cost_objective
+        self.on_budget = on_budget
+        self.compiled: dict[str, Any] = {}
+
+    async def score(self, genome: WorkflowGenome, item: str, seed: int) -> ItemResult:
+        from evoforum.flow import Runtime
+        from evoforum.genome.runnable import compile
+
+        key = str(genome.hash)
+        if key not in self.compiled:
+            try:
+                self.compiled[key] = compile(genome, runner=self.sandbox)
+            except UsageError as error:  # an invalid genome fails as a candidate, not as the run
+                return ItemResult((), error=f"{type(error).__name__}: {error}"[:2000])
+        llm = self.llm
+        client = Sampling(llm, seed=seed, model=self.model) if llm is not None else None
+        written = _Written(self.forum)
+        runtime = Runtime(forum=written, llm=client)
+        transcripts: tuple[str, ...] = ()
+        info: dict[str, Any] = {}
+        try:
+            with charged_to(candidate=key):
+                async with asyncio.timeout(self.timeout_s):
+                    result = await runtime.run(self.compiled[key], self.experiment.inputs(item))
+            transcripts = (str(result.transcript),) if result.transcript else ()
+            source, entry = self.experiment.score(item, result.output)
+            verdict = await self.sandbox.call(source, entry, limits=_SCORING)
+            score = float(verdict.value) if verdict.ok and isinstance(verdict.value, int | float) else 0.0
+            info["scoring"] = verdict.reason
+        except (RunError, TimeoutError) as error:
+            spent = _budget_error(error)
+            if spent is not None:  # not the candidate's failure: no score at all, and the run stops
+                self.on_budget()
+                await runtime.aclose()
+                return ItemResult((), error=f"BudgetExceeded: {spent}")
+            score = 0.0
+            info["failed"] = f"{type(error).__name__}: {error}"[:500]
+            transcripts = (await _failure_transcript(self.forum, error, key, item, written.last),)
+        finally:
+            await runtime.aclose()
+        tokens = client.tokens if client is not None else 0
+        info["tokens"] = tokens
+        values = (score, float(tokens)) if self.cost_objective else (score,)
+        return ItemResult(values, transcripts=transcripts, info=info)
+
+
+_SCORING = SandboxLimits(cpu_s=5, wall_s=10.0, memory_mb=512)
+
+
+def _budget_error(error: BaseException) -> BudgetExceeded | None:
+    """The ``BudgetExceeded`` behind ``error`` (a task failure names its cause), if any."""
+    seen = 0
+    current: object = error
+    while current is not None and seen < 8:
+        if isinstance(current, BudgetExceeded):
+            return current
+        details = getattr(current, "details", {})
+        current = details.get("cause") if isinstance(details, dict) else None
+        seen += 1
+    return None
+
+
+class _Written:
+    """A forum that remembers the last message a run posted (where a failed run's branch ends)."""
+
+    def __init__(self, forum: Any) -> None:
+        self._forum = forum
+        self.last: str | None = None
+
+    async def post(self, message: Any) -> Any:
+        posted = await self._forum.post(message)
+        self.last = str(posted)
+        return posted
+
+    async def post_many(self, messages: Any) -> Any:
+        posted = await self._forum.post_many(messages)
+        if posted:
+            self.last = str(posted[-1])
+        return posted
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._forum, name)
+
+
+async def _failure_transcript(
+    forum: Any, error: BaseException, genome_hash: str, item: str, leaf: str | None
+) -> str:
+    """The transcript of a failed run: an error message saying what failed, posted below the last
+    message the run wrote (so ``show`` prints the conversation up to the failure)."""
+    from evoforum.forum import Message
+
+    if isinstance(error, TimeoutError):
+        error = Timeout(f"the workflow ran past its time limit on item {item!r}")
+    content = Message.error(error, "evoforum.run", None).content
+    meta = {"genome_hash": genome_hash, "item": item}
+    message = Message(content, "evoforum.run", leaf, kind="error", metadata=meta)
+    return str(await forum.post(message))
+
+
+@dataclass(frozen=True)
+class RemoteItems:
+    """What a worker needs to score workflow items; ``score`` is the (picklable) item function."""
+
+    config: ExperimentConfig
+    postgres_url: str
+    llm_url: str | None
+    model: str | None
+    sandbox: SandboxLimits
+    timeout_s: float
+    cost_objective: bool = False
+    budget: BudgetPool | None = None
+    """The run's shared budget (``Resources.budget``), if it has an LLM budget."""
+
+    @classmethod
+    def of(
+        cls,
+        scorer: WorkflowScorer,
+        config: ExperimentConfig,
+        urls: dict[str, str | None],
+        budget: BudgetPool | None,
+    ) -> RemoteItems:
+        """The picklable twin of the driver's ``scorer``, for Ray workers: they reach the run's
+        services at ``urls``."""
+        postgres = urls.get("postgres")
+        if postgres is None:
+            raise ConfigError("evaluation.backend 'ray': a workflow experiment needs the run's forum store")
+        return cls(
+            config=config,
+            postgres_url=postgres,
+            llm_url=urls.get("llm") if scorer.llm else None,
+            model=scorer.model,
+            sandbox=scorer.sandbox.limits,
+            timeout_s=scorer.timeout_s,
+            cost_objective=scorer.cost_objective,
+            budget=budget,
+        )
+
+    async def score(self, genome: Any, item: str, seed: int) -> ItemResult:
+        worker = _worker(self)
+        done = asyncio.run_coroutine_threadsafe(worker.score(genome, item, seed), worker.loop)
+        return await asyncio.wrap_future(done)
+
+
+class _ItemLedger(Ledger):
+    """A ledger that also hands each entry to the item whose calls made it."""
+
+    def record(self, entry: Entry) -> None:
+        super().record(entry)
+        found = _ITEM_ENTRIES.get()
+        if found is not None:
+            found.append(entry)
+
+
+class _Worker:
+    """The services of one ``RemoteItems`` in one worker process, on an event loop of their own."""
+
+    def __init__(self, spec: RemoteItems) -> None:
+        self.spec = spec
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="evoforum-items", daemon=True)
+        self._thread.start()
+        self._scorer: WorkflowScorer | None = None
+        self._opening: asyncio.Lock | None = None
+        self._closers: list[Callable[[], Any]] = []
+
+    async def score(self, genome: Any, item: str, seed: int) -> ItemResult:
+        scorer = await self._open()
+        entries: list[Entry] = []
+        token = _ITEM_ENTRIES.set(entries)
+        try:
+            result = await scorer.score(genome, item, seed)
+        except RunError as error:  # failed as the batch runner would say, with its paid calls
+            result = ItemResult((), error=f"{type(error).__name__}: {error}")
+        finally:
+            _ITEM_ENTRIES.reset(token)
+        if isinstance(self.spec.budget, ActorBudget):
+            await self.spec.budget.settled()
+        return dataclasses.replace(result, info={**result.info, ENTRIES: entries})
+
+    async def _open(self) -> WorkflowScorer:
+        if self._scorer is not None:
+            return self._scorer
+        self._opening = self._opening or asyncio.Lock()
+        async with self._opening:
+            if self._scorer is None:
+                self._scorer = await self._build()
+        return self._scorer
+
+    async def _build(self) -> WorkflowScorer:
+        import experiments
+        from evoforum.forum import Forum
+
+        spec, config = self.spec, self.spec.config
+        experiment = experiments.get(config.experiment.name, config.experiment.options, config.seed)
+        store = await open_store(spec.postgres_url)
+        self._closers.append(store.close)
+        llm: Any = None
+        if spec.llm_url is not None:
+            client, cached = model_client(
+                config,
+                ledger=_ItemLedger(),
+                store=store,
+                url=spec.llm_url,
+                model=spec.model,
+                pool=spec.budget,
+            )
+            self._closers.insert(0, client.aclose)
+            llm = cached or client
+        return WorkflowScorer(
+            experiment,
+            llm=llm,
+            forum=Forum(store),
+            sandbox=Sandbox(spec.sandbox),
+            model=spec.model,
+            timeout_s=spec.timeout_s,
+            cost_objective=spec.cost_objective,
+        )
+
+    def close(self) -> None:
+        """Close the services (best effort: the worker process is ending) and stop the loop."""
+
+        async def closing() -> None:
+            for close in self._closers:
+                with contextlib.suppress(Exception):  # nothing to report to at exit
+                    await close()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(closing(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+_WORKERS: list[_Worker] = []
+_LOCK = threading.Lock()
+
+
+def _worker(spec: RemoteItems) -> _Worker:
+    with _LOCK:
+        for worker in _WORKERS:
+            if worker.spec == spec:
+                return worker
+        if not _WORKERS:
+            atexit.register(_close_all)
+        worker = _Worker(spec)
+        _WORKERS.append(worker)
+        return worker
+
+
+def _close_all() -> None:
+    while _WORKERS:
+        _WORKERS.pop().close()
+
+
+class Tallied:
+    """An evaluator whose results' model calls (made on workers) go into the driver's ``ledger``;
+    a result that ran out of budget calls ``on_budget``."""
+
+    def __init__(self, inner: Any, ledger: Ledger, on_budget: Callable[[], None]) -> None:
+        self.inner = inner
+        self.ledger = ledger
+        self.on_budget = on_budget
+
+    async def evaluate(self, jobs: Sequence[Job]) -> list[ItemResult]:
+        results = await self.inner.evaluate(jobs)
+        return [self._settle(result) for result in results]
+
+    def _settle(self, result: ItemResult) -> ItemResult:
+        if result.error is not None and result.error.startswith("BudgetExceeded"):
+            self.on_budget()
+        if ENTRIES not in result.info:
+            return result
+        info = dict(result.info)
+        for entry in info.pop(ENTRIES):
+            self.ledger.record(entry)
+        return dataclasses.replace(result, info=info)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
