@@ -34,7 +34,7 @@ from evoforum.evolve.operators import (
     VariationPolicy,
     lmx_genome,
 )
-from evoforum.genome import LLMAgent, WorkflowGenome
+from evoforum.genome import LLMAgentSpec, WorkflowGenome
 from evoforum.llm import OpenAICompatible
 from evoforum.llm.stub import StubServer
 
@@ -43,7 +43,7 @@ WORDS = ("step", "check", "verify", "concise", "edge", "thorough", "reason", "as
 
 def toy_fitness(genome: WorkflowGenome) -> float:
     """Prompt words, temperatures near 0.5, code constants summing near 7, shorter code."""
-    agents = [a for a in genome.agents if isinstance(a, LLMAgent)]
+    agents = [a for a in genome.agents if isinstance(a, LLMAgentSpec)]
     text = " ".join(a.system_prompt + " " + a.prompt for a in agents).lower()
     words = sum(min(2, text.count(w)) for w in WORDS) / 10
     temperature = -sum(abs(a.temperature - 0.5) for a in agents) / max(1, len(agents))

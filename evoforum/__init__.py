@@ -48,7 +48,7 @@ _LAZY: dict[str, str] = {
     "OpenAICompatible": "evoforum.llm",
     "chat": "evoforum.llm",
     "WorkflowGenome": "evoforum.genome",
-    "compile": "evoforum.genome",
+    "to_workflow": "evoforum.genome",
     "ExperimentConfig": "evoforum.config",
     "load_config": "evoforum.config",
     "local_services": "evoforum.services",
@@ -92,12 +92,12 @@ __all__ = [
     "agent",
     "chat",
     "codegen",
-    "compile",
     "dag",
     "load_config",
     "local_services",
     "providers",
     "task",
+    "to_workflow",
 ]
 
 
@@ -132,6 +132,6 @@ if TYPE_CHECKING:
         task,
     )
     from evoforum.forum import Forum, Message, MessagePromise, agent
-    from evoforum.genome import WorkflowGenome, compile
+    from evoforum.genome import WorkflowGenome, to_workflow
     from evoforum.llm import LLMClient, OpenAICompatible, chat
     from evoforum.services import local_services

@@ -10,7 +10,15 @@ import numpy as np
 from pydantic import Field
 
 from evoforum.errors import GenomeInvalid
-from evoforum.genome import Constraints, FromInput, FromTask, LLMAgent, TaskSpec, Wire, WorkflowGenome
+from evoforum.genome import (
+    Constraints,
+    FromInputSpec,
+    FromTaskSpec,
+    LLMAgentSpec,
+    TaskSpec,
+    WireSpec,
+    WorkflowGenome,
+)
 from evoforum.genome._base import Frozen
 
 T = TypeVar("T")
@@ -28,11 +36,11 @@ class BuildingBlocks(Frozen):
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.5, 0.8)
     system_prompts: tuple[str, ...] = ()
     prompt_fragments: tuple[str, ...] = ()
-    agent_templates: tuple[LLMAgent, ...] = ()
+    agent_templates: tuple[LLMAgentSpec, ...] = ()
     tools: dict[str, str] = Field(default_factory=dict)
     task_templates: tuple[TaskSpec, ...] = ()
 
-    def agent(self, template: str, /, **changes: Any) -> LLMAgent:
+    def agent(self, template: str, /, **changes: Any) -> LLMAgentSpec:
         """The agent template called ``template``, with ``changes``."""
         found = next(a for a in self.agent_templates if a.name == template)
         return found.model_copy(update=changes)
@@ -95,8 +103,8 @@ def code_of(blocks: BuildingBlocks, names: Sequence[str], header: str = "") -> s
     return "\n\n\n".join(parts) + "\n"
 
 
-def wire(parameter: str, source: str, *, task: bool = False, field: str | None = None) -> Wire:
+def wire(parameter: str, source: str, *, task: bool = False, field: str | None = None) -> WireSpec:
     """A wire from an input (default) or from an upstream task's output."""
     if task:
-        return Wire(parameter=parameter, source=FromTask(task=source, field=field))
-    return Wire(parameter=parameter, source=FromInput(name=source))
+        return WireSpec(parameter=parameter, source=FromTaskSpec(task=source, field=field))
+    return WireSpec(parameter=parameter, source=FromInputSpec(name=source))

@@ -12,19 +12,19 @@ from __future__ import annotations
 import numpy as np
 
 from evoforum.genome import (
-    Always,
-    Compare,
+    AlwaysSpec,
+    CompareSpec,
     Constraints,
     DagSpec,
-    FunctionAgent,
-    Guard,
-    LLMAgent,
+    FunctionAgentSpec,
+    GuardSpec,
+    LLMAgentSpec,
     MachineSpec,
     Metadata,
-    Predicate,
+    PredicateSpec,
     StateSpec,
     TaskSpec,
-    Transition,
+    TransitionSpec,
     WorkflowGenome,
 )
 from search_spaces._base import BuildingBlocks, SearchSpace, chance, code_of, pick, system_prompt, wire
@@ -48,9 +48,9 @@ BLOCKS = BuildingBlocks(
     ),
     tools=TOOLS,
     agent_templates=(
-        LLMAgent(name="writer", model=MODEL, prompt="Complete this Python function:\n\n{problem}"),
-        LLMAgent(name="fixer", model=MODEL),
-        LLMAgent(name="planner", model=MODEL),
+        LLMAgentSpec(name="writer", model=MODEL, prompt="Complete this Python function:\n\n{problem}"),
+        LLMAgentSpec(name="fixer", model=MODEL),
+        LLMAgentSpec(name="planner", model=MODEL),
     ),
     task_templates=(
         TaskSpec(name="draft", agent="writer", inputs=(wire("problem", "problem"),)),
@@ -136,7 +136,7 @@ class CodeWriting(SearchSpace):
         prompt = system_prompt(rng, BLOCKS, pick(rng, BLOCKS.system_prompts))
         if chance(rng, 0.15):
             return single_call(prompt, pick(rng, BLOCKS.temperatures), pick(rng, WRITE_PROMPTS))
-        guard: Guard = _passed() if chance(rng, 0.5) else Predicate(function="has_passed")
+        guard: GuardSpec = _passed() if chance(rng, 0.5) else PredicateSpec(function="has_passed")
         return _genome(
             prompt,
             pick(rng, BLOCKS.temperatures),
@@ -164,7 +164,7 @@ def single_call(
         inputs=("problem",),
         agents=(
             BLOCKS.agent("writer", system_prompt=system, prompt=write_prompt, temperature=temperature),
-            FunctionAgent(name="extractor", function="extract_code"),
+            FunctionAgentSpec(name="extractor", function="extract_code"),
         ),
         code=code_of(BLOCKS, tools_for(["extract_code"]), HEADER),
         entry=DagSpec(tasks=(BLOCKS.task("draft"), BLOCKS.task("extract_draft"))),
@@ -172,8 +172,8 @@ def single_call(
     )
 
 
-def _passed() -> Compare:
-    return Compare(field="passed", op="==", value=True)
+def _passed() -> CompareSpec:
+    return CompareSpec(field="passed", op="==", value=True)
 
 
 def _genome(
@@ -186,7 +186,7 @@ def _genome(
     fix_temperature: float | None = None,
     plan: bool = False,
     nested: bool = False,
-    guard: Guard | None = None,
+    guard: GuardSpec | None = None,
     executor: str = "asyncio",
     seed: int | None = None,
 ) -> WorkflowGenome:
@@ -199,7 +199,7 @@ def _genome(
         if fix == "repair"
         else BLOCKS.agent("fixer", system_prompt=system, prompt=RETRY_PROMPT, temperature=fixer_temperature)
     )
-    agents: list[LLMAgent | FunctionAgent] = [
+    agents: list[LLMAgentSpec | FunctionAgentSpec] = [
         BLOCKS.agent(
             "writer",
             system_prompt=system,
@@ -207,11 +207,13 @@ def _genome(
             temperature=temperature,
         ),
         fixer,
-        FunctionAgent(name="extractor", function="extract_code"),
-        FunctionAgent(name="checker", function="check_code"),
-        FunctionAgent(name="explainer", function="failure_report" if fix == "repair" else "failure_hints"),
-        FunctionAgent(name="keeper", function="keep_better"),
-        FunctionAgent(name="picker", function="final_code"),
+        FunctionAgentSpec(name="extractor", function="extract_code"),
+        FunctionAgentSpec(name="checker", function="check_code"),
+        FunctionAgentSpec(
+            name="explainer", function="failure_report" if fix == "repair" else "failure_hints"
+        ),
+        FunctionAgentSpec(name="keeper", function="keep_better"),
+        FunctionAgentSpec(name="picker", function="final_code"),
     ]
     draft = BLOCKS.task("draft")
     if plan:
@@ -219,7 +221,7 @@ def _genome(
     write = DagSpec(tasks=(draft, BLOCKS.task("extract_draft"), BLOCKS.task("check", executor=executor)))
     repair = DagSpec(tasks=tuple(BLOCKS.task(name) for name in ("brief", "repair", "parse_fix", "keep")))
     answer = DagSpec(tasks=(BLOCKS.task("answer"),))
-    enough = Compare(field="attempts", op=">=", value=attempts)
+    enough = CompareSpec(field="attempts", op=">=", value=attempts)
     loop = MachineSpec(
         states=(
             StateSpec(name="write", body=write),
@@ -227,14 +229,14 @@ def _genome(
             StateSpec(name="done", body=answer),
         ),
         transitions=(
-            Transition(source="write", target="done", guard=guard),
-            Transition(source="write", target="fix", guard=Always()),
-            Transition(source="fix", target="done", guard=guard),
-            Transition(source="fix", target="done", guard=enough),
-            Transition(source="fix", target="fix", guard=Always()),
+            TransitionSpec(source="write", target="done", guard=guard),
+            TransitionSpec(source="write", target="fix", guard=AlwaysSpec()),
+            TransitionSpec(source="fix", target="done", guard=guard),
+            TransitionSpec(source="fix", target="done", guard=enough),
+            TransitionSpec(source="fix", target="fix", guard=AlwaysSpec()),
         ),
         initial="write",
-        step_limit=attempts + 3,
+        max_steps=attempts + 3,
     )
     entry: MachineSpec = loop
     if plan:
@@ -245,24 +247,24 @@ def _genome(
         if nested:
             entry = MachineSpec(
                 states=(StateSpec(name="plan", body=planning), StateSpec(name="solve", body=loop)),
-                transitions=(Transition(source="plan", target="solve"),),
+                transitions=(TransitionSpec(source="plan", target="solve"),),
                 initial="plan",
-                step_limit=3,
+                max_steps=3,
             )
         else:
             states = (StateSpec(name="plan", body=planning), *loop.states)
-            transitions = (Transition(source="plan", target="write"), *loop.transitions)
+            transitions = (TransitionSpec(source="plan", target="write"), *loop.transitions)
             entry = loop.model_copy(
                 update={
                     "states": states,
                     "transitions": transitions,
                     "initial": "plan",
-                    "step_limit": loop.step_limit + 1,
+                    "max_steps": loop.max_steps + 1,
                 }
             )
     explain = "failure_report" if fix == "repair" else "failure_hints"
     tools = ["extract_code", "check_code", explain, "keep_better", "final_code"]
-    if isinstance(guard, Predicate):
+    if isinstance(guard, PredicateSpec):
         tools.append("has_passed")
     origin: dict[str, object] = {"space": "code_writing", "fix": fix}
     origin.update({"seed_genome": seed} if seed is not None else {"operator": "random"})

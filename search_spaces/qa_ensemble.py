@@ -8,17 +8,17 @@ from __future__ import annotations
 import numpy as np
 
 from evoforum.genome import (
-    Compare,
+    CompareSpec,
     Constraints,
     DagSpec,
-    FunctionAgent,
-    LLMAgent,
+    FunctionAgentSpec,
+    LLMAgentSpec,
     MachineSpec,
     Metadata,
     StateSpec,
     TaskSpec,
-    Transition,
-    Wire,
+    TransitionSpec,
+    WireSpec,
     WorkflowGenome,
 )
 from search_spaces._base import BuildingBlocks, SearchSpace, chance, code_of, pick, system_prompt, wire
@@ -63,14 +63,14 @@ BLOCKS = BuildingBlocks(
     ),
     tools=TOOLS,
     agent_templates=(
-        LLMAgent(name="solver", model=MODEL, prompt="{question}"),
-        LLMAgent(
+        LLMAgentSpec(name="solver", model=MODEL, prompt="{question}"),
+        LLMAgentSpec(
             name="verifier",
             model=MODEL,
             prompt="Question: {question}\nProposed answer: {answer}\n"
             "Check the answer. Reply with the corrected final answer on the last line.",
         ),
-        LLMAgent(name="judge", model=MODEL, system_prompt="You pick the best answer."),
+        LLMAgentSpec(name="judge", model=MODEL, system_prompt="You pick the best answer."),
     ),
     task_templates=(
         TaskSpec(name="solve", agent="solver", inputs=(wire("question", "question"),)),
@@ -135,7 +135,7 @@ class QAEnsemble(SearchSpace):
 def _genome(
     solvers: list[tuple[str, float]], prompt: str, *, verify: bool, judge: bool, retry: bool, seed: int | None
 ) -> WorkflowGenome:
-    agents: list[LLMAgent | FunctionAgent] = []
+    agents: list[LLMAgentSpec | FunctionAgentSpec] = []
     tasks: list[TaskSpec] = []
     finals: list[str] = []
     for index, (system, temperature) in enumerate(solvers):
@@ -157,8 +157,10 @@ def _genome(
     for index, name in enumerate(finals):
         tasks.append(BLOCKS.task("short", name=f"short_{index}", inputs=(wire("text", name, task=True),)))
         shortened.append(f"short_{index}")
-    agents.append(FunctionAgent(name="shorten", function="last_line"))
-    votes: tuple[Wire, ...] = tuple(wire(f"answer_{i}", name, task=True) for i, name in enumerate(shortened))
+    agents.append(FunctionAgentSpec(name="shorten", function="last_line"))
+    votes: tuple[WireSpec, ...] = tuple(
+        wire(f"answer_{i}", name, task=True) for i, name in enumerate(shortened)
+    )
     if judge:
         listing = "\n".join(f"Answer {i + 1}: {{answer_{i}}}" for i in range(len(shortened)))
         ask = f"Question: {{question}}\n{listing}\nReply with the best answer, then CONFIDENT or UNSURE."
@@ -166,13 +168,13 @@ def _genome(
         tasks.append(BLOCKS.task("decide", agent="judge", inputs=(wire("question", "question"), *votes)))
     else:
         tools.append("majority_vote")
-        agents.append(FunctionAgent(name="voter", function="majority_vote"))
+        agents.append(FunctionAgentSpec(name="voter", function="majority_vote"))
         tasks.append(BLOCKS.task("decide", inputs=votes))
     header = "from collections import Counter" if "majority_vote" in tools else ""
     entry: DagSpec | MachineSpec = DagSpec(tasks=tuple(tasks))
     if retry:
         tools.append("first_line")
-        agents.append(FunctionAgent(name="first", function="first_line"))
+        agents.append(FunctionAgentSpec(name="first", function="first_line"))
         final = BLOCKS.task("final")
         entry = MachineSpec(
             states=(
@@ -180,11 +182,13 @@ def _genome(
                 StateSpec(name="done", body=DagSpec(tasks=(final,))),
             ),
             transitions=(
-                Transition(source="answer", target="done", guard=Compare(op="contains", value="CONFIDENT")),
-                Transition(source="answer", target="answer"),
+                TransitionSpec(
+                    source="answer", target="done", guard=CompareSpec(op="contains", value="CONFIDENT")
+                ),
+                TransitionSpec(source="answer", target="answer"),
             ),
             initial="answer",
-            step_limit=3,
+            max_steps=3,
         )
     origin: dict[str, object] = {"space": "qa_ensemble"}
     origin.update({"seed_genome": seed} if seed is not None else {"operator": "random"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from evoforum.genome import LLMAgent, Metadata, WorkflowGenome
+from evoforum.genome import LLMAgentSpec, Metadata, WorkflowGenome
 from search_spaces import SPACES
 
 _TEXT = st.text(max_size=60)
@@ -22,7 +22,7 @@ def genomes(draw: st.DrawFn, spaces: tuple[str, ...] = tuple(SPACES), fuzz: bool
         return genome
     agents = []
     for agent in genome.agents:
-        if isinstance(agent, LLMAgent):
+        if isinstance(agent, LLMAgentSpec):
             agent = agent.model_copy(
                 update={
                     "system_prompt": draw(_TEXT),

@@ -17,7 +17,16 @@ from evoforum.codegen._layout import (
     literal,
     string,
 )
-from evoforum.genome import Always, Compare, DagSpec, FromInput, FromTask, Guard, MachineSpec, Predicate
+from evoforum.genome import (
+    AlwaysSpec,
+    CompareSpec,
+    DagSpec,
+    FromInputSpec,
+    FromTaskSpec,
+    GuardSpec,
+    MachineSpec,
+    PredicateSpec,
+)
 
 
 def dag_edges(dag: DagSpec) -> list[tuple[str, str]]:
@@ -25,7 +34,7 @@ def dag_edges(dag: DagSpec) -> list[tuple[str, str]]:
     edges: dict[tuple[str, str], None] = {}
     for task in dag.tasks:
         for wire in task.inputs:
-            if isinstance(wire.source, FromTask):
+            if isinstance(wire.source, FromTaskSpec):
                 edges[(wire.source.task, task.name)] = None
     return list(edges)
 
@@ -59,7 +68,7 @@ def dag_node(dag: DagSpec) -> Node:
     declared: dict[str, None] = {}
     for task in dag.tasks:
         if task.name in wired:
-            declared.update((w.source.name, None) for w in task.inputs if isinstance(w.source, FromInput))
+            declared.update((w.source.name, None) for w in task.inputs if isinstance(w.source, FromInputSpec))
     if not declared:
         return node
     return Suffixed(node, f".build(inputs={flat(literal(list(declared)))})")
@@ -96,15 +105,15 @@ def _graph_node(dag: DagSpec) -> Node:
     return call("dag", [Item(chain) for chain in chains])
 
 
-def _guard(guard: Guard) -> Node | None:
-    if isinstance(guard, Always):
+def _guard(guard: GuardSpec) -> Node | None:
+    if isinstance(guard, AlwaysSpec):
         return None
-    if isinstance(guard, Predicate):
+    if isinstance(guard, PredicateSpec):
         return Atom(guard.function)
-    assert isinstance(guard, Compare)
+    assert isinstance(guard, CompareSpec)
     args = [Item(literal(guard.field), "field=")] if guard.field is not None else []
     args += [Item(Str(guard.op), "op="), Item(literal(guard.value), "value=")]
-    return call("Compare", args)
+    return call("CompareSpec", args)
 
 
 def body_node(body: DagSpec | MachineSpec) -> Node:
@@ -126,7 +135,7 @@ def machine_node(machine: MachineSpec) -> Node:
         Item(Seq("{", states, "}", always_break=True), "states="),
         Item(Seq("[", transitions, "]", always_break=bool(transitions)), "transitions="),
         Item(Str(machine.initial), "initial="),
-        Item(Atom(str(machine.step_limit)), "max_steps="),
+        Item(Atom(str(machine.max_steps)), "max_steps="),
     ]
     return call("StateMachine", args, always_break=True)
 

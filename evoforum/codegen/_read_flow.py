@@ -9,20 +9,20 @@ from pydantic import ValidationError
 
 from evoforum.codegen._read import Rejected, callee, keywords, literal, text
 from evoforum.genome import (
-    Always,
-    Compare,
+    AlwaysSpec,
+    CompareSpec,
     DagSpec,
-    FromInput,
-    FromTask,
-    Guard,
+    FromInputSpec,
+    FromTaskSpec,
+    GuardSpec,
     MachineSpec,
-    Predicate,
+    PredicateSpec,
     StateSpec,
     TaskSpec,
-    Transition,
-    Wire,
+    TransitionSpec,
+    WireSpec,
 )
-from evoforum.genome.flows import Executor
+from evoforum.genome.flows import ExecutorName
 
 MACHINE_ARGS = ["states", "transitions", "initial", "max_steps"]
 COMPARE_ARGS = ["field", "op", "value"]
@@ -34,7 +34,7 @@ class RawTask:
 
     name: str
     agent: str
-    executor: Executor
+    executor: ExecutorName
     output: str | None
     node: cst.FunctionDef
     wires: list[tuple[str, str, str | None]] = field(default_factory=list)
@@ -84,11 +84,13 @@ class FlowReader:
         for parameter, source, key in raw.wires:
             if source in parents:
                 read.add(parents[source])
-                wires.append(Wire(parameter=parameter, source=FromTask(task=parents[source], field=key)))
+                wires.append(
+                    WireSpec(parameter=parameter, source=FromTaskSpec(task=parents[source], field=key))
+                )
             elif key is not None:
                 raise Rejected(raw.node, f"{source}[{key!r}]: only an upstream task's output can be indexed")
             else:
-                wires.append(Wire(parameter=parameter, source=FromInput(name=source)))
+                wires.append(WireSpec(parameter=parameter, source=FromInputSpec(name=source)))
         for output, parent in sorted(parents.items()):
             if parent not in read:
                 raise Rejected(
@@ -157,12 +159,12 @@ class FlowReader:
                 states=tuple(states),
                 transitions=tuple(transitions),
                 initial=text(args["initial"], "the initial state"),
-                step_limit=steps,
+                max_steps=steps,
             )
         except ValidationError as error:
             raise Rejected(call, f"not a valid StateMachine: {error.errors()[0]['msg']}") from None
 
-    def _transition(self, node: cst.BaseExpression) -> Transition:
+    def _transition(self, node: cst.BaseExpression) -> TransitionSpec:
         if not isinstance(node, cst.Call) or callee(node) != "Transition":
             raise Rejected(
                 node, "expected Transition(source, target) or Transition(source, target, when=...)"
@@ -176,16 +178,20 @@ class FlowReader:
                 raise Rejected(arg, f"Transition has no argument {arg.keyword.value!r} here (only when=)")
             if arg.keyword is not None:
                 when = arg.value
-        guard: Guard = Always()
+        guard: GuardSpec = AlwaysSpec()
         if isinstance(when, cst.Name) and when.value != "None":
-            guard = Predicate(function=when.value)
-        elif isinstance(when, cst.Call) and callee(when) == "Compare":
-            values = {key: literal(value) for key, value in keywords(when, COMPARE_ARGS, "Compare").items()}
+            guard = PredicateSpec(function=when.value)
+        elif isinstance(when, cst.Call) and callee(when) == "CompareSpec":
+            values = {
+                key: literal(value) for key, value in keywords(when, COMPARE_ARGS, "CompareSpec").items()
+            }
             try:
-                guard = Compare.model_validate(values)
+                guard = CompareSpec.model_validate(values)
             except ValidationError as error:
                 raise Rejected(when, f"not a valid guard: {error.errors()[0]['msg']}") from None
         elif when is not None and not (isinstance(when, cst.Name) and when.value == "None"):
-            raise Rejected(when, "when= takes Compare(field=..., op=..., value=...) or a predicate function")
+            raise Rejected(
+                when, "when= takes CompareSpec(field=..., op=..., value=...) or a predicate function"
+            )
         source, target = (text(p, "a state name") for p in positional)
-        return Transition(source=source, target=target, guard=guard)
+        return TransitionSpec(source=source, target=target, guard=guard)

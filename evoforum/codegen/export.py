@@ -4,11 +4,11 @@ The module has a fixed shape that ``parse`` reads back:
 
 1. a docstring and the ``from evoforum… import …`` lines;
 2. ``# -- code …``: the genome's code, verbatim;
-3. ``# -- workflow …``: ``METADATA`` and ``INPUTS`` (plain literals); one ``name = LLMAgent(…)``
+3. ``# -- workflow …``: ``METADATA`` and ``INPUTS`` (plain literals); one ``name = LLMAgentSpec(…)``
    per LLM agent and ``name = function`` per function agent; one ``@task`` function per task,
    whose parameters are named after what feeds them (an upstream task's output name or a value)
    and whose body calls the agent; and ``workflow = …``: a ``>>`` DAG or a ``StateMachine`` with
-   ``Transition``s guarded by ``Compare(…)`` or a predicate function of the code;
+   ``Transition``s guarded by ``CompareSpec(…)`` or a predicate function of the code;
 4. ``if __name__ == "__main__": run_script(workflow, INPUTS)``, so ``python module.py "input"``
    runs it (LLM agents ask the model named by ``EVOFORUM_LLM_URL``).
 """
@@ -18,16 +18,16 @@ from __future__ import annotations
 from evoforum.codegen._flows import body_node, needs_dag_call
 from evoforum.codegen._layout import WIDTH, Atom, Item, Node, Seq, Str, call, literal, render, string
 from evoforum.genome import (
-    Compare,
+    CompareSpec,
     DagSpec,
-    FromTask,
-    FunctionAgent,
-    LLMAgent,
+    FromTaskSpec,
+    FunctionAgentSpec,
+    LLMAgentSpec,
     MachineSpec,
     TaskSpec,
     WorkflowGenome,
 )
-from evoforum.genome.agents import Agent
+from evoforum.genome.agents import AgentSpec
 from evoforum.genome.flows import walk
 
 CODE_MARKER = "# -- code: helper functions and tools "
@@ -77,15 +77,15 @@ def _imports(genome: WorkflowGenome) -> str:
     parts = walk(genome.entry)
     dags = [body for _, body in parts if isinstance(body, DagSpec)]
     machines = [body for _, body in parts if isinstance(body, MachineSpec)]
-    llm = any(isinstance(agent, LLMAgent) for agent in genome.agents)
+    llm = any(isinstance(agent, LLMAgentSpec) for agent in genome.agents)
     flow = ["Depends"] if llm else []
     if any(needs_dag_call(d) for d in dags):
         flow.append("dag")
     flow += ["StateMachine", "Transition"] if machines else []
     flow += ["providers", "task"] if llm else ["task"]
     guards = [t.guard for m in machines for t in m.transitions]
-    genome_names = (["Compare"] if any(isinstance(g, Compare) for g in guards) else []) + (
-        ["LLMAgent"] if llm else []
+    genome_names = (["CompareSpec"] if any(isinstance(g, CompareSpec) for g in guards) else []) + (
+        ["LLMAgentSpec"] if llm else []
     )
     lines = [
         "from evoforum.codegen import run_script",
@@ -104,8 +104,8 @@ def _tasks(genome: WorkflowGenome) -> list[tuple[TaskSpec, DagSpec]]:
     ]
 
 
-def _agent(agent: Agent) -> Node:
-    if isinstance(agent, FunctionAgent):
+def _agent(agent: AgentSpec) -> Node:
+    if isinstance(agent, FunctionAgentSpec):
         return Atom(agent.function)
     args = [Item(Str(agent.name), "name="), Item(Str(agent.model), "model=")]
     if agent.system_prompt:
@@ -117,16 +117,16 @@ def _agent(agent: Agent) -> Node:
         args.append(Item(literal(tuple(agent.tools)), "tools="))
     if agent.output_schema is not None:
         args.append(Item(literal(agent.output_schema.model_dump(mode="json")), "output_schema="))
-    return call("LLMAgent", args, always_break=True)
+    return call("LLMAgentSpec", args, always_break=True)
 
 
-def _task(task: TaskSpec, dag: DagSpec, agent: Agent | None) -> list[str]:
+def _task(task: TaskSpec, dag: DagSpec, agent: AgentSpec | None) -> list[str]:
     outputs = {t.name: t.output_name for t in dag.tasks}
     params: dict[str, None] = {}
     kwargs = []
     for wire in task.inputs:
         source = wire.source
-        if isinstance(source, FromTask):
+        if isinstance(source, FromTaskSpec):
             param = outputs[source.task]
             value = param if source.field is None else f"{param}[{string(source.field)}]"
         else:
@@ -140,7 +140,7 @@ def _task(task: TaskSpec, dag: DagSpec, agent: Agent | None) -> list[str]:
         options.append(f"output={string(task.output)}")
     decorator = f"@task({', '.join(options)})" if options else "@task"
     items = [Item(Atom(name)) for name in params]
-    if isinstance(agent, LLMAgent):
+    if isinstance(agent, LLMAgentSpec):
         items.append(Item(Atom("Depends(providers.llm)"), "llm="))
         head = Seq(f"async def {task.name}(", items, ")")
         body = call("ask", [Item(Atom("llm")), Item(Atom(task.agent)), *kwargs])

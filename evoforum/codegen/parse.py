@@ -17,8 +17,8 @@ from evoforum.codegen._read import Rejected, callee, keywords, literal, name, te
 from evoforum.codegen._read_flow import FlowReader, RawTask
 from evoforum.codegen.export import CODE_MARKER, WORKFLOW_MARKER
 from evoforum.errors import CodeRejected
-from evoforum.genome import FunctionAgent, LLMAgent, Metadata, WorkflowGenome
-from evoforum.genome.agents import Agent
+from evoforum.genome import FunctionAgentSpec, LLMAgentSpec, Metadata, WorkflowGenome
+from evoforum.genome.agents import AgentSpec
 from evoforum.genome.model import normalize_code
 
 LLM_ARGS = ["name", "model", "system_prompt", "prompt", "temperature", "tools", "output_schema"]
@@ -80,7 +80,7 @@ def _marked(lines: Sequence[cst.EmptyLine], marker: str) -> int | None:
 class _Reader:
     def __init__(self, module: cst.Module) -> None:
         self.module = module
-        self.agents: list[Agent] = []
+        self.agents: list[AgentSpec] = []
         self.tasks: dict[str, RawTask] = {}
         self.values: dict[str, cst.BaseExpression] = {}
 
@@ -136,8 +136,8 @@ class _Reader:
             if target in ("METADATA", "INPUTS", "workflow"):
                 self.values[target] = value
             elif isinstance(value, cst.Name):
-                self.agents.append(FunctionAgent(name=target, function=value.value))
-            elif isinstance(value, cst.Call) and callee(value) == "LLMAgent":
+                self.agents.append(FunctionAgentSpec(name=target, function=value.value))
+            elif isinstance(value, cst.Call) and callee(value) == "LLMAgentSpec":
                 self.agents.append(self._llm_agent(target, value))
             else:
                 raise Rejected(
@@ -151,13 +151,13 @@ class _Reader:
         elif not _is_main(statement):
             raise Rejected(statement, f"unexpected statement in the workflow section {SECTION}")
 
-    def _llm_agent(self, target: str, call: cst.Call) -> Agent:
-        args = keywords(call, LLM_ARGS, "LLMAgent")
+    def _llm_agent(self, target: str, call: cst.Call) -> AgentSpec:
+        args = keywords(call, LLM_ARGS, "LLMAgentSpec")
         data: dict[str, Any] = {key: literal(node) for key, node in args.items()}
         if data.get("name", target) != target:
             raise Rejected(args["name"], f"the agent is assigned to {target!r} but named {data['name']!r}")
         try:
-            return LLMAgent.model_validate({**data, "name": target})
+            return LLMAgentSpec.model_validate({**data, "name": target})
         except ValidationError as error:
             problem = error.errors()[0]
             where = ".".join(str(part) for part in problem["loc"])

@@ -82,7 +82,7 @@ class OperatorsSection(Section):
     )
 
 
-class Price(Section):
+class PriceSection(Section):
     """Dollars per million tokens."""
 
     prompt: float = Field(default=0.0, ge=0)
@@ -99,7 +99,7 @@ class LLMSection(Section):
     timeout_s: PositiveFloat = 120.0
     max_concurrency: PositiveInt = 4
     retries: int = Field(default=3, ge=0)
-    prices: dict[str, Price] = Field(default_factory=dict, description="per model")
+    prices: dict[str, PriceSection] = Field(default_factory=dict, description="per model")
 
 
 class EvaluationSection(Section):

@@ -21,7 +21,7 @@ from evoforum.evolve.archive import Archive
 from evoforum.evolve.assess import Assessment, Assessor, Racing
 from evoforum.evolve.cache import ResultCache
 from evoforum.evolve.checkpoint import load_checkpoint, save_checkpoint
-from evoforum.evolve.engine import Engine, GenerationStats, RunResult
+from evoforum.evolve.engine import Engine, EvolutionResult, GenerationStats
 from evoforum.evolve.evaluate import Evaluator, ItemResult, Job, LocalEvaluator
 from evoforum.evolve.gp import GPSpace, TreeGenome
 from evoforum.evolve.individual import Fitness, Genome, Individual
@@ -49,6 +49,7 @@ __all__ = [
     "Assessor",
     "Engine",
     "Evaluator",
+    "EvolutionResult",
     "Fitness",
     "GPSpace",
     "GenerationStats",
@@ -68,7 +69,6 @@ __all__ = [
     "Racing",
     "RayTuneEvaluator",
     "ResultCache",
-    "RunResult",
     "TreeGenome",
     "best_distinct",
     "derive_seed",

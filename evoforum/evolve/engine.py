@@ -58,7 +58,7 @@ class GenerationStats:
 
 
 @dataclass
-class RunResult:
+class EvolutionResult:
     """The state of a finished run."""
 
     generation: int
@@ -146,7 +146,7 @@ class Engine:
         self._synced_at = -float("inf")
         self._unsynced = False
 
-    async def run(self, *, resume: bool = False) -> RunResult:
+    async def run(self, *, resume: bool = False) -> EvolutionResult:
         """Run to ``generations``; with ``resume``, continue from the checkpoint in ``out_dir``."""
         state = load_checkpoint(self.out_dir) if self.out_dir is not None else None
         if state is not None and not resume:
@@ -191,7 +191,7 @@ class Engine:
         self._sync()
         return self.result()
 
-    async def resume(self) -> RunResult:
+    async def resume(self) -> EvolutionResult:
         """Continue the run checkpointed in ``out_dir`` (start it when there is no checkpoint)."""
         return await self.run(resume=True)
 
@@ -203,8 +203,8 @@ class Engine:
         )
         return await assessor.assess(genomes)
 
-    def result(self, stopped: str = "generations") -> RunResult:
-        return RunResult(
+    def result(self, stopped: str = "generations") -> EvolutionResult:
+        return EvolutionResult(
             self.generation,
             [list(island) for island in self.population],
             list(self.archive.members),

@@ -1,27 +1,27 @@
 """The workflow genome: frozen, closed data that evolution works on, and its validation.
 
 The data model and its validation depend on pydantic (and evoforum's errors and hashing) alone.
-``compile(genome)`` (``evoforum.genome.runnable``, imported on first use) turns a valid genome
+``to_workflow(genome)`` (``evoforum.genome.runnable``, imported on first use) turns a valid genome
 into a runnable workflow of ``evoforum.flow``.
 """
 
 from typing import Any
 
-from evoforum.genome.agents import Agent, FunctionAgent, LLMAgent, OutputSchema
+from evoforum.genome.agents import AgentSpec, FunctionAgentSpec, LLMAgentSpec, OutputSchemaSpec
 from evoforum.genome.constraints import Constraints
 from evoforum.genome.flows import (
-    Always,
-    Compare,
+    AlwaysSpec,
+    CompareSpec,
     DagSpec,
-    FromInput,
-    FromTask,
-    Guard,
+    FromInputSpec,
+    FromTaskSpec,
+    GuardSpec,
     MachineSpec,
-    Predicate,
+    PredicateSpec,
     StateSpec,
     TaskSpec,
-    Transition,
-    Wire,
+    TransitionSpec,
+    WireSpec,
 )
 from evoforum.genome.model import HASHED_FIELDS, Metadata, WorkflowGenome
 from evoforum.genome.validate import EXPORT_NAMES, find_problems
@@ -29,33 +29,33 @@ from evoforum.genome.validate import EXPORT_NAMES, find_problems
 __all__ = [
     "EXPORT_NAMES",
     "HASHED_FIELDS",
-    "Agent",
-    "Always",
-    "Compare",
+    "AgentSpec",
+    "AlwaysSpec",
+    "CompareSpec",
     "Constraints",
     "DagSpec",
-    "FromInput",
-    "FromTask",
-    "FunctionAgent",
-    "Guard",
-    "LLMAgent",
+    "FromInputSpec",
+    "FromTaskSpec",
+    "FunctionAgentSpec",
+    "GuardSpec",
+    "LLMAgentSpec",
     "MachineSpec",
     "Metadata",
-    "OutputSchema",
-    "Predicate",
+    "OutputSchemaSpec",
+    "PredicateSpec",
     "StateSpec",
     "TaskSpec",
-    "Transition",
-    "Wire",
+    "TransitionSpec",
+    "WireSpec",
     "WorkflowGenome",
-    "compile",
     "find_problems",
+    "to_workflow",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "compile":
-        from evoforum.genome.runnable import compile
+    if name == "to_workflow":
+        from evoforum.genome.runnable import to_workflow
 
-        return compile
+        return to_workflow
     raise AttributeError(f"module 'evoforum.genome' has no attribute {name!r}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
-class Signature:
+class CodeSignature:
     """The parameters of a function of the code."""
 
     parameters: tuple[str, ...]
@@ -23,7 +23,7 @@ class CodeFacts:
 
     error: str | None = None
     names: list[tuple[str, int]] = field(default_factory=list)
-    functions: dict[str, Signature] = field(default_factory=dict)
+    functions: dict[str, CodeSignature] = field(default_factory=dict)
     imports: list[tuple[str, int]] = field(default_factory=list)
     future_line: int | None = None
 
@@ -60,14 +60,14 @@ def read_code(source: str) -> CodeFacts:
     return facts
 
 
-def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Signature:
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> CodeSignature:
     args = node.args
     positional = [*args.posonlyargs, *args.args]
     with_default = {a.arg for a in positional[len(positional) - len(args.defaults) :]}
     kw_default = {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None}
     names = [a.arg for a in [*positional, *args.kwonlyargs]]
     required = frozenset(name for name in names if name not in with_default | kw_default)
-    return Signature(tuple(names), required, args.kwarg is not None, node.lineno)
+    return CodeSignature(tuple(names), required, args.kwarg is not None, node.lineno)
 
 
 def is_name(text: str) -> bool:

@@ -7,8 +7,16 @@ from typing import TYPE_CHECKING
 
 from evoforum.errors import did_you_mean
 from evoforum.genome._code import CodeFacts, is_name
-from evoforum.genome.agents import FunctionAgent
-from evoforum.genome.flows import DagSpec, FromInput, FromTask, MachineSpec, Predicate, TaskSpec, walk
+from evoforum.genome.agents import FunctionAgentSpec
+from evoforum.genome.flows import (
+    DagSpec,
+    FromInputSpec,
+    FromTaskSpec,
+    MachineSpec,
+    PredicateSpec,
+    TaskSpec,
+    walk,
+)
 from evoforum.graphs import find_cycle, reachable
 
 if TYPE_CHECKING:
@@ -57,7 +65,7 @@ class FlowChecker:
             if count > 1:
                 self.add(f"{path}.tasks", f"task {name!r} is defined {count} times in this DAG")
         upstream = {
-            task.name: [w.source.task for w in task.inputs if isinstance(w.source, FromTask)]
+            task.name: [w.source.task for w in task.inputs if isinstance(w.source, FromTaskSpec)]
             for task in dag.tasks
         }
         cycle = _downstream_cycle(upstream)
@@ -91,32 +99,32 @@ class FlowChecker:
         parents = {
             outputs[w.source.task]: w.source.task
             for w in task.inputs
-            if isinstance(w.source, FromTask) and w.source.task in outputs
+            if isinstance(w.source, FromTaskSpec) and w.source.task in outputs
         }
         for index, wire in enumerate(task.inputs):
             where = f"{path}.inputs[{index}]"
             if not is_name(wire.parameter):
                 self.add(f"{where}.parameter", f"{wire.parameter!r} is not a Python name")
             source = wire.source
-            if isinstance(source, FromTask) and source.task not in dag_names:
+            if isinstance(source, FromTaskSpec) and source.task not in dag_names:
                 hint = did_you_mean(source.task, dag_names)
                 self.add(f"{where}.source.task", f"unknown task {source.task!r} in this DAG{hint}")
-            elif isinstance(source, FromInput) and source.name in parents:
+            elif isinstance(source, FromInputSpec) and source.name in parents:
                 self.add(
                     f"{where}.source",
                     f"reads {source.name!r} as a value, but upstream task {parents[source.name]!r}"
                     " outputs a value of that name too: wire it from that task",
                 )
-            elif isinstance(source, FromInput) and source.name not in self.context_keys:
+            elif isinstance(source, FromInputSpec) and source.name not in self.context_keys:
                 hint = did_you_mean(source.name, sorted(self.context_keys))
                 self.add(
                     f"{where}.source.name",
                     f"unknown input {source.name!r}: no workflow input or task output has that name{hint}",
                 )
-        if isinstance(agent, FunctionAgent):
+        if isinstance(agent, FunctionAgentSpec):
             self._signature(task, agent, path)
 
-    def _signature(self, task: TaskSpec, agent: FunctionAgent, path: str) -> None:
+    def _signature(self, task: TaskSpec, agent: FunctionAgentSpec, path: str) -> None:
         signature = self.facts.functions.get(agent.function)
         if signature is None:
             return
@@ -157,7 +165,7 @@ class FlowChecker:
             bad = unknown(transition.target, f"{where}.target", "state") or bad
             guard = transition.guard
             if (
-                isinstance(guard, Predicate)
+                isinstance(guard, PredicateSpec)
                 and self.facts.error is None
                 and guard.function not in self.facts.functions
             ):

@@ -18,14 +18,14 @@ def placeholders(template: str) -> set[str]:
     return set(PLACEHOLDER.findall(template))
 
 
-class OutputSchema(Frozen):
+class OutputSchemaSpec(Frozen):
     """The structured output an LLM agent is asked for: a name and a JSON schema."""
 
     name: str
     json_schema: dict[str, Any] = Field(default_factory=dict)
 
 
-class LLMAgent(Frozen):
+class LLMAgentSpec(Frozen):
     """A language-model agent.
 
     ``prompt`` is the user message template; its ``{placeholders}`` are filled from the task's
@@ -39,10 +39,10 @@ class LLMAgent(Frozen):
     prompt: str = ""
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     tools: tuple[str, ...] = ()
-    output_schema: OutputSchema | None = None
+    output_schema: OutputSchemaSpec | None = None
 
 
-class FunctionAgent(Frozen):
+class FunctionAgentSpec(Frozen):
     """An agent that is a plain function of the genome's code; ``function`` is its name there."""
 
     kind: Literal["function"] = "function"
@@ -50,5 +50,5 @@ class FunctionAgent(Frozen):
     function: str
 
 
-Agent = Annotated[LLMAgent | FunctionAgent, Field(discriminator="kind")]
+AgentSpec = Annotated[LLMAgentSpec | FunctionAgentSpec, Field(discriminator="kind")]
 """Either kind of agent, told apart by ``kind``."""

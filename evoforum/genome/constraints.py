@@ -6,7 +6,7 @@ from pydantic import Field
 
 from evoforum.genome._base import Frozen
 from evoforum.genome._code import read_code
-from evoforum.genome.agents import LLMAgent
+from evoforum.genome.agents import LLMAgentSpec
 from evoforum.genome.flows import DagSpec, MachineSpec, walk
 from evoforum.genome.model import WorkflowGenome
 
@@ -37,7 +37,11 @@ class Constraints(Frozen):
                 ("agents", f"{len(genome.agents)} agents, more than the {self.max_agents} allowed")
             )
         for index, agent in enumerate(genome.agents):
-            if isinstance(agent, LLMAgent) and self.allowed_models and agent.model not in self.allowed_models:
+            if (
+                isinstance(agent, LLMAgentSpec)
+                and self.allowed_models
+                and agent.model not in self.allowed_models
+            ):
                 allowed = ", ".join(self.allowed_models)
                 problems.append(
                     (f"agents[{index}].model", f"model {agent.model!r} is not allowed ({allowed})")

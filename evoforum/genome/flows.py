@@ -4,7 +4,7 @@ Data flow (the same as ``evoforum.flow``'s). A run keeps one dictionary of named
 started from the workflow inputs; after a DAG ran, every task's output is written into it under
 the task's output name (its name unless ``output`` says otherwise). Inside a DAG a task parameter
 is wired either to an upstream task's output (optionally one field of it) or to a value
-(``FromInput``: a workflow input or an output of a task in another state). A DAG's output is the
+(``FromInputSpec``: a workflow input or an output of a task in another state). A DAG's output is the
 output of its one sink task; a machine's output is the output of the final state it ended in.
 
 Transitions are tried in order; the first whose source is the current state and whose guard holds
@@ -21,11 +21,11 @@ from pydantic import Field
 
 from evoforum.genome._base import Frozen
 
-Executor = Literal["asyncio", "process", "ray"]
+ExecutorName = Literal["asyncio", "process", "ray"]
 Scalar = str | int | float | bool | None
 
 
-class FromTask(Frozen):
+class FromTaskSpec(Frozen):
     """The output of an upstream task in the same DAG, or one field of it."""
 
     kind: Literal["task"] = "task"
@@ -33,21 +33,21 @@ class FromTask(Frozen):
     field: str | None = None
 
 
-class FromInput(Frozen):
+class FromInputSpec(Frozen):
     """A workflow input, or a value a state wrote into the machine's context."""
 
     kind: Literal["input"] = "input"
     name: str
 
 
-Source = Annotated[FromTask | FromInput, Field(discriminator="kind")]
+SourceSpec = Annotated[FromTaskSpec | FromInputSpec, Field(discriminator="kind")]
 
 
-class Wire(Frozen):
+class WireSpec(Frozen):
     """Feeds ``source`` into the agent parameter ``parameter``."""
 
     parameter: str
-    source: Source
+    source: SourceSpec
 
 
 class TaskSpec(Frozen):
@@ -55,8 +55,8 @@ class TaskSpec(Frozen):
 
     name: str
     agent: str
-    inputs: tuple[Wire, ...] = ()
-    executor: Executor = "asyncio"
+    inputs: tuple[WireSpec, ...] = ()
+    executor: ExecutorName = "asyncio"
     output: str | None = None
 
     @property
@@ -66,7 +66,7 @@ class TaskSpec(Frozen):
 
 
 class DagSpec(Frozen):
-    """Tasks whose edges follow their ``FromTask`` wiring; exactly one sink gives the output."""
+    """Tasks whose edges follow their ``FromTaskSpec`` wiring; exactly one sink gives the output."""
 
     kind: Literal["dag"] = "dag"
     tasks: tuple[TaskSpec, ...]
@@ -75,13 +75,13 @@ class DagSpec(Frozen):
 Op = Literal["==", "!=", "<", "<=", ">", ">=", "contains"]
 
 
-class Always(Frozen):
+class AlwaysSpec(Frozen):
     """A guard that always holds."""
 
     kind: Literal["always"] = "always"
 
 
-class Compare(Frozen):
+class CompareSpec(Frozen):
     """``output[field] <op> value`` (the whole output when ``field`` is None; dots go deeper)."""
 
     kind: Literal["compare"] = "compare"
@@ -116,22 +116,22 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-class Predicate(Frozen):
+class PredicateSpec(Frozen):
     """A function of the genome's code, called with the state's output, returning a bool."""
 
     kind: Literal["predicate"] = "predicate"
     function: str
 
 
-Guard = Annotated[Always | Compare | Predicate, Field(discriminator="kind")]
+GuardSpec = Annotated[AlwaysSpec | CompareSpec | PredicateSpec, Field(discriminator="kind")]
 
 
-class Transition(Frozen):
+class TransitionSpec(Frozen):
     """From ``source`` to ``target`` when ``guard`` holds on the source state's output."""
 
     source: str
     target: str
-    guard: Guard = Field(default_factory=Always)
+    guard: GuardSpec = Field(default_factory=AlwaysSpec)
 
 
 class StateSpec(Frozen):
@@ -149,9 +149,9 @@ class MachineSpec(Frozen):
 
     kind: Literal["machine"] = "machine"
     states: tuple[StateSpec, ...]
-    transitions: tuple[Transition, ...] = ()
+    transitions: tuple[TransitionSpec, ...] = ()
     initial: str
-    step_limit: int = Field(default=20, ge=1)
+    max_steps: int = Field(default=20, ge=1, alias="step_limit")
 
     @property
     def final(self) -> tuple[str, ...]:
@@ -160,7 +160,7 @@ class MachineSpec(Frozen):
         return tuple(state.name for state in self.states if state.name not in sources)
 
 
-Body = Annotated[DagSpec | MachineSpec, Field(discriminator="kind")]
+BodySpec = Annotated[DagSpec | MachineSpec, Field(discriminator="kind")]
 
 StateSpec.model_rebuild()
 

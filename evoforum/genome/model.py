@@ -15,8 +15,8 @@ from pydantic import Field, ValidationError, field_validator
 
 from evoforum.errors import GenomeInvalid
 from evoforum.genome._base import Frozen
-from evoforum.genome.agents import Agent
-from evoforum.genome.flows import Body
+from evoforum.genome.agents import AgentSpec
+from evoforum.genome.flows import BodySpec
 from evoforum.genome.validate import find_problems
 from evoforum.hashing import Hash, digest
 
@@ -40,9 +40,9 @@ class WorkflowGenome(Frozen):
     """
 
     inputs: tuple[str, ...] = ("input",)
-    agents: tuple[Agent, ...] = ()
+    agents: tuple[AgentSpec, ...] = ()
     code: str = ""
-    entry: Body
+    entry: BodySpec
     metadata: Metadata = Field(default_factory=Metadata)
 
     @field_validator("code")
@@ -55,7 +55,7 @@ class WorkflowGenome(Frozen):
         """The content hash over ``HASHED_FIELDS``."""
         return digest(self.model_dump(mode="json", include=set(HASHED_FIELDS)), domain="genome")
 
-    def agent(self, name: str) -> Agent | None:
+    def agent(self, name: str) -> AgentSpec | None:
         """The agent called ``name``, or None."""
         return next((agent for agent in self.agents if agent.name == name), None)
 

@@ -1,4 +1,4 @@
-"""``compile(genome) -> runnable``: a genome on the workflow runtime (``evoforum.flow``).
+"""``to_workflow(genome) -> runnable``: a genome on the workflow runtime (``evoforum.flow``).
 
 LLM agents are asked through the runtime's ``LLMClient`` (``Depends(providers.llm)``). Functions
 of the genome's code (function agents, predicate guards) are never executed in this process: they
@@ -27,13 +27,21 @@ from evoforum.flow import (
     dag,
     providers,
 )
-from evoforum.genome.agents import PLACEHOLDER, FunctionAgent, LLMAgent, placeholders
+from evoforum.genome.agents import PLACEHOLDER, FunctionAgentSpec, LLMAgentSpec, placeholders
 from evoforum.genome.code_runner import CodeRunner, UnconfinedRunner
-from evoforum.genome.flows import Always, Compare, DagSpec, FromTask, Guard, MachineSpec, TaskSpec
+from evoforum.genome.flows import (
+    AlwaysSpec,
+    CompareSpec,
+    DagSpec,
+    FromTaskSpec,
+    GuardSpec,
+    MachineSpec,
+    TaskSpec,
+)
 from evoforum.genome.model import WorkflowGenome
 from evoforum.llm import LLMClient, chat_request
 
-__all__ = ["CodeRunner", "UnconfinedRunner", "ask", "compile", "render_prompt"]
+__all__ = ["CodeRunner", "UnconfinedRunner", "ask", "render_prompt", "to_workflow"]
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
@@ -47,7 +55,7 @@ def render_prompt(template: str, values: Mapping[str, Any]) -> str:
     return "\n\n".join(part for part in [text, *rest] if part)
 
 
-async def ask(llm: LLMClient, agent: LLMAgent, **values: Any) -> Any:
+async def ask(llm: LLMClient, agent: LLMAgentSpec, **values: Any) -> Any:
     """One call of an LLM agent: its answer text, or a dict when it has an output schema."""
     schema = agent.output_schema
     request = chat_request(
@@ -71,7 +79,9 @@ async def ask(llm: LLMClient, agent: LLMAgent, **values: Any) -> Any:
         ) from None
 
 
-def compile(genome: WorkflowGenome, *, runner: CodeRunner | None = None) -> CompiledFlow | CompiledMachine:
+def to_workflow(
+    genome: WorkflowGenome, *, runner: CodeRunner | None = None
+) -> CompiledFlow | CompiledMachine:
     """The runnable workflow of a valid ``genome``: ``await runtime.run(compiled, inputs)``."""
     genome.validate_all()
     return _Compiler(genome, runner or UnconfinedRunner()).body(genome.entry)
@@ -94,13 +104,13 @@ class _Compiler:
         }
         transitions = [Transition(t.source, t.target, when=self.guard(t.guard)) for t in spec.transitions]
         return StateMachine(
-            states=states, transitions=tuple(transitions), initial=spec.initial, max_steps=spec.step_limit
+            states=states, transitions=tuple(transitions), initial=spec.initial, max_steps=spec.max_steps
         )
 
-    def guard(self, guard: Guard) -> Callable[[Any], bool | Awaitable[bool]] | None:
-        if isinstance(guard, Always):
+    def guard(self, guard: GuardSpec) -> Callable[[Any], bool | Awaitable[bool]] | None:
+        if isinstance(guard, AlwaysSpec):
             return None
-        if isinstance(guard, Compare):
+        if isinstance(guard, CompareSpec):
             return guard
         code, function, runner = self.genome.code, guard.function, self.runner
 
@@ -116,7 +126,10 @@ class _Compiler:
             t.name: Task(self.function(t, outputs), t.name, t.output_name) for t in spec.tasks
         }
         edges = {
-            (w.source.task, t.name) for t in spec.tasks for w in t.inputs if isinstance(w.source, FromTask)
+            (w.source.task, t.name)
+            for t in spec.tasks
+            for w in t.inputs
+            if isinstance(w.source, FromTaskSpec)
         }
         children = {v for _, v in edges}
         declared = {
@@ -124,7 +137,7 @@ class _Compiler:
             for t in spec.tasks
             if t.name in children
             for w in t.inputs
-            if not isinstance(w.source, FromTask)
+            if not isinstance(w.source, FromTaskSpec)
         }
         flow = dag(*tasks.values(), edges=[(tasks[u], tasks[v]) for u, v in sorted(edges)])
         return flow.build(inputs=sorted(declared))
@@ -133,7 +146,7 @@ class _Compiler:
         agent = self.genome.agent(spec.agent)
         wires = [
             (w.parameter, outputs[w.source.task], w.source.field)
-            if isinstance(w.source, FromTask)
+            if isinstance(w.source, FromTaskSpec)
             else (w.parameter, w.source.name, None)
             for w in spec.inputs
         ]
@@ -141,16 +154,16 @@ class _Compiler:
 
         async def run(**values: Any) -> Any:
             kwargs = {parameter: _field(values[source], key) for parameter, source, key in wires}
-            if isinstance(agent, LLMAgent):
+            if isinstance(agent, LLMAgentSpec):
                 return await ask(values["llm"], agent, **kwargs)
-            assert isinstance(agent, FunctionAgent)
+            assert isinstance(agent, FunctionAgentSpec)
             return await asyncio.to_thread(runner.run, code, agent.function, [], kwargs)
 
         parameters = [
             inspect.Parameter(source, inspect.Parameter.KEYWORD_ONLY)
             for source in dict.fromkeys(source for _, source, _ in wires)
         ]
-        if isinstance(agent, LLMAgent):
+        if isinstance(agent, LLMAgentSpec):
             default = Depends(providers.llm)
             parameters.append(inspect.Parameter("llm", inspect.Parameter.KEYWORD_ONLY, default=default))
         run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]

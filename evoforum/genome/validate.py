@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING
 from evoforum.errors import did_you_mean
 from evoforum.genome._code import CodeFacts, is_name, read_code
 from evoforum.genome._graph import FlowChecker
-from evoforum.genome.agents import FunctionAgent, LLMAgent
+from evoforum.genome.agents import FunctionAgentSpec, LLMAgentSpec
 
 if TYPE_CHECKING:
     from evoforum.genome.model import WorkflowGenome
 
 EXPORT_NAMES = frozenset(
     {
-        "Compare",
+        "CompareSpec",
         "Depends",
         "INPUTS",
-        "LLMAgent",
+        "LLMAgentSpec",
         "METADATA",
         "StateMachine",
         "Transition",
@@ -85,7 +85,7 @@ def _check_agents(genome: WorkflowGenome, facts: CodeFacts, problems: list[tuple
         path = f"agents[{index}]"
         if not is_name(agent.name):
             problems.append((f"{path}.name", f"{agent.name!r} is not a Python name"))
-        if isinstance(agent, LLMAgent):
+        if isinstance(agent, LLMAgentSpec):
             if not agent.model:
                 problems.append((f"{path}.model", "no model named"))
             for tool_index, tool in enumerate(agent.tools):
@@ -98,7 +98,9 @@ def _check_agents(genome: WorkflowGenome, facts: CodeFacts, problems: list[tuple
                         )
                     )
         elif (
-            isinstance(agent, FunctionAgent) and facts.error is None and agent.function not in facts.functions
+            isinstance(agent, FunctionAgentSpec)
+            and facts.error is None
+            and agent.function not in facts.functions
         ):
             hint = did_you_mean(agent.function, functions)
             problems.append(

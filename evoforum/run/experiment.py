@@ -28,13 +28,13 @@ from evoforum.config import ExperimentConfig
 from evoforum.errors import BudgetExceeded, ConfigError, EvoforumError
 from evoforum.evolve import (
     Engine,
+    EvolutionResult,
     GenerationStats,
     Individual,
     JsonlLineage,
     LineageRecord,
     LocalEvaluator,
     Racing,
-    RunResult,
 )
 from evoforum.evolve.checkpoint import load_checkpoint
 from evoforum.evolve.individual import is_failure
@@ -134,7 +134,7 @@ async def _test_scores(
 def _summary(
     designed: Design,
     planned: Plan,
-    result: RunResult,
+    result: EvolutionResult,
     *,
     test_score: float | None,
     baselines: dict[str, dict[str, Any]],

@@ -84,12 +84,12 @@ class WorkflowScorer:
 
     async def score(self, genome: WorkflowGenome, item: str, seed: int) -> ItemResult:
         from evoforum.flow import Runtime
-        from evoforum.genome.runnable import compile
+        from evoforum.genome.runnable import to_workflow
 
         key = str(genome.hash)
         if key not in self.compiled:
             try:
-                self.compiled[key] = compile(genome, runner=self.sandbox)
+                self.compiled[key] = to_workflow(genome, runner=self.sandbox)
             except UsageError as error:  # an invalid genome fails as a candidate, not as the run
                 return ItemResult((), error=f"{type(error).__name__}: {error}"[:2000])
         llm = self.llm

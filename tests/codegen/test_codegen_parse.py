@@ -7,7 +7,7 @@ import pytest
 import search_spaces
 from evoforum.codegen import export, parse
 from evoforum.errors import CodeRejected, GenomeInvalid, UsageError
-from evoforum.genome import Compare, LLMAgent
+from evoforum.genome import CompareSpec, LLMAgentSpec
 from tests.genome.helpers import machine, pipeline
 
 SEED = search_spaces.get("code_writing").seeds()[0]
@@ -31,7 +31,7 @@ def test_edited_prompt_string() -> None:
     source = export(SEED).replace("Complete this Python function:", "Finish this function:")
     genome = parse(source)
     writer = genome.agent("writer")
-    assert isinstance(writer, LLMAgent)
+    assert isinstance(writer, LLMAgentSpec)
     assert writer.prompt == "Finish this function:\n\n{problem}"
     assert genome.hash != SEED.hash
     assert genome.model_copy(update={"agents": SEED.agents}).hash == SEED.hash
@@ -52,8 +52,8 @@ def test_edited_temperature_guard_and_step_limit() -> None:
     source = source.replace("value=True", "value=False").replace("max_steps=12", "max_steps=4")
     genome = parse(source)
     guard = genome.entry.transitions[1].guard  # type: ignore[union-attr]
-    assert guard == Compare(field="long", op="==", value=False)
-    assert genome.entry.step_limit == 4  # type: ignore[union-attr]
+    assert guard == CompareSpec(field="long", op="==", value=False)
+    assert genome.entry.max_steps == 4  # type: ignore[union-attr]
 
 
 def test_reformatted_module_still_parses() -> None:
@@ -110,7 +110,7 @@ def test_source_that_is_not_a_parameter() -> None:
 def test_unknown_llm_agent_argument_gets_a_hint() -> None:
     source = export(pipeline()).replace("temperature=0.0", "temprature=0.0")
     error = rejected(source)
-    assert "LLMAgent has no argument 'temprature' (did you mean 'temperature'?)" in str(error)
+    assert "LLMAgentSpec has no argument 'temprature' (did you mean 'temperature'?)" in str(error)
     assert error.line == line_of(source, "temprature")  # type: ignore[attr-defined]
 
 

@@ -14,6 +14,7 @@ import pytest
 from evoforum.evolve import (
     NSGA2,
     Engine,
+    EvolutionResult,
     Generational,
     Individual,
     InMemoryLineage,
@@ -21,7 +22,6 @@ from evoforum.evolve import (
     LocalEvaluator,
     MuPlusLambda,
     Operators,
-    RunResult,
     migrate_ring,
 )
 from evoforum.evolve.toy import VectorSpace, sphere
@@ -37,7 +37,7 @@ def _engine(algorithm: Any, seed: int = 1, generations: int = 8, **extra: Any) -
     )  # fmt: skip
 
 
-def _fingerprint(result: RunResult) -> list[Any]:
+def _fingerprint(result: EvolutionResult) -> list[Any]:
     return [
         [(ind.hash, ind.fitness.values, ind.parents, ind.operator) for ind in island]
         for island in result.islands

@@ -6,20 +6,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from evoforum.genome import (
-    Compare,
+    CompareSpec,
     DagSpec,
-    FromInput,
-    FromTask,
-    FunctionAgent,
-    LLMAgent,
+    FromInputSpec,
+    FromTaskSpec,
+    FunctionAgentSpec,
+    LLMAgentSpec,
     MachineSpec,
     Metadata,
-    OutputSchema,
-    Predicate,
+    OutputSchemaSpec,
+    PredicateSpec,
     StateSpec,
     TaskSpec,
-    Transition,
-    Wire,
+    TransitionSpec,
+    WireSpec,
     WorkflowGenome,
 )
 from evoforum.llm import ChatRequest, Completion
@@ -38,10 +38,10 @@ def is_long(report: dict) -> bool:
 """
 
 
-def wire(parameter: str, source: str, *, task: bool = False, field: str | None = None) -> Wire:
+def wire(parameter: str, source: str, *, task: bool = False, field: str | None = None) -> WireSpec:
     if task:
-        return Wire(parameter=parameter, source=FromTask(task=source, field=field))
-    return Wire(parameter=parameter, source=FromInput(name=source))
+        return WireSpec(parameter=parameter, source=FromTaskSpec(task=source, field=field))
+    return WireSpec(parameter=parameter, source=FromInputSpec(name=source))
 
 
 def pipeline(**changes: Any) -> WorkflowGenome:
@@ -49,8 +49,8 @@ def pipeline(**changes: Any) -> WorkflowGenome:
     data: dict[str, Any] = {
         "inputs": ("topic",),
         "agents": (
-            LLMAgent(name="writer", model="m", system_prompt="Be brief.", prompt="About {topic}"),
-            FunctionAgent(name="loud", function="shout"),
+            LLMAgentSpec(name="writer", model="m", system_prompt="Be brief.", prompt="About {topic}"),
+            FunctionAgentSpec(name="loud", function="shout"),
         ),
         "code": CODE,
         "entry": DagSpec(
@@ -88,19 +88,21 @@ def machine(**changes: Any) -> WorkflowGenome:
             ),
         ),
         "transitions": (
-            Transition(source="write", target="measure"),
-            Transition(source="measure", target="done", guard=Compare(field="long", op="==", value=True)),
-            Transition(source="measure", target="write"),
+            TransitionSpec(source="write", target="measure"),
+            TransitionSpec(
+                source="measure", target="done", guard=CompareSpec(field="long", op="==", value=True)
+            ),
+            TransitionSpec(source="measure", target="write"),
         ),
         "initial": "write",
-        "step_limit": 12,
+        "max_steps": 12,
     }
     spec.update(changes)
     return WorkflowGenome(
         inputs=("topic",),
         agents=(
-            FunctionAgent(name="loud", function="shout"),
-            FunctionAgent(name="counter", function="count"),
+            FunctionAgentSpec(name="loud", function="shout"),
+            FunctionAgentSpec(name="counter", function="count"),
         ),
         code=CODE,
         entry=MachineSpec(**spec),
@@ -110,14 +112,14 @@ def machine(**changes: Any) -> WorkflowGenome:
 def structured() -> WorkflowGenome:
     """Every feature at once: tools, an output schema, field wiring, executors, a predicate guard,
     a nested machine, and metadata."""
-    rater = LLMAgent(
+    rater = LLMAgentSpec(
         name="rater",
         model="m",
         system_prompt="Rate the text.\nAnswer in JSON.",
         prompt="Text: {text}",
         temperature=0.7,
         tools=("shout", "count"),
-        output_schema=OutputSchema(
+        output_schema=OutputSchemaSpec(
             name="Rating",
             json_schema={"type": "object", "properties": {"long": {"type": "boolean"}}, "required": ["long"]},
         ),
@@ -150,19 +152,21 @@ def structured() -> WorkflowGenome:
             ),
         ),
         transitions=(
-            Transition(source="rate", target="ok", guard=Predicate(function="is_long")),
-            Transition(source="rate", target="rate", guard=Compare(field="length", op="<", value=100)),
+            TransitionSpec(source="rate", target="ok", guard=PredicateSpec(function="is_long")),
+            TransitionSpec(
+                source="rate", target="rate", guard=CompareSpec(field="length", op="<", value=100)
+            ),
         ),
         initial="rate",
-        step_limit=5,
+        max_steps=5,
     )
     outer = MachineSpec(states=(StateSpec(name="inner", body=inner),), initial="inner")
     return WorkflowGenome(
         inputs=("topic",),
         agents=(
             rater,
-            FunctionAgent(name="loud", function="shout"),
-            FunctionAgent(name="counter", function="count"),
+            FunctionAgentSpec(name="loud", function="shout"),
+            FunctionAgentSpec(name="counter", function="count"),
         ),
         code=CODE,
         entry=outer,

@@ -10,7 +10,15 @@ import pytest
 import search_spaces
 from evoforum.errors import GenomeInvalid, LLMMisbehaved, SandboxFailure
 from evoforum.flow import Runtime
-from evoforum.genome import DagSpec, LLMAgent, OutputSchema, Predicate, TaskSpec, Transition, compile
+from evoforum.genome import (
+    DagSpec,
+    LLMAgentSpec,
+    OutputSchemaSpec,
+    PredicateSpec,
+    TaskSpec,
+    TransitionSpec,
+    to_workflow,
+)
 from evoforum.genome.runnable import UnconfinedRunner, ask, render_prompt
 from tests.genome.helpers import Scripted, machine, pipeline, wire
 
@@ -33,7 +41,7 @@ async def test_dag_runs_llm_and_function_agents() -> None:
     llm = Scripted("hello there")
     runner = Counting()
     async with Runtime(llm=llm, transcripts=False) as runtime:
-        result = await runtime.run(compile(pipeline(), runner=runner), {"topic": "cats"})
+        result = await runtime.run(to_workflow(pipeline(), runner=runner), {"topic": "cats"})
     assert result.output == "HELLO THERE!"
     assert runner.calls == ["shout"]
     request = llm.requests[0]
@@ -42,7 +50,7 @@ async def test_dag_runs_llm_and_function_agents() -> None:
 
 async def test_machine_loops_until_the_guard_holds() -> None:
     async with Runtime(transcripts=False) as runtime:
-        result = await runtime.run(compile(machine()), {"topic": "hi"})
+        result = await runtime.run(to_workflow(machine()), {"topic": "hi"})
     # yell: "HI!" (3 chars, short) -> measure -> write again: "HI!!" ... until longer than 5
     assert result.output == "HI!!!!!"
     assert [path[-1] for path in result.trace][:3] == ["write", "measure", "write"]
@@ -51,11 +59,11 @@ async def test_machine_loops_until_the_guard_holds() -> None:
 async def test_predicate_guards_run_through_the_runner() -> None:
     spec = machine().entry
     transitions = list(spec.transitions)  # type: ignore[union-attr]
-    transitions[1] = Transition(source="measure", target="done", guard=Predicate(function="is_long"))
+    transitions[1] = TransitionSpec(source="measure", target="done", guard=PredicateSpec(function="is_long"))
     genome = machine(transitions=tuple(transitions))
     runner = Counting()
     async with Runtime(transcripts=False) as runtime:
-        result = await runtime.run(compile(genome, runner=runner), {"topic": "hi"})
+        result = await runtime.run(to_workflow(genome, runner=runner), {"topic": "hi"})
     assert result.output == "HI!!!!!"
     assert "is_long" in runner.calls
 
@@ -64,7 +72,7 @@ async def test_code_writing_seed_runs_write_test_done() -> None:
     genome = search_spaces.get("code_writing").seeds()[0]
     llm = Scripted("```python\ndef add(a, b):\n    return a + b\n```")
     async with Runtime(llm=llm, transcripts=False) as runtime:
-        result = await runtime.run(compile(genome), {"problem": PROBLEM})
+        result = await runtime.run(to_workflow(genome), {"problem": PROBLEM})
     assert result.output == "def add(a, b):\n    return a + b\n"
     assert [path[-1] for path in result.trace] == ["write", "done"]
 
@@ -73,7 +81,7 @@ async def test_code_writing_seed_fixes_failing_code() -> None:
     genome = search_spaces.get("code_writing").seeds()[0]
     llm = Scripted("def add(a, b):\n    return a - b", "```python\ndef add(a, b):\n    return b + a\n```")
     async with Runtime(llm=llm, transcripts=False) as runtime:
-        result = await runtime.run(compile(genome), {"problem": PROBLEM})
+        result = await runtime.run(to_workflow(genome), {"problem": PROBLEM})
     assert [path[-1] for path in result.trace] == ["write", "fix", "done"]
     assert "return b + a" in result.output
     fix_prompt = llm.requests[1].messages[-1].content
@@ -85,14 +93,14 @@ async def test_qa_seed_votes() -> None:
     genome = search_spaces.get("qa_ensemble").seeds()[1]
     llm = Scripted("x", "y", "z", "think\n42", "hmm\n41", "so\n 42 ")
     async with Runtime(llm=llm, transcripts=False) as runtime:
-        result = await runtime.run(compile(genome), {"question": "6 times 7?"})
+        result = await runtime.run(to_workflow(genome), {"question": "6 times 7?"})
     assert result.output == "42"
     assert len(llm.requests) == 6
 
 
 def test_invalid_genomes_do_not_compile() -> None:
     with pytest.raises(GenomeInvalid):
-        compile(pipeline(inputs=()))
+        to_workflow(pipeline(inputs=()))
 
 
 def test_code_failures_become_sandbox_failures() -> None:
@@ -115,11 +123,11 @@ def test_render_prompt_fills_placeholders_and_appends_the_rest() -> None:
 
 
 async def test_output_schema_answers_are_json_and_fields_can_be_wired() -> None:
-    writer = LLMAgent(
+    writer = LLMAgentSpec(
         name="writer",
         model="m",
         prompt="About {topic}",
-        output_schema=OutputSchema(name="Draft", json_schema={"type": "object"}),
+        output_schema=OutputSchemaSpec(name="Draft", json_schema={"type": "object"}),
     )
     genome = pipeline(
         agents=(writer, pipeline().agents[1]),
@@ -134,14 +142,14 @@ async def test_output_schema_answers_are_json_and_fields_can_be_wired() -> None:
     )
     llm = Scripted('```json\n{"text": "fine"}\n```')
     async with Runtime(llm=llm, transcripts=False) as runtime:
-        result = await runtime.run(compile(genome), {"topic": "cats"})
+        result = await runtime.run(to_workflow(genome), {"topic": "cats"})
     assert result.output == "FINE!"
     assert llm.requests[0].output_schema == {"type": "object"}
     assert llm.requests[0].schema_name == "Draft"
 
 
 async def test_an_answer_that_is_not_json_is_an_llm_misbehaviour() -> None:
-    writer = LLMAgent(name="writer", model="m", output_schema=OutputSchema(name="Draft"))
+    writer = LLMAgentSpec(name="writer", model="m", output_schema=OutputSchemaSpec(name="Draft"))
     with pytest.raises(LLMMisbehaved) as caught:
         await ask(Scripted("no json here"), writer, topic="x")
     assert caught.value.raw == "no json here"  # type: ignore[attr-defined]
@@ -152,19 +160,19 @@ async def test_write_test_fix_genome_runs_on_the_local_model_and_leaves_its_tran
     llm_url: str, llm_model: str
 ) -> None:
     from evoforum.forum import Forum
-    from evoforum.genome import LLMAgent
+    from evoforum.genome import LLMAgentSpec
     from evoforum.llm import OpenAICompatible
 
     genome = search_spaces.get("code_writing").seeds()[0]  # an LLM agent, code tasks, write -> test -> fix
     agents = tuple(
-        a.model_copy(update={"model": llm_model}) if isinstance(a, LLMAgent) else a for a in genome.agents
+        a.model_copy(update={"model": llm_model}) if isinstance(a, LLMAgentSpec) else a for a in genome.agents
     )
     genome = genome.model_copy(update={"agents": agents})
     forum = Forum()
     client = OpenAICompatible(llm_url, llm_model, timeout=300)
     try:
         async with Runtime(llm=client, forum=forum) as runtime:
-            result = await runtime.run(compile(genome), {"problem": PROBLEM})
+            result = await runtime.run(to_workflow(genome), {"problem": PROBLEM})
     finally:
         await client.aclose()
     steps = [path[-1] for path in result.trace]

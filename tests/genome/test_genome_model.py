@@ -6,7 +6,7 @@ import pydantic
 import pytest
 
 from evoforum.errors import GenomeInvalid
-from evoforum.genome import HASHED_FIELDS, Compare, DagSpec, Metadata, WorkflowGenome
+from evoforum.genome import HASHED_FIELDS, CompareSpec, DagSpec, Metadata, WorkflowGenome
 from evoforum.hashing import is_hash
 from tests.genome.helpers import machine, pipeline
 
@@ -52,7 +52,7 @@ def test_json_round_trip_keeps_variants() -> None:
     loaded = WorkflowGenome.load(genome.model_dump_json())
     assert loaded == genome
     guard = loaded.entry.transitions[1].guard  # type: ignore[union-attr]
-    assert isinstance(guard, Compare)
+    assert isinstance(guard, CompareSpec)
 
 
 def test_load_turns_shape_errors_into_genome_invalid_with_paths() -> None:
@@ -74,12 +74,12 @@ def test_load_runs_validation() -> None:
 
 
 def test_compare_guard_evaluates_fields() -> None:
-    assert Compare(field="passed", op="==", value=True)({"passed": True})
-    assert not Compare(field="passed", op="==", value=True)({"passed": False})
-    assert not Compare(field="missing", op="==", value=1)({"passed": True})
-    assert Compare(field="a.b", op=">=", value=2)({"a": {"b": 3}})
-    assert Compare(op="contains", value="OK")("all OK")
-    assert not Compare(op="<", value=3)("text")  # types clash: the guard does not hold
+    assert CompareSpec(field="passed", op="==", value=True)({"passed": True})
+    assert not CompareSpec(field="passed", op="==", value=True)({"passed": False})
+    assert not CompareSpec(field="missing", op="==", value=1)({"passed": True})
+    assert CompareSpec(field="a.b", op=">=", value=2)({"a": {"b": 3}})
+    assert CompareSpec(op="contains", value="OK")("all OK")
+    assert not CompareSpec(op="<", value=3)("text")  # types clash: the guard does not hold
 
 
 PINNED = "8e95b2adc2b12ed9dcaec626717a9bd9c1488ffe1b037fe4478f4b68138e7348"

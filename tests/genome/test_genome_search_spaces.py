@@ -8,7 +8,7 @@ from hypothesis import given, settings
 
 import search_spaces
 from evoforum.errors import ConfigError
-from evoforum.genome import Constraints, LLMAgent, WorkflowGenome
+from evoforum.genome import Constraints, LLMAgentSpec, WorkflowGenome
 from evoforum.genome.flows import DagSpec, walk
 from search_spaces.strategies import genomes
 
@@ -39,7 +39,7 @@ def test_random_genomes_use_the_blocks_of_their_space(name: str) -> None:
     space = search_spaces.get(name)
     genome = space.random_genome(np.random.default_rng(7))
     for agent in genome.agents:
-        if isinstance(agent, LLMAgent):
+        if isinstance(agent, LLMAgentSpec):
             assert agent.model in space.blocks.models
             assert agent.temperature in space.blocks.temperatures
 
@@ -86,7 +86,8 @@ def test_space_check_includes_constraints() -> None:
     other = genome.model_copy(
         update={
             "agents": tuple(
-                a.model_copy(update={"model": "big"}) if isinstance(a, LLMAgent) else a for a in genome.agents
+                a.model_copy(update={"model": "big"}) if isinstance(a, LLMAgentSpec) else a
+                for a in genome.agents
             )
         }
     )

@@ -6,15 +6,15 @@ import pytest
 
 from evoforum.errors import GenomeInvalid
 from evoforum.genome import (
-    Compare,
+    CompareSpec,
     DagSpec,
-    FunctionAgent,
-    LLMAgent,
+    FunctionAgentSpec,
+    LLMAgentSpec,
     MachineSpec,
-    Predicate,
+    PredicateSpec,
     StateSpec,
     TaskSpec,
-    Transition,
+    TransitionSpec,
     WorkflowGenome,
 )
 from tests.genome.helpers import CODE, machine, pipeline, wire
@@ -92,14 +92,14 @@ def test_input_that_is_not_a_name_and_input_named_twice() -> None:
 def test_agent_named_twice_and_agent_name_not_a_name() -> None:
     genome = pipeline()
     found = problems(
-        pipeline(agents=(*genome.agents, genome.agents[1], FunctionAgent(name="if", function="shout")))
+        pipeline(agents=(*genome.agents, genome.agents[1], FunctionAgentSpec(name="if", function="shout")))
     )
     assert ("agents", "agent 'loud' is defined 2 times") in found
     assert ("agents[3].name", "'if' is not a Python name") in found
 
 
 def test_unknown_tool() -> None:
-    writer = LLMAgent(name="writer", model="m", tools=("shuot",))
+    writer = LLMAgentSpec(name="writer", model="m", tools=("shuot",))
     genome = pipeline(agents=(writer, pipeline().agents[1]))
     assert only(genome) == (
         "agents[0].tools[0]",
@@ -108,7 +108,7 @@ def test_unknown_tool() -> None:
 
 
 def test_unknown_function_of_a_function_agent() -> None:
-    genome = pipeline(agents=(pipeline().agents[0], FunctionAgent(name="loud", function="shoutt")))
+    genome = pipeline(agents=(pipeline().agents[0], FunctionAgentSpec(name="loud", function="shoutt")))
     assert only(genome) == (
         "agents[1].function",
         "unknown function 'shoutt': the code defines no such function (did you mean 'shout'?)",
@@ -116,7 +116,7 @@ def test_unknown_function_of_a_function_agent() -> None:
 
 
 def test_llm_agent_without_model() -> None:
-    genome = pipeline(agents=(LLMAgent(name="writer", model=""), pipeline().agents[1]))
+    genome = pipeline(agents=(LLMAgentSpec(name="writer", model=""), pipeline().agents[1]))
     assert only(genome) == ("agents[0].model", "no model named")
 
 
@@ -248,9 +248,9 @@ def test_unknown_initial_state() -> None:
 def test_unknown_states_in_transitions() -> None:
     genome = machine(
         transitions=(
-            Transition(source="write", target="mesure"),
-            Transition(source="measure", target="done", guard=Compare(field="long", value=True)),
-            Transition(source="measure", target="write"),
+            TransitionSpec(source="write", target="mesure"),
+            TransitionSpec(source="measure", target="done", guard=CompareSpec(field="long", value=True)),
+            TransitionSpec(source="measure", target="write"),
         )
     )
     found = problems(genome)
@@ -266,9 +266,9 @@ def test_state_defined_twice() -> None:
 def test_unknown_predicate() -> None:
     genome = machine(
         transitions=(
-            Transition(source="write", target="measure"),
-            Transition(source="measure", target="done", guard=Predicate(function="is_lng")),
-            Transition(source="measure", target="write"),
+            TransitionSpec(source="write", target="measure"),
+            TransitionSpec(source="measure", target="done", guard=PredicateSpec(function="is_lng")),
+            TransitionSpec(source="measure", target="write"),
         )
     )
     assert only(genome) == (
@@ -291,9 +291,9 @@ def test_unreachable_state() -> None:
 def test_no_way_out() -> None:
     genome = machine(
         transitions=(
-            Transition(source="write", target="measure"),
-            Transition(source="measure", target="write"),
-            Transition(source="done", target="done"),
+            TransitionSpec(source="write", target="measure"),
+            TransitionSpec(source="measure", target="write"),
+            TransitionSpec(source="done", target="done"),
         )
     )
     found = problems(genome)
@@ -305,9 +305,9 @@ def test_loop_without_exit_next_to_a_final_state() -> None:
     genome = machine(
         states=states,
         transitions=(
-            Transition(source="write", target="measure", guard=Compare(field="x", value=1)),
-            Transition(source="write", target="done"),
-            Transition(source="measure", target="measure"),
+            TransitionSpec(source="write", target="measure", guard=CompareSpec(field="x", value=1)),
+            TransitionSpec(source="write", target="done"),
+            TransitionSpec(source="measure", target="measure"),
         ),
     )
     assert only(genome) == ("entry.states[1]", "no way out: no final state is reachable from state 'measure'")
@@ -329,7 +329,7 @@ def test_nested_machine_problems_carry_their_full_path() -> None:
 
 
 def test_agent_and_code_name_clash() -> None:
-    genome = pipeline(agents=(pipeline().agents[0], FunctionAgent(name="count", function="shout")))
+    genome = pipeline(agents=(pipeline().agents[0], FunctionAgentSpec(name="count", function="shout")))
     found = problems(
         genome.model_copy(
             update={

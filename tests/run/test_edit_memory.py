@@ -11,7 +11,14 @@ import pytest
 
 import search_spaces
 from evoforum.errors import ServiceUnavailable
-from evoforum.evolve import Engine, InMemoryLineage, JsonlLineage, LocalEvaluator, MuPlusLambda, RunResult
+from evoforum.evolve import (
+    Engine,
+    EvolutionResult,
+    InMemoryLineage,
+    JsonlLineage,
+    LocalEvaluator,
+    MuPlusLambda,
+)
 from evoforum.evolve.checkpoint import load_checkpoint
 from evoforum.evolve.operators import (
     Edit,
@@ -114,7 +121,7 @@ def fitness(genome: WorkflowGenome, item: str, seed: int) -> tuple[float]:
 
 async def session(
     stub: StubServer, out: Path, where: EditStore, *, resume: bool, kill: bool
-) -> tuple[RunResult | None, VariationPolicy, InMemoryLineage]:
+) -> tuple[EvolutionResult | None, VariationPolicy, InMemoryLineage]:
     """One process's worth of a run: a fresh client, memory, policy and engine on ``out``."""
     client = OpenAICompatible(stub.url, "stub")
     try:
@@ -150,7 +157,7 @@ def _context(client: OpenAICompatible, memory: EditMemory) -> OperatorContext:
     return OperatorContext(space=SPACE, llm=client, model="stub", memory=memory)
 
 
-def summary(result: RunResult) -> dict[str, Any]:
+def summary(result: EvolutionResult) -> dict[str, Any]:
     return {
         "population": [(i.hash, i.fitness.values, i.parents, i.operator) for i in result.population],
         "archive": [i.hash for i in result.archive],

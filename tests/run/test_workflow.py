@@ -10,8 +10,8 @@ import pytest
 import experiments
 import search_spaces
 from evoforum.forum import Forum
-from evoforum.genome import DagSpec, FunctionAgent, TaskSpec, Wire, WorkflowGenome
-from evoforum.genome.flows import FromInput
+from evoforum.genome import DagSpec, FunctionAgentSpec, TaskSpec, WireSpec, WorkflowGenome
+from evoforum.genome.flows import FromInputSpec
 from evoforum.llm import OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.run.scoring import WorkflowScorer
@@ -24,11 +24,13 @@ def answering(body: str) -> WorkflowGenome:
     """A one-task workflow whose function returns ``body`` as the answer to any problem."""
     code = f"def solve(problem: str) -> str:\n    return {body!r}\n"
     task = TaskSpec(
-        name="answer", agent="solver", inputs=(Wire(parameter="problem", source=FromInput(name="problem")),)
+        name="answer",
+        agent="solver",
+        inputs=(WireSpec(parameter="problem", source=FromInputSpec(name="problem")),),
     )
     return WorkflowGenome(
         inputs=("problem",),
-        agents=(FunctionAgent(name="solver", function="solve"),),
+        agents=(FunctionAgentSpec(name="solver", function="solve"),),
         code=code,
         entry=DagSpec(tasks=(task,)),
     )

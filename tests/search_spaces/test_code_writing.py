@@ -9,7 +9,7 @@ import pytest
 
 import search_spaces
 from evoforum.flow import Runtime
-from evoforum.genome import compile
+from evoforum.genome import to_workflow
 from search_spaces._base import code_of
 from search_spaces._code_tools import HEADER, TOOLS
 from search_spaces.code_writing import BLOCKS
@@ -100,7 +100,7 @@ async def _run(seed: int, *answers: str) -> tuple[Any, Scripted]:
     genome = search_spaces.get("code_writing").seeds()[seed]
     llm = Scripted(*(f"{FENCE}python\n{answer}{FENCE}" for answer in answers))
     async with Runtime(llm=llm, transcripts=False) as runtime:
-        return await runtime.run(compile(genome), {"problem": PROBLEM}), llm
+        return await runtime.run(to_workflow(genome), {"problem": PROBLEM}), llm
 
 
 @pytest.mark.parametrize("seed", [0, 1])

@@ -22,9 +22,9 @@ from evoforum.evolve.operators.code_gp import gp_constant, gp_crossover, gp_subt
 from evoforum.evolve.operators.coevolve import CoEvolution, OperatorCandidate, lineage_records
 from evoforum.evolve.operators.context import OperatorContext, OperatorCounts, OperatorStats, Space
 from evoforum.evolve.operators.crossover import cx_agents, cx_states, cx_tasks
+from evoforum.evolve.operators.edit_memory import Edit, EditMemory
 from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module, make_lmx, make_rewrite
 from evoforum.evolve.operators.machines import mut_add_state, mut_remove_state, mut_transition
-from evoforum.evolve.operators.memory import Edit, EditMemory
 from evoforum.evolve.operators.operator_genomes import (
     OPERATOR_SPACE,
     lmx_genome,

@@ -10,9 +10,9 @@ from typing import TypeVar
 
 from evoforum.genome import (
     DagSpec,
-    FromInput,
-    FromTask,
-    LLMAgent,
+    FromInputSpec,
+    FromTaskSpec,
+    LLMAgentSpec,
     MachineSpec,
     StateSpec,
     TaskSpec,
@@ -71,11 +71,11 @@ def fresh(base: str, taken: set[str]) -> str:
     return name
 
 
-def llm_agents(genome: WorkflowGenome) -> list[LLMAgent]:
-    return [a for a in genome.agents if isinstance(a, LLMAgent)]
+def llm_agents(genome: WorkflowGenome) -> list[LLMAgentSpec]:
+    return [a for a in genome.agents if isinstance(a, LLMAgentSpec)]
 
 
-def with_agent(genome: WorkflowGenome, agent: LLMAgent) -> WorkflowGenome:
+def with_agent(genome: WorkflowGenome, agent: LLMAgentSpec) -> WorkflowGenome:
     """``genome`` with the agent of the same name replaced by ``agent``."""
     agents = tuple(agent if a.name == agent.name else a for a in genome.agents)
     return genome.model_copy(update={"agents": agents})
@@ -85,15 +85,15 @@ def consumers(dag: DagSpec, task: str) -> list[TaskSpec]:
     return [
         t
         for t in dag.tasks
-        if any(isinstance(w.source, FromTask) and w.source.task == task for w in t.inputs)
+        if any(isinstance(w.source, FromTaskSpec) and w.source.task == task for w in t.inputs)
     ]
 
 
 def rewired(task: TaskSpec, old: str, new: str) -> TaskSpec:
     """``task`` reading from upstream task ``new`` wherever it read from ``old``."""
     wires = tuple(
-        w.model_copy(update={"source": FromTask(task=new, field=w.source.field)})
-        if isinstance(w.source, FromTask) and w.source.task == old
+        w.model_copy(update={"source": FromTaskSpec(task=new, field=w.source.field)})
+        if isinstance(w.source, FromTaskSpec) and w.source.task == old
         else w
         for w in task.inputs
     )
@@ -116,7 +116,7 @@ def values_read(genome: WorkflowGenome) -> set[str]:
         for _, part in dags(genome)
         for t in part.tasks
         for w in t.inputs
-        if isinstance(w.source, FromInput)
+        if isinstance(w.source, FromInputSpec)
     }
 
 

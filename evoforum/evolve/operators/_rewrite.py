@@ -2,7 +2,7 @@
 
 A function target is replaced as a whole ``FunctionDef`` node in the genome's code (the rest of
 the module is byte-identical); its signature must stay the same. A prompt target is the string
-argument of one ``LLMAgent(...)`` call in the exported module; that argument node is replaced and
+argument of one ``LLMAgentSpec(...)`` call in the exported module; that argument node is replaced and
 the module parsed back with ``codegen.parse``. The placeholders of a prompt must stay the same.
 """
 
@@ -19,7 +19,7 @@ from evoforum.codegen import export, parse
 from evoforum.errors import CodeRejected, LLMMisbehaved
 from evoforum.evolve.operators import _cst
 from evoforum.evolve.operators._edit import fence, fenced_blocks
-from evoforum.genome import LLMAgent, WorkflowGenome
+from evoforum.genome import LLMAgentSpec, WorkflowGenome
 from evoforum.genome.agents import placeholders
 from evoforum.genome.model import normalize_code
 
@@ -46,7 +46,7 @@ def pick_target(genome: WorkflowGenome, rng: random.Random) -> Target | None:
             source = _cst.source(function).strip("\n")
             targets.append(Target("function", name, source, fence(source, "python")))
     for agent in genome.agents:
-        if isinstance(agent, LLMAgent):
+        if isinstance(agent, LLMAgentSpec):
             for field in PROMPT_FIELDS:
                 text = getattr(agent, field)
                 if text:
@@ -94,7 +94,7 @@ def apply_prompt(genome: WorkflowGenome, name: str, answer: str) -> tuple[Workfl
     text = found[-1].strip()
     agent_name, field = name.split(".")
     agent = genome.agent(agent_name)
-    assert isinstance(agent, LLMAgent)
+    assert isinstance(agent, LLMAgentSpec)
     if not text:
         raise LLMMisbehaved("the rewritten prompt is empty", raw=answer[:2000])
     if placeholders(text) != placeholders(getattr(agent, field)):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from evoforum.genome import Constraints, WorkflowGenome
 
 if TYPE_CHECKING:
-    from evoforum.evolve.operators.memory import EditMemory
+    from evoforum.evolve.operators.edit_memory import EditMemory
     from evoforum.llm import LLMClient
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from evoforum.evolve.operators import _edit as e
 from evoforum.evolve.operators.base import Children, operator
 from evoforum.evolve.operators.context import OperatorContext
-from evoforum.genome import DagSpec, FromTask, FunctionAgent, MachineSpec, TaskSpec, WorkflowGenome
+from evoforum.genome import DagSpec, FromTaskSpec, FunctionAgentSpec, MachineSpec, TaskSpec, WorkflowGenome
 from evoforum.genome.flows import Trail
 from evoforum.genome.model import normalize_code
 
@@ -41,7 +41,7 @@ def bring(receiver: WorkflowGenome, donor: WorkflowGenome) -> WorkflowGenome:
     functions = _function_sources(code)
     donor_functions = _function_sources(donor.code)
     for agent in needed:
-        if isinstance(agent, FunctionAgent) and agent.function not in functions:
+        if isinstance(agent, FunctionAgentSpec) and agent.function not in functions:
             source = donor_functions.get(agent.function)
             if source:
                 code = normalize_code(code + "\n\n" + source)
@@ -117,7 +117,7 @@ def cx_states(parents: Sequence[WorkflowGenome], rng: random.Random, context: Op
 
 
 def _upstream(task: TaskSpec) -> set[str]:
-    return {w.source.task for w in task.inputs if isinstance(w.source, FromTask)}
+    return {w.source.task for w in task.inputs if isinstance(w.source, FromTaskSpec)}
 
 
 def _set_state(

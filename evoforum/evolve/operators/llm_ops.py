@@ -1,7 +1,7 @@
 """The LLM operators: LMX (k parents in a few-shot prompt, the model writes a child) and the LLM
 rewrite of one function or one prompt, applied through libcst to exactly that node.
 
-Both run their operator genome (``operator_genomes``) with ``evoforum.genome.compile``. What the
+Both run their operator genome (``operator_genomes``) with ``evoforum.genome.to_workflow``. What the
 model answers is parsed back (``codegen.parse``, libcst, pydantic) and checked; an answer that
 cannot be used raises an evoforum error, which ``vary`` counts as an invalid child.
 """
@@ -18,7 +18,7 @@ from evoforum.evolve.operators import _cst, _rewrite
 from evoforum.evolve.operators._edit import fence, fenced_blocks
 from evoforum.evolve.operators.base import Children, Operator
 from evoforum.evolve.operators.context import OperatorContext
-from evoforum.evolve.operators.memory import EDIT_KEY, format_examples
+from evoforum.evolve.operators.edit_memory import EDIT_KEY, format_examples
 from evoforum.evolve.operators.operator_genomes import LMX, REWRITE, operator_genome, run_operator_genome
 from evoforum.genome import Metadata, WorkflowGenome
 from evoforum.genome.model import normalize_code

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from evoforum.evolve.operators import _edit as e
 from evoforum.evolve.operators.base import Children, operator
 from evoforum.evolve.operators.context import OperatorContext
-from evoforum.genome import DagSpec, MachineSpec, StateSpec, Transition, WorkflowGenome
+from evoforum.genome import DagSpec, MachineSpec, StateSpec, TransitionSpec, WorkflowGenome
 from evoforum.graphs import reachable
 
 
@@ -50,7 +50,7 @@ def mut_add_state(
         redirect = incoming[rng.randrange(len(incoming))]
         transitions[redirect] = transitions[redirect].model_copy(update={"target": copy.name})
     else:
-        transitions.append(Transition(source=state.name, target=copy.name))
+        transitions.append(TransitionSpec(source=state.name, target=copy.name))
     transitions += [
         t.model_copy(update={"source": copy.name}) for t in machine.transitions if t.source == state.name
     ]
@@ -108,7 +108,7 @@ def mut_transition(
     return [e.with_body(genome, trail, new)]
 
 
-Edits = list[tuple[Transition, ...]]
+Edits = list[tuple[TransitionSpec, ...]]
 
 
 def _transition_edits(machine: MachineSpec) -> tuple[Edits, Edits]:
@@ -131,7 +131,7 @@ def _transition_edits(machine: MachineSpec) -> tuple[Edits, Edits]:
     return drops, retargets
 
 
-def _well_formed(names: Sequence[str], initial: str, transitions: Sequence[Transition]) -> bool:
+def _well_formed(names: Sequence[str], initial: str, transitions: Sequence[TransitionSpec]) -> bool:
     """A final state exists, every state is reachable from ``initial`` and can reach a final one."""
     forward: dict[str, set[str]] = {name: set() for name in names}
     backward: dict[str, set[str]] = {name: set() for name in names}

@@ -1,4 +1,4 @@
-"""The LLM operators described as genomes: agents, prompts and a DAG, run through ``compile``.
+"""The LLM operators described as genomes: agents, prompts and a DAG, run through ``to_workflow``.
 
 LMX and the LLM rewrite do not hold prompt strings: each is a ``WorkflowGenome`` whose inputs are
 what the operator knows (the parents, the target, its score, feedback, remembered edits) and whose
@@ -18,11 +18,11 @@ from evoforum.errors import EvoforumError, TaskFailed
 from evoforum.genome import (
     Constraints,
     DagSpec,
-    FromInput,
-    LLMAgent,
+    FromInputSpec,
+    LLMAgentSpec,
     Metadata,
     TaskSpec,
-    Wire,
+    WireSpec,
     WorkflowGenome,
 )
 from evoforum.llm import ChatRequest, Completion, LLMClient, TokenSink, Wrapper, exchange_messages
@@ -36,11 +36,11 @@ LMX_INPUTS = ("parents", "examples", "count", "hint")
 REWRITE_INPUTS = ("kind", "target", "score", "feedback", "examples", "hint")
 
 
-def _wire(name: str) -> Wire:
-    return Wire(parameter=name, source=FromInput(name=name))
+def _wire(name: str) -> WireSpec:
+    return WireSpec(parameter=name, source=FromInputSpec(name=name))
 
 
-def _one_agent(kind: str, task: str, agent: LLMAgent, inputs: tuple[str, ...]) -> WorkflowGenome:
+def _one_agent(kind: str, task: str, agent: LLMAgentSpec, inputs: tuple[str, ...]) -> WorkflowGenome:
     """An operator genome of kind ``kind``: one task in which ``agent`` reads every input."""
     step = TaskSpec(name=task, agent=agent.name, inputs=tuple(_wire(n) for n in inputs))
     return WorkflowGenome(
@@ -53,7 +53,7 @@ def _one_agent(kind: str, task: str, agent: LLMAgent, inputs: tuple[str, ...]) -
 
 def lmx_genome() -> WorkflowGenome:
     """The default LMX operator: one breeder agent reading k parents and remembered edits."""
-    breeder = LLMAgent(
+    breeder = LLMAgentSpec(
         name="breeder",
         model=PLACEHOLDER_MODEL,
         system_prompt="You are a variation operator of an evolutionary search over Python programs.",
@@ -70,7 +70,7 @@ def lmx_genome() -> WorkflowGenome:
 
 def rewrite_genome() -> WorkflowGenome:
     """The default rewrite operator: one rewriter agent that sees the score and a failing excerpt."""
-    rewriter = LLMAgent(
+    rewriter = LLMAgentSpec(
         name="rewriter",
         model=PLACEHOLDER_MODEL,
         system_prompt="You improve one part of a workflow at a time.",
@@ -102,7 +102,7 @@ class _OperatorBlocks:
         "Be bold: try a different approach.",
         "Learn from the edits that helped before.",
     )
-    agent_templates: tuple[LLMAgent, ...] = ()
+    agent_templates: tuple[LLMAgentSpec, ...] = ()
 
 
 @dataclass
@@ -173,7 +173,7 @@ def noting_exchanges() -> Iterator[list[str]]:
 def with_model(genome: WorkflowGenome, model: str) -> WorkflowGenome:
     """``genome`` with every LLM agent asking ``model``."""
     agents = tuple(
-        a.model_copy(update={"model": model}) if isinstance(a, LLMAgent) else a for a in genome.agents
+        a.model_copy(update={"model": model}) if isinstance(a, LLMAgentSpec) else a for a in genome.agents
     )
     return genome.model_copy(update={"agents": agents})
 
@@ -181,14 +181,14 @@ def with_model(genome: WorkflowGenome, model: str) -> WorkflowGenome:
 async def run_operator_genome(
     genome: WorkflowGenome, inputs: Mapping[str, str], llm: LLMClient, model: str
 ) -> tuple[str, int]:
-    """Run an operator genome (compiled with ``evoforum.genome.compile``) on ``inputs``: the
+    """Run an operator genome (compiled with ``evoforum.genome.to_workflow``) on ``inputs``: the
     answer text and the tokens it cost. Inputs the genome does not take are left out. When a
     task fails, the evoforum error that made it fail (an unavailable model…) is raised."""
     from evoforum.flow import Runtime
-    from evoforum.genome import compile
+    from evoforum.genome import to_workflow
 
     counter = TokenCount(llm)
-    runnable = compile(with_model(genome, model))
+    runnable = to_workflow(with_model(genome, model))
     given = {name: inputs.get(name, "") for name in genome.inputs}
     async with Runtime(llm=counter, transcripts=False) as runtime:
         result = await runtime.run(runnable, given)

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from evoforum.evolve.operators import _edit as e
 from evoforum.evolve.operators.base import Children, operator
 from evoforum.evolve.operators.context import OperatorContext
-from evoforum.genome import DagSpec, FromInput, FromTask, LLMAgent, TaskSpec, Wire, WorkflowGenome
+from evoforum.genome import (
+    DagSpec,
+    FromInputSpec,
+    FromTaskSpec,
+    LLMAgentSpec,
+    TaskSpec,
+    WireSpec,
+    WorkflowGenome,
+)
 
 DEFAULT_TEMPERATURES = (0.0, 0.2, 0.5, 0.8)
 REFINE_PROMPT = "Improve this answer. Keep what is right, fix what is wrong.\n\n{text}"
@@ -77,8 +85,8 @@ def mut_step_limit(
     if found is None:
         return []
     trail, machine = found
-    limit = max(1, machine.step_limit + rng.choice((-2, -1, 1, 2)))
-    return [e.with_body(genome, trail, machine.model_copy(update={"step_limit": limit}))]
+    limit = max(1, machine.max_steps + rng.choice((-2, -1, 1, 2)))
+    return [e.with_body(genome, trail, machine.model_copy(update={"max_steps": limit}))]
 
 
 @operator("mut_swap_agent")
@@ -116,7 +124,7 @@ def mut_add_task(parents: Sequence[WorkflowGenome], rng: random.Random, context:
     system = template.system_prompt
     if fragments:
         system = (system + " " + fragments[rng.randrange(len(fragments))]).strip()
-    agent = LLMAgent(
+    agent = LLMAgentSpec(
         name=agent_name,
         model=template.model,
         system_prompt=system,
@@ -127,7 +135,7 @@ def mut_add_task(parents: Sequence[WorkflowGenome], rng: random.Random, context:
     refine = TaskSpec(
         name=name,
         agent=agent_name,
-        inputs=(Wire(parameter="text", source=FromTask(task=task.name)),),
+        inputs=(WireSpec(parameter="text", source=FromTaskSpec(task=task.name)),),
         output=task.output_name if sink and task.output_name != task.name else None,
     )
     tasks: list[TaskSpec] = []
@@ -153,7 +161,7 @@ def mut_remove_task(
             ups = [
                 w.source.task
                 for w in task.inputs
-                if isinstance(w.source, FromTask) and w.source.field is None
+                if isinstance(w.source, FromTaskSpec) and w.source.field is None
             ]
             if ups and len(dag.tasks) > 1:
                 sites.append((trail, dag, task, ups[0]))
@@ -186,23 +194,23 @@ def mut_rewire(parents: Sequence[WorkflowGenome], rng: random.Random, context: O
         return []
     trail, dag, task, index = site
     wire = task.inputs[index]
-    source: FromTask | FromInput
-    if isinstance(wire.source, FromTask):
+    source: FromTaskSpec | FromInputSpec
+    if isinstance(wire.source, FromTaskSpec):
         old = wire.source.task
         readers = sum(
-            isinstance(w.source, FromTask) and w.source.task == old for t in dag.tasks for w in t.inputs
+            isinstance(w.source, FromTaskSpec) and w.source.task == old for t in dag.tasks for w in t.inputs
         )
         options = [t.name for t in dag.tasks if t.name not in _downstream(dag, task.name) | {task.name, old}]
         if not options or readers < 2:
             return []
-        source = FromTask(task=options[rng.randrange(len(options))])
+        source = FromTaskSpec(task=options[rng.randrange(len(options))])
     else:
         own = {t.output_name for t in dag.tasks}
         keys = set(genome.inputs) | {t.output_name for _, d in e.dags(genome) for t in d.tasks}
         values = sorted(keys - own - {wire.source.name})
         if not values:
             return []
-        source = FromInput(name=values[rng.randrange(len(values))])
+        source = FromInputSpec(name=values[rng.randrange(len(values))])
     inputs = (*task.inputs[:index], wire.model_copy(update={"source": source}), *task.inputs[index + 1 :])
     tasks = tuple(t.model_copy(update={"inputs": inputs}) if t.name == task.name else t for t in dag.tasks)
     return [e.with_body(genome, trail, DagSpec(tasks=tasks))]

@@ -13,7 +13,7 @@ import pytest
 
 import search_spaces
 from evoforum.evolve.operators import OperatorContext, _rewrite, llm_rewrite, lmx_code, lmx_module, make_lmx
-from evoforum.genome import LLMAgent, WorkflowGenome
+from evoforum.genome import LLMAgentSpec, WorkflowGenome
 from evoforum.llm import ChatRequest, Completion, OpenAICompatible, TokenSink, Usage
 from evoforum.llm.stub import StubServer
 
@@ -83,8 +83,8 @@ async def test_rewrite_of_a_function_replaces_exactly_that_function(stub_llm: Op
                 changed = [(a, b) for a, b in zip(parent.agents, child.agents, strict=True) if a != b]
                 assert len(changed) == 1
                 old, new = changed[0]
-                assert isinstance(old, LLMAgent)
-                assert isinstance(new, LLMAgent)
+                assert isinstance(old, LLMAgentSpec)
+                assert isinstance(new, LLMAgentSpec)
                 fields = [f for f in ("prompt", "system_prompt") if getattr(old, f) != getattr(new, f)]
                 assert len(fields) == 1
                 assert old.model_copy(update={fields[0]: getattr(new, fields[0])}) == new
@@ -172,12 +172,12 @@ async def test_stub_faults_are_counted_invalid() -> None:
 
 def test_prompt_targets_keep_placeholders() -> None:
     genome = population("qa_ensemble")[0]
-    agent = next(a for a in genome.agents if isinstance(a, LLMAgent))
+    agent = next(a for a in genome.agents if isinstance(a, LLMAgentSpec))
     target = f"{agent.name}.prompt"
     child, text = _rewrite.apply_prompt(genome, target, f"<prompt>Please: {agent.prompt}</prompt>")
     assert text.startswith("Please:")
     new = child.agent(agent.name)
-    assert isinstance(new, LLMAgent)
+    assert isinstance(new, LLMAgentSpec)
     assert new.prompt == text
 
 

@@ -11,13 +11,13 @@ import search_spaces
 from evoforum.evolve.operators import OperatorContext, mut_transition
 from evoforum.evolve.operators._edit import machines
 from evoforum.evolve.operators.machines import _well_formed
-from evoforum.genome import Transition
+from evoforum.genome import TransitionSpec
 
 from .conftest import SPACES, population
 
 
-def _edges(*pairs: str) -> list[Transition]:
-    return [Transition(source=pair[0], target=pair[1]) for pair in pairs]
+def _edges(*pairs: str) -> list[TransitionSpec]:
+    return [TransitionSpec(source=pair[0], target=pair[1]) for pair in pairs]
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def _edges(*pairs: str) -> list[Transition]:
         (_edges("ab", "ba", "bc"), True),  # a retry loop that can still finish
     ],
 )
-def test_well_formed_machines(transitions: list[Transition], sound: bool) -> None:
+def test_well_formed_machines(transitions: list[TransitionSpec], sound: bool) -> None:
     assert _well_formed(["a", "b", "c"], "a", transitions) is sound
 
 

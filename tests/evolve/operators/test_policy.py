@@ -18,14 +18,14 @@ from evoforum.evolve.operators import (
     mut_prompt,
     mut_temperature,
 )
-from evoforum.genome import LLMAgent, WorkflowGenome
+from evoforum.genome import LLMAgentSpec, WorkflowGenome
 
 SPACE = search_spaces.get("qa_ensemble")
 
 
 def toy(genome: WorkflowGenome, item: str, seed: int) -> tuple[float]:
     """Higher temperature and longer system prompts score higher (a toy objective)."""
-    agents = [a for a in genome.agents if isinstance(a, LLMAgent)]
+    agents = [a for a in genome.agents if isinstance(a, LLMAgentSpec)]
     return (sum(a.temperature + len(a.system_prompt) / 100 for a in agents) / max(1, len(agents)),)
 
 
