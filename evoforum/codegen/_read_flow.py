@@ -153,13 +153,13 @@ class FlowReader:
             if not isinstance(node, cst.List | cst.Tuple):
                 raise Rejected(node, "transitions= must be a list of Transition(...)")
             transitions = [self._transition(e.value) for e in node.elements if isinstance(e, cst.Element)]
-        steps = literal(args["max_steps"]) if "max_steps" in args else 100
+        limit = {"max_steps": literal(args["max_steps"])} if "max_steps" in args else {}
         try:
             return MachineSpec(
                 states=tuple(states),
                 transitions=tuple(transitions),
                 initial=text(args["initial"], "the initial state"),
-                max_steps=steps,
+                **limit,
             )
         except ValidationError as error:
             raise Rejected(call, f"not a valid StateMachine: {error.errors()[0]['msg']}") from None

@@ -86,7 +86,9 @@ class StateMachine(BaseModel):
     states: dict[str, State]
     transitions: tuple[Transition, ...] = ()
     initial: str = ""
-    max_steps: int = Field(default=100, ge=1)
+    max_steps: int = Field(default=20, ge=1)
+    """The step limit; the genome's ``MachineSpec.max_steps`` has the same default (a safe bound
+    for evolved workflows)."""
 
     @model_validator(mode="before")
     @classmethod

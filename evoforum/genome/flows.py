@@ -17,7 +17,7 @@ import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from evoforum.genome._base import Frozen
 
@@ -144,8 +144,14 @@ class StateSpec(Frozen):
 class MachineSpec(Frozen):
     """A state machine: states, guarded transitions, an initial state and a step limit.
 
-    Final states are the states without outgoing transitions (``final``).
+    Final states are the states without outgoing transitions (``final``). ``max_steps`` is the
+    step limit of ``evoforum.flow.StateMachine`` with the same default; in JSON (and so in the
+    genome hash) it is written ``step_limit``, and either key is read.
     """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
 
     kind: Literal["machine"] = "machine"
     states: tuple[StateSpec, ...]

@@ -95,3 +95,24 @@ def test_the_data_model_does_not_import_the_runtime() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_the_step_limit_is_max_steps_and_hashes_as_step_limit() -> None:
+    genome = machine()
+    data = genome.model_dump(mode="json")
+    assert data["entry"]["step_limit"] == 12
+    assert "max_steps" not in data["entry"]
+    assert genome.entry.max_steps == 12  # type: ignore[union-attr]
+    renamed = {
+        **data,
+        "entry": {**{k: v for k, v in data["entry"].items() if k != "step_limit"}, "max_steps": 12},
+    }
+    assert WorkflowGenome.load(data).hash == WorkflowGenome.load(renamed).hash == genome.hash
+
+
+def test_flow_and_genome_share_the_step_limit_default() -> None:
+    from evoforum.flow import StateMachine
+    from evoforum.genome import MachineSpec
+
+    flow_default = StateMachine.model_fields["max_steps"].default
+    assert flow_default == MachineSpec.model_fields["max_steps"].default == 20
