@@ -5,7 +5,7 @@ The public surface, by layer (DESIGN.md)::
     message trees   Message, MessagePromise, Forum, agent
     workflows       task, dag, Flow, StateMachine, State, Transition, Retry, Depends, Runtime, providers
     language models LLMClient, OpenAICompatible, chat
-    genomes         WorkflowGenome, compile, codegen (export, parse)
+    genomes         WorkflowGenome, to_workflow, codegen (export, parse)
     experiments     ExperimentConfig, load_config, local_services
     errors          EvoforumError and its tree (evoforum.errors)
 

@@ -10,7 +10,7 @@ each child against the search space and drops (and counts) the invalid ones::
 
 Kinds: structural mutation (``mut_*``) and crossover (``cx_*``) of the genome; GP on the genome's
 code through libcst (``gp_*``); LLM operators (``lmx``, ``lmx_code``, ``llm_rewrite``) described
-by operator genomes and run through ``compile``; an ``EditMemory`` of past edits; an
+by operator genomes and run through ``to_workflow``; an ``EditMemory`` of past edits; an
 ``OperatorBandit`` choosing operators; ``VariationPolicy`` bridging all of it to the engine's
 ``Operators``; ``CoEvolution`` evolving the operator genomes themselves.
 """
