@@ -97,16 +97,18 @@ def test_the_data_model_does_not_import_the_runtime() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_the_step_limit_is_max_steps_and_hashes_as_step_limit() -> None:
+def test_the_step_limit_is_max_steps_and_keeps_its_old_json_key() -> None:
+    from evoforum.genome import MachineSpec
+
+    old_key = MachineSpec.model_fields["max_steps"].alias
+    assert old_key is not None
+    assert old_key != "max_steps"
     genome = machine()
     data = genome.model_dump(mode="json")
-    assert data["entry"]["step_limit"] == 12
+    assert data["entry"][old_key] == 12
     assert "max_steps" not in data["entry"]
     assert genome.entry.max_steps == 12  # type: ignore[union-attr]
-    renamed = {
-        **data,
-        "entry": {**{k: v for k, v in data["entry"].items() if k != "step_limit"}, "max_steps": 12},
-    }
+    renamed = {**data, "entry": {**{k: v for k, v in data["entry"].items() if k != old_key}, "max_steps": 12}}
     assert WorkflowGenome.load(data).hash == WorkflowGenome.load(renamed).hash == genome.hash
 
 
