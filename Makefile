@@ -9,7 +9,7 @@ UV     := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck sizecheck clean
+.PHONY: run test install lint typecheck structure clean
 
 # Each `make run` writes a fresh folder (a run folder is never overwritten): OUT=… picks one.
 OUT ?= runs/quickstart-$(shell date +%Y%m%d-%H%M%S)
@@ -17,7 +17,7 @@ OUT ?= runs/quickstart-$(shell date +%Y%m%d-%H%M%S)
 run: $(VENV)/.installed
 	$(BIN)/evoforum run configs/quickstart.yaml --out $(OUT)
 
-test: $(VENV)/.installed lint typecheck sizecheck
+test: $(VENV)/.installed lint typecheck structure
 	$(BIN)/python -m pytest -q
 
 install: $(VENV)/.installed
@@ -38,8 +38,9 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-sizecheck: $(VENV)/.installed
-	$(BIN)/python tools/module_sizes.py --max 800 evoforum search_spaces experiments
+# No import cycle, no public class name in two layers, no module over 800 lines.
+structure: $(VENV)/.installed
+	$(BIN)/python tools/check_structure.py evoforum search_spaces experiments
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,6 @@
 """Check the package's structure: no import cycle, one layer per public class name, small modules.
 
-Run as ``python tools/check_structure.py evoforum``. Prints one line per problem and exits 1 when there
+Run as ``python tools/check_structure.py evoforum [more packages]``. Prints one line per problem and exits 1 when there
 is any. What counts:
 
 - an import cycle among the package's modules, from module-level imports (imports inside functions and
@@ -189,13 +189,14 @@ def problems(root: Path, max_lines: int = 800) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("package", type=Path, help="the package folder, e.g. evoforum")
+    parser.add_argument("packages", type=Path, nargs="+", help="package folders, e.g. evoforum")
     parser.add_argument("--max-lines", type=int, default=800)
     args = parser.parse_args(argv)
-    if not (args.package / "__init__.py").is_file():
-        print(f"{args.package}: not a package (no __init__.py)", file=sys.stderr)
-        return 2
-    found = problems(args.package, args.max_lines)
+    for package in args.packages:
+        if not (package / "__init__.py").is_file():
+            print(f"{package}: not a package (no __init__.py)", file=sys.stderr)
+            return 2
+    found = [line for package in args.packages for line in problems(package, args.max_lines)]
     for line in found:
         print(line)
     return 1 if found else 0

@@ -72,7 +72,7 @@ async def run_experiment(
         stack.push(partial(_end_tracker, tracker))
         stop = StopFlag()
         planned = await plan(designed, resources, folder=folder, stack=stack, tracker=tracker, stop=stop)
-        usage = Usage(resources.ledger, earlier)
+        usage = ModelUse(resources.ledger, earlier)
         checkpoint = load_checkpoint(folder.path)
         progress = Progress.of_run(
             folder,
@@ -140,7 +140,7 @@ def _summary(
     baselines: dict[str, dict[str, Any]],
     winner: Any,
     resources: Resources,
-    usage: Usage,
+    usage: ModelUse,
     stopped: str,
     tracker: Any,
     reports: list[Any],
@@ -198,7 +198,7 @@ class Earlier:
         self.cost = float(data.get("llm_cost_usd", 0.0))
 
 
-class Usage:
+class ModelUse:
     """The run's model use so far: this session's ledger on top of what earlier sessions spent."""
 
     def __init__(self, ledger: Ledger, earlier: Earlier) -> None:
@@ -251,7 +251,7 @@ class Progress:
         cls,
         folder: RunFolder,
         state: dict[str, Any] | None,
-        usage: Usage,
+        usage: ModelUse,
         stop: StopFlag,
         *,
         wall_s: float | None,
@@ -339,7 +339,7 @@ def _report_of(book: GenomeBook, designed: Design, genome_hash: str) -> dict[str
     return designed.report(base_of(genome)[0]) if genome is not None else {}
 
 
-def _llm_limits(config: ExperimentConfig, usage: Usage) -> str | None:
+def _llm_limits(config: ExperimentConfig, usage: ModelUse) -> str | None:
     """Which LLM budget is spent (``llm_tokens``, ``cost_usd``), if any."""
     _, tokens, cost = usage.totals()
     if config.budget.llm_tokens is not None and tokens >= config.budget.llm_tokens:
