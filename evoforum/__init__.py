@@ -1,6 +1,6 @@
 """evoforum: evolve LLM multi-agent workflows.
 
-The public surface, by layer (DESIGN.md)::
+The public surface, by layer (docs/design.md "Public names")::
 
     message trees   Message, MessagePromise, Forum, agent
     workflows       task, dag, Flow, StateMachine, State, Transition, Retry, Depends, Runtime, providers

@@ -1,4 +1,4 @@
-"""The ``evoforum`` command line (DESIGN.md "Command line")."""
+"""The ``evoforum`` command line (docs/design.md "Command line")."""
 
 from evoforum.cli._main import main
 

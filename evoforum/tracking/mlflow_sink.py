@@ -1,6 +1,6 @@
 """Lineage in MLflow: one parent run per experiment, one nested run per logged candidate.
 
-Each candidate run carries the tags DESIGN.md pins (``evoforum.genome_hash``,
+Each candidate run carries the tags docs/design.md "Lineage in MLflow" pins (``evoforum.genome_hash``,
 ``evoforum.parent_runs``, ``evoforum.operator``, ``evoforum.generation``, ``evoforum.transcripts``),
 its fitness values as metrics, and as artifacts its genome JSON, its exported code and the diff of
 that code against its first parent's. The experiment run gets the lineage graph, fitness over

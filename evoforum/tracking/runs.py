@@ -1,7 +1,8 @@
 """What a candidate's MLflow run carries, and which genome went to which run.
 
-The tags DESIGN.md pins on every candidate run, the files logged as its artifacts, and
-``mlflow_runs.jsonl``, the output folder's record of run ids by genome hash and population.
+The tags docs/design.md "Lineage in MLflow" pins on every candidate run, the files logged as its
+artifacts, and ``mlflow_runs.jsonl``, the output folder's record of run ids by genome hash and
+population.
 Shared by ``mlflow_sink`` (the workflow candidates) and ``_population`` (other populations).
 """
 
@@ -34,7 +35,8 @@ Describe = Callable[[str], CandidateFiles | None]
 
 
 def pinned_tags(record: LineageRecord, run_ids: Mapping[str, str]) -> dict[str, str]:
-    """The tags DESIGN.md pins on a candidate run (parents resolved through ``run_ids``)."""
+    """The tags docs/design.md "Lineage in MLflow" pins on a candidate run (parents resolved through
+    ``run_ids``)."""
     parent_runs = [run_ids[p] for p in record.parents if p in run_ids]
     return {
         f"{TAG}genome_hash": record.genome_hash,
