@@ -15,7 +15,6 @@ by operator genomes and run through ``to_workflow``; an ``EditMemory`` of past e
 ``Operators``; ``CoEvolution`` evolving the operator genomes themselves.
 """
 
-from evoforum.evolve.operators._coevolving import CoevolvingOperators
 from evoforum.evolve.operators.bandit import Arm, OperatorBandit
 from evoforum.evolve.operators.base import Operator, accept, operator, vary
 from evoforum.evolve.operators.code_gp import gp_constant, gp_crossover, gp_subtree
@@ -75,7 +74,6 @@ __all__ = [
     "STRUCTURAL",
     "Arm",
     "CoEvolution",
-    "CoevolvingOperators",
     "Edit",
     "EditMemory",
     "Operator",
