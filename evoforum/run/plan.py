@@ -44,6 +44,7 @@ from evoforum.evolve import JsonlLineage, Operators
 from evoforum.evolve import operators as library
 from evoforum.evolve.lineage import LineageSink
 from evoforum.evolve.operators import CoEvolution, EditMemory
+from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module
 from evoforum.evolve.operators.operator_genomes import Transcribed, default_genomes
 from evoforum.genome import Metadata, WorkflowGenome
 from evoforum.hashing import digest
@@ -281,8 +282,8 @@ GROUPS: dict[str, list[library.Operator]] = {
     "mutate": [op for op in library.STRUCTURAL if op.arity == 1],
     "crossover": [op for op in library.STRUCTURAL if op.arity == 2],
     "gp_code": list(library.CODE_GP),
-    "lmx": [library.lmx_module, library.lmx_code],
-    "rewrite": [library.llm_rewrite],
+    "lmx": [lmx_module, lmx_code],
+    "rewrite": [llm_rewrite],
 }
 LLM_GROUPS = ("lmx", "rewrite")
 KINDS = {op.name: group for group in LLM_GROUPS for op in GROUPS[group]}

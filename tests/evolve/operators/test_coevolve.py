@@ -17,12 +17,11 @@ from evoforum.evolve.operators import (
     OperatorCandidate,
     OperatorContext,
     VariationPolicy,
-    lineage_records,
-    llm_rewrite,
     lmx_genome,
     rewrite_genome,
 )
-from evoforum.evolve.operators.llm_ops import make_rewrite
+from evoforum.evolve.operators.coevolve import lineage_records
+from evoforum.evolve.operators.llm_ops import llm_rewrite, make_rewrite
 from evoforum.evolve.operators.operator_genomes import Transcribed
 from evoforum.forum import InMemoryStore
 from evoforum.genome import WorkflowGenome
