@@ -130,10 +130,12 @@ async def bandit_climb(client: OpenAICompatible, steps: int, seed: int) -> dict[
 
 async def coevolution(client: OpenAICompatible, seed: int) -> dict[str, Any]:
     context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=client)
-    co = CoEvolution("lmx", context, toy_fitness, trials=3)
+    co = CoEvolution(context)
     rng = random.Random(seed)
-    survivors, children = await co.step([OperatorCandidate(lmx_genome())], pool("qa_ensemble", 6), rng, 1)
-    survivors, more = await co.step(survivors, pool("qa_ensemble", 6), rng, 2)
+    survivors, children = await co.step(
+        "lmx", [OperatorCandidate(lmx_genome())], pool("qa_ensemble", 6), toy_fitness, rng, 1, trials=3
+    )
+    survivors, more = await co.step("lmx", survivors, pool("qa_ensemble", 6), toy_fitness, rng, 2, trials=3)
     made = [*children, *more]
     return {
         "children": len(made),

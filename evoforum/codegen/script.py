@@ -37,7 +37,8 @@ def run_script(workflow: Any, inputs: Sequence[str], argv: Sequence[str] | None 
 
 async def _run(workflow: Any, inputs: dict[str, str]) -> Any:
     from evoforum.flow import Runtime
-    from evoforum.llm import Ledger, LLMConfig, open_client
+    from evoforum.llm import Ledger
+    from evoforum.llm.config import LLMConfig, open_client
 
     config = LLMConfig.from_env()
     if config.url is None:

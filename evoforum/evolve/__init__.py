@@ -8,35 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from evoforum.evolve.algorithms import (
-    NSGA2,
-    Algorithm,
-    Generational,
-    Islands,
-    MuPlusLambda,
-    best_distinct,
-    migrate_ring,
-)
-from evoforum.evolve.archive import Archive
-from evoforum.evolve.assess import Assessment, Assessor, Racing
-from evoforum.evolve.cache import ResultCache
-from evoforum.evolve.checkpoint import load_checkpoint, save_checkpoint
-from evoforum.evolve.engine import Engine, EvolutionResult, GenerationStats
-from evoforum.evolve.evaluate import Evaluator, ItemResult, Job, LocalEvaluator
+from evoforum.evolve.algorithms import NSGA2, Algorithm, Generational, Islands, MuPlusLambda
+from evoforum.evolve.assess import Racing
+from evoforum.evolve.checkpoint import load_checkpoint
+from evoforum.evolve.engine import Engine, EvolutionResult
+from evoforum.evolve.evaluate import Evaluator, Job, LocalEvaluator
 from evoforum.evolve.gp import GPSpace, TreeGenome
-from evoforum.evolve.individual import Fitness, Genome, Individual
-from evoforum.evolve.lineage import InMemoryLineage, JsonlLineage, LineageRecord, LineageSink, read_lineage
-from evoforum.evolve.rng import derive_seed, numpy_rng, python_rng
-from evoforum.evolve.variation import (
-    Operators,
-    sel_best,
-    sel_nsga2,
-    sel_random,
-    sel_tournament,
-    sel_worst,
-    var_and,
-    var_or,
-)
+from evoforum.evolve.individual import Genome
+from evoforum.evolve.lineage import InMemoryLineage, JsonlLineage, LineageRecord, LineageSink
+from evoforum.evolve.variation import Operators
 
 if TYPE_CHECKING:
     from evoforum.evolve.ray import RayTuneEvaluator
@@ -44,21 +24,14 @@ if TYPE_CHECKING:
 __all__ = [
     "NSGA2",
     "Algorithm",
-    "Archive",
-    "Assessment",
-    "Assessor",
     "Engine",
     "Evaluator",
     "EvolutionResult",
-    "Fitness",
     "GPSpace",
-    "GenerationStats",
     "Generational",
     "Genome",
     "InMemoryLineage",
-    "Individual",
     "Islands",
-    "ItemResult",
     "Job",
     "JsonlLineage",
     "LineageRecord",
@@ -68,23 +41,8 @@ __all__ = [
     "Operators",
     "Racing",
     "RayTuneEvaluator",
-    "ResultCache",
     "TreeGenome",
-    "best_distinct",
-    "derive_seed",
     "load_checkpoint",
-    "migrate_ring",
-    "numpy_rng",
-    "python_rng",
-    "read_lineage",
-    "save_checkpoint",
-    "sel_best",
-    "sel_nsga2",
-    "sel_random",
-    "sel_tournament",
-    "sel_worst",
-    "var_and",
-    "var_or",
 ]
 
 

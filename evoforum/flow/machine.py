@@ -107,10 +107,6 @@ class StateMachine(BaseModel):
         """Check the machine once; ``FlowInvalid`` lists every problem with its path."""
         return CompiledMachine(self)
 
-    def compile(self) -> CompiledMachine:
-        """The same as ``build()``."""
-        return self.build()
-
     async def run(
         self, inputs: Mapping[str, Any] | None = None, *, runtime: Runtime | None = None
     ) -> MachineResult:

@@ -316,8 +316,6 @@ class Flow:
         """
         return CompiledFlow(self, frozenset(inputs))
 
-    compile = build
-
 
 def dag(*parts: Node, edges: Iterable[tuple[Task[Any], Task[Any]]] = ()) -> Flow:
     """One flow from tasks, flows, lists of them, and explicit ``(parent, child)`` edges."""

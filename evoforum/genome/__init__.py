@@ -24,10 +24,8 @@ from evoforum.genome.flows import (
     WireSpec,
 )
 from evoforum.genome.model import HASHED_FIELDS, Metadata, WorkflowGenome
-from evoforum.genome.validate import EXPORT_NAMES, find_problems
 
 __all__ = [
-    "EXPORT_NAMES",
     "HASHED_FIELDS",
     "AgentSpec",
     "AlwaysSpec",
@@ -48,7 +46,6 @@ __all__ = [
     "TransitionSpec",
     "WireSpec",
     "WorkflowGenome",
-    "find_problems",
     "to_workflow",
 ]
 

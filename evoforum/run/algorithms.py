@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from evoforum.config import AlgorithmSection
-from evoforum.evolve import NSGA2, Generational, Individual, Islands, MuPlusLambda, Operators, best_distinct
+from evoforum.config.model import AlgorithmSection
+from evoforum.evolve import NSGA2, Generational, Islands, MuPlusLambda, Operators
+from evoforum.evolve.algorithms import best_distinct
+from evoforum.evolve.individual import Individual
 from evoforum.hashing import digest
 
 SAMPLE_STRIDE = 1_000_003

@@ -26,18 +26,10 @@ import orjson
 
 from evoforum.config import ExperimentConfig
 from evoforum.errors import BudgetExceeded, ConfigError, EvoforumError
-from evoforum.evolve import (
-    Engine,
-    EvolutionResult,
-    GenerationStats,
-    Individual,
-    JsonlLineage,
-    LineageRecord,
-    LocalEvaluator,
-    Racing,
-)
+from evoforum.evolve import Engine, EvolutionResult, JsonlLineage, LineageRecord, LocalEvaluator, Racing
 from evoforum.evolve.checkpoint import load_checkpoint
-from evoforum.evolve.individual import is_failure
+from evoforum.evolve.engine import GenerationStats
+from evoforum.evolve.individual import Individual, is_failure
 from evoforum.llm import Ledger
 from evoforum.run.algorithms import ALGORITHMS, Origins, base_of, describe_sample, unwrap_samples
 from evoforum.run.folder import GenomeBook, RunFolder, RunSummary

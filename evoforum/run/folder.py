@@ -28,9 +28,10 @@ from pydantic import BaseModel, ConfigDict
 from evoforum._files import write_atomic
 from evoforum.config import ExperimentConfig, load_config
 from evoforum.errors import ConfigError
-from evoforum.evolve import Operators, read_lineage
+from evoforum.evolve import Operators
 from evoforum.evolve.checkpoint import FILENAME as CHECKPOINT
 from evoforum.evolve.checkpoint import load_checkpoint
+from evoforum.evolve.lineage import read_lineage
 from evoforum.evolve.variation import settle
 
 

@@ -27,20 +27,11 @@ from typing import Any
 
 from evoforum.config import ExperimentConfig
 from evoforum.errors import BackendError, BudgetExceeded, UsageError
-from evoforum.llm import (
-    Budget,
-    Completion,
-    Ledger,
-    LLMClient,
-    LLMConfig,
-    Price,
-    PriceTable,
-    Recording,
-    TokenSink,
-    Wrapper,
-    build_client,
-)
+from evoforum.llm import Budget, Completion, Ledger, LLMClient, Recording, TokenSink
+from evoforum.llm.accounting import Price, PriceTable
 from evoforum.llm.budget import Account, BudgetPool
+from evoforum.llm.config import LLMConfig, build_client
+from evoforum.llm.protocol import Wrapper
 from evoforum.llm.types import ChatRequest
 
 

@@ -8,7 +8,7 @@ by a bandit; without a model the LLM groups are left out), the item function and
 ``WorkflowScorer`` behind it. With ``operators.edit_memory`` the LLM operators are shown past edits
 like the one at hand, kept in a pgvector table of the run's own when the run has PostgreSQL
 (``EditStore``). With ``operators.coevolve`` the LLM operators draw their operator genomes from
-small populations that evolve with the run (``CoevolvingOperators``); their lineage goes to
+small populations that evolve with the run (``CoEvolution``); their lineage goes to
 ``coevolution.jsonl`` and, as runs of population ``operators``, to the run's MLflow tracker.
 
 A ``StopFlag`` says why the run stops early (the LLM budget, the wall clock); the scorer and the
@@ -43,7 +43,8 @@ from evoforum.errors import ConfigError, ServiceUnavailable, did_you_mean
 from evoforum.evolve import JsonlLineage, Operators
 from evoforum.evolve import operators as library
 from evoforum.evolve.lineage import LineageSink
-from evoforum.evolve.operators import CoevolvingOperators, EditMemory
+from evoforum.evolve.operators import CoEvolution, EditMemory
+from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module
 from evoforum.evolve.operators.operator_genomes import Transcribed, default_genomes
 from evoforum.genome import Metadata, WorkflowGenome
 from evoforum.hashing import digest
@@ -248,7 +249,7 @@ def _coevolution_sinks(
     folder: RunFolder, stack: AsyncExitStack, tracker: Any, pools: list[Any]
 ) -> dict[str, Sequence[Any]]:
     """Per operator kind: ``coevolution.jsonl`` (shared) and, with a tracker, its MLflow
-    population; ``pools`` will hold the ``CoevolvingOperators`` whose genomes are described."""
+    population; ``pools`` will hold the ``CoEvolution`` whose genomes are described."""
     from evoforum.tracking import CandidateFiles
 
     jsonl = JsonlLineage(folder / folder.COEVOLUTION)
@@ -281,8 +282,8 @@ GROUPS: dict[str, list[library.Operator]] = {
     "mutate": [op for op in library.STRUCTURAL if op.arity == 1],
     "crossover": [op for op in library.STRUCTURAL if op.arity == 2],
     "gp_code": list(library.CODE_GP),
-    "lmx": [library.lmx_module, library.lmx_code],
-    "rewrite": [library.llm_rewrite],
+    "lmx": [lmx_module, lmx_code],
+    "rewrite": [llm_rewrite],
 }
 LLM_GROUPS = ("lmx", "rewrite")
 KINDS = {op.name: group for group in LLM_GROUPS for op in GROUPS[group]}
@@ -346,7 +347,7 @@ async def variation(
     fixed = None if bandit is not None else {name: weight for name, (_, weight) in chosen.items()}
     kinds = {name: KINDS[name] for name in chosen if name in KINDS}
     coevolution = (
-        CoevolvingOperators(
+        CoEvolution(
             context,
             kinds,
             seed=config.seed,

@@ -38,11 +38,10 @@ from typing import Any
 
 from evoforum.config import ExperimentConfig
 from evoforum.errors import BudgetExceeded, ConfigError, RunError, Timeout, UsageError
-from evoforum.evolve import ItemResult
-from evoforum.evolve.evaluate import Job
+from evoforum.evolve.evaluate import ItemResult, Job
 from evoforum.genome import WorkflowGenome
-from evoforum.llm import Ledger, LLMClient, charged_to
-from evoforum.llm.accounting import Entry
+from evoforum.llm import Ledger, LLMClient
+from evoforum.llm.accounting import Entry, charged_to
 from evoforum.llm.budget import BudgetPool
 from evoforum.run.llm import ActorBudget, Sampling, model_client
 from evoforum.run.resources import open_store

@@ -22,6 +22,8 @@ from evoforum.hashing import canonical_json
 from evoforum.sandbox._reaper import Capture, Sink, call_user, kill_all
 
 CHILD = Path(__file__).with_name("_child.py")
+ISOLATED = ("-S", "-s", "-P", "-B")
+"""The child's interpreter flags: no site, no user site, no script folder on the path, no bytecode."""
 _STATUS = {"ok": "ok", "memory": "memory", "exit": "exit", "exception": "exception"}
 _DRAIN_S = 1.0
 
@@ -174,7 +176,9 @@ async def _watch(
     started = time.perf_counter()
     transport, capture = await loop.subprocess_exec(
         lambda: Capture(limit),
-        call.python, "-S", "-s", "-P", "-B", str(CHILD),
+        call.python,
+        *ISOLATED,
+        str(CHILD),
         cwd=work,
         env=_environment(call, work),
         stdin=subprocess.DEVNULL,
@@ -182,7 +186,7 @@ async def _watch(
         stderr=subprocess.PIPE,
         start_new_session=True,
         pass_fds=(write_end,),
-    )  # fmt: skip
+    )
     os.close(write_end)
     still_open.discard(write_end)
     reader = os.fdopen(read_end, "rb", 0)

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from evoforum.llm import Ledger, LLMClient, LLMConfig, OpenAICompatible, build_client, chat_request
+from evoforum.llm import Ledger, LLMClient, OpenAICompatible, chat_request
+from evoforum.llm.config import LLMConfig, build_client
 from evoforum.llm.stub import StubServer
 
 

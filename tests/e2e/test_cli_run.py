@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from evoforum.codegen import parse
-from evoforum.evolve import read_lineage
+from evoforum.evolve.lineage import read_lineage
 from tests.e2e.conftest import ROOT, cli_env, evoforum
 
 pytestmark = pytest.mark.services

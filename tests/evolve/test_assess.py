@@ -7,18 +7,10 @@ import random
 from collections.abc import Sequence
 
 from evoforum.errors import Timeout
-from evoforum.evolve import (
-    Engine,
-    Generational,
-    InMemoryLineage,
-    ItemResult,
-    Job,
-    LocalEvaluator,
-    Racing,
-    ResultCache,
-)
+from evoforum.evolve import Engine, Generational, InMemoryLineage, Job, LocalEvaluator, Racing
 from evoforum.evolve.assess import Assessor
-from evoforum.evolve.evaluate import run_jobs
+from evoforum.evolve.cache import ResultCache
+from evoforum.evolve.evaluate import ItemResult, run_jobs
 from evoforum.evolve.toy import VectorGenome, VectorSpace, sphere
 
 ITEMS = [str(i) for i in range(8)]

@@ -16,14 +16,14 @@ from evoforum.evolve import (
     Engine,
     EvolutionResult,
     Generational,
-    Individual,
     InMemoryLineage,
     Islands,
     LocalEvaluator,
     MuPlusLambda,
     Operators,
-    migrate_ring,
 )
+from evoforum.evolve.algorithms import migrate_ring
+from evoforum.evolve.individual import Individual
 from evoforum.evolve.toy import VectorSpace, sphere
 
 SPACE = VectorSpace(length=3)

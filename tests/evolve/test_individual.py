@@ -8,7 +8,8 @@ import random
 
 from deap import tools
 
-from evoforum.evolve import Fitness, Individual, derive_seed, numpy_rng, python_rng
+from evoforum.evolve.individual import Fitness, Individual
+from evoforum.evolve.rng import derive_seed, numpy_rng, python_rng
 from evoforum.evolve.toy import VectorSpace
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from evoforum.evolve import InMemoryLineage, JsonlLineage, LineageRecord, read_lineage
+from evoforum.evolve import InMemoryLineage, JsonlLineage, LineageRecord
+from evoforum.evolve.lineage import read_lineage
 
 
 def _record(index: int) -> LineageRecord:

@@ -7,18 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from evoforum.evolve import (
-    Archive,
-    Engine,
-    Individual,
-    ItemResult,
-    Job,
-    LocalEvaluator,
-    MuPlusLambda,
-    Racing,
-    ResultCache,
-)
+from evoforum.evolve import Engine, Job, LocalEvaluator, MuPlusLambda, Racing
+from evoforum.evolve.archive import Archive
 from evoforum.evolve.assess import Assessor, Evidence, LowerBound, shrunk_means
+from evoforum.evolve.cache import ResultCache
+from evoforum.evolve.evaluate import ItemResult
+from evoforum.evolve.individual import Individual
 from evoforum.evolve.toy import VectorSpace, sphere
 
 ITEMS = [str(i) for i in range(16)]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from evoforum.evolve import NSGA2, Archive, Engine, Individual, LocalEvaluator, Operators, sel_nsga2
+from evoforum.evolve import NSGA2, Engine, LocalEvaluator, Operators
+from evoforum.evolve.archive import Archive
+from evoforum.evolve.individual import Individual
+from evoforum.evolve.variation import sel_nsga2
 from evoforum.hashing import digest
 
 # Nine designs, two objectives to minimise. Front by hand: a (1, 9), b (2, 5), d (4, 3), g (8, 1).

@@ -1,4 +1,4 @@
-"""compile(): genomes on the workflow runtime, code run through the CodeRunner (a subprocess)."""
+"""to_workflow(): genomes on the workflow runtime, code run through the CodeRunner (a subprocess)."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ async def test_qa_seed_votes() -> None:
     assert len(llm.requests) == 6
 
 
-def test_invalid_genomes_do_not_compile() -> None:
+def test_invalid_genomes_do_not_build() -> None:
     with pytest.raises(GenomeInvalid):
         to_workflow(pipeline(inputs=()))
 

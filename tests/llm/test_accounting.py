@@ -8,19 +8,8 @@ import random
 import pytest
 
 from evoforum.errors import BudgetExceeded, EvoforumError, LLMError, Timeout
-from evoforum.llm import (
-    Budget,
-    Ledger,
-    Limited,
-    Metered,
-    OpenAICompatible,
-    Price,
-    PriceTable,
-    Retrying,
-    charged_to,
-    chat_request,
-    current_charge,
-)
+from evoforum.llm import Budget, Ledger, Limited, Metered, OpenAICompatible, Retrying, chat_request
+from evoforum.llm.accounting import Price, PriceTable, charged_to, current_charge
 from evoforum.llm.stub import StubServer
 
 

@@ -12,18 +12,17 @@ import pytest
 
 from evoforum.errors import BudgetExceeded, LLMError, Timeout
 from evoforum.llm import (
-    Account,
     Budget,
     BudgetPool,
     Ledger,
     Limited,
     Metered,
     OpenAICompatible,
-    Price,
-    PriceTable,
     Retrying,
     chat_request,
 )
+from evoforum.llm.accounting import Price, PriceTable
+from evoforum.llm.budget import Account
 from evoforum.llm.stub import StubServer
 
 

@@ -9,17 +9,8 @@ import pytest
 
 from evoforum.errors import ConfigError
 from evoforum.forum import InMemoryStore
-from evoforum.llm import (
-    Budget,
-    Ledger,
-    LLMConfig,
-    Metered,
-    Recording,
-    Retrying,
-    build_client,
-    chat_request,
-    open_client,
-)
+from evoforum.llm import Budget, Ledger, Metered, Recording, Retrying, chat_request
+from evoforum.llm.config import LLMConfig, build_client, open_client
 from evoforum.llm.stub import StubServer
 
 

@@ -9,16 +9,9 @@ import pytest
 
 from evoforum.errors import LLMUnavailable
 from evoforum.forum import Forum, InMemoryStore, Message
-from evoforum.llm import (
-    OpenAICompatible,
-    Recording,
-    Retrying,
-    chat,
-    chat_request,
-    request_from_branch,
-    request_messages,
-)
-from evoforum.llm.recording import NAMESPACE
+from evoforum.llm import OpenAICompatible, Recording, Retrying, chat, chat_request
+from evoforum.llm.exchange import request_from_branch
+from evoforum.llm.recording import NAMESPACE, request_messages
 from evoforum.llm.stub import StubServer
 
 CODE = "```python\ndef grow(n):\n    return [i * 2 for i in range(n) if i > 1]\n```"

@@ -9,7 +9,8 @@ import pytest
 from pydantic import BaseModel
 
 from evoforum.forum import Forum
-from evoforum.llm import OpenAICompatible, chat, chat_request, generate
+from evoforum.llm import OpenAICompatible, chat, chat_request
+from evoforum.llm.structured import generate
 
 pytestmark = pytest.mark.llm
 

@@ -8,17 +8,8 @@ import pytest
 
 from evoforum.errors import ReplayMiss
 from evoforum.forum import InMemoryStore
-from evoforum.llm import (
-    ChatMessage,
-    Ledger,
-    Metered,
-    OpenAICompatible,
-    Recording,
-    Retrying,
-    chat_request,
-    exchange_messages,
-)
-from evoforum.llm.recording import NAMESPACE
+from evoforum.llm import ChatMessage, Ledger, Metered, OpenAICompatible, Recording, Retrying, chat_request
+from evoforum.llm.recording import NAMESPACE, exchange_messages
 from evoforum.llm.stub import StubServer
 
 CODE = "```python\ndef f(x):\n    return x + 1 if x > 2 else x\n```"

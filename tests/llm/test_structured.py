@@ -8,15 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from evoforum.errors import LLMMisbehaved
-from evoforum.llm import (
-    ChatRequest,
-    Completion,
-    OpenAICompatible,
-    TokenSink,
-    chat_request,
-    generate,
-    parse_as,
-)
+from evoforum.llm import ChatRequest, Completion, OpenAICompatible, TokenSink, chat_request
+from evoforum.llm.structured import generate, parse_as
 from evoforum.llm.stub import StubServer
 
 

@@ -20,13 +20,8 @@ from evoforum.evolve import (
     MuPlusLambda,
 )
 from evoforum.evolve.checkpoint import load_checkpoint
-from evoforum.evolve.operators import (
-    Edit,
-    EditMemory,
-    OperatorContext,
-    VariationPolicy,
-    llm_rewrite,
-)
+from evoforum.evolve.operators import Edit, EditMemory, OperatorContext, VariationPolicy
+from evoforum.evolve.operators.llm_ops import llm_rewrite
 from evoforum.genome import WorkflowGenome
 from evoforum.hashing import digest
 from evoforum.llm import OpenAICompatible

@@ -13,7 +13,7 @@ import pytest
 import search_spaces
 from evoforum.config import ExperimentConfig, validate_config
 from evoforum.errors import ConfigError
-from evoforum.evolve import read_lineage
+from evoforum.evolve.lineage import read_lineage
 from evoforum.evolve.operators import rewrite_genome
 from evoforum.forum import InMemoryStore
 from evoforum.llm import OpenAICompatible, Recording, chat_request

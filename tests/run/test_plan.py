@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from evoforum.config import AlgorithmSection, validate_config
+from evoforum.config import validate_config
+from evoforum.config.model import AlgorithmSection
 from evoforum.evolve import Operators
 from evoforum.run import ALGORITHMS, RunFolder, StopFlag, design, plan
 from evoforum.run.algorithms import BestOfN, Origins, RandomSearch

@@ -20,8 +20,9 @@ import experiments
 import search_spaces
 from evoforum.config import ExperimentConfig, load_config
 from evoforum.errors import BudgetExceeded
-from evoforum.evolve import RayTuneEvaluator, read_lineage
+from evoforum.evolve import RayTuneEvaluator
 from evoforum.evolve.evaluate import Job
+from evoforum.evolve.lineage import read_lineage
 from evoforum.forum import Forum, PostgresStore
 from evoforum.llm import Budget, Ledger, Metered, OpenAICompatible
 from evoforum.llm.stub import StubServer

@@ -15,8 +15,9 @@ import pytest
 import experiments
 import search_spaces
 from evoforum.config import ExperimentConfig, load_config
-from evoforum.evolve import RayTuneEvaluator, read_lineage
+from evoforum.evolve import RayTuneEvaluator
 from evoforum.evolve.evaluate import Job
+from evoforum.evolve.lineage import read_lineage
 from evoforum.forum import Forum, PostgresStore
 from evoforum.llm import Ledger, OpenAICompatible
 from evoforum.llm.stub import StubServer

@@ -13,7 +13,7 @@ import pytest
 
 from evoforum.config import ExperimentConfig, validate_config
 from evoforum.errors import ConfigError
-from evoforum.evolve import read_lineage
+from evoforum.evolve.lineage import read_lineage
 from evoforum.run import (
     RunFolder,
     RunSummary,

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from evoforum.config import ExperimentConfig, validate_config
-from evoforum.evolve import Engine, read_lineage
+from evoforum.evolve import Engine
+from evoforum.evolve.lineage import read_lineage
 from evoforum.run import run_experiment
 from tests._files import held_open
 

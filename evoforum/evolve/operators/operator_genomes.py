@@ -25,7 +25,9 @@ from evoforum.genome import (
     WireSpec,
     WorkflowGenome,
 )
-from evoforum.llm import ChatRequest, Completion, LLMClient, TokenSink, Wrapper, exchange_messages
+from evoforum.llm import ChatRequest, Completion, LLMClient, TokenSink
+from evoforum.llm.protocol import Wrapper
+from evoforum.llm.recording import exchange_messages
 
 LMX = "lmx"
 REWRITE = "rewrite"

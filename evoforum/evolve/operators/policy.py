@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evoforum.evolve.individual import Individual
-from evoforum.evolve.operators._coevolving import CoevolvingOperators
 from evoforum.evolve.operators.bandit import OperatorBandit
 from evoforum.evolve.operators.base import Operator
+from evoforum.evolve.operators.coevolve import CoEvolution
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.evolve.variation import Operators
 from evoforum.genome import WorkflowGenome
@@ -34,7 +34,7 @@ class VariationPolicy:
     weights: Mapping[str, float] | None = None
     """Fixed chances per operator name instead of a bandit (operators not named never run)."""
     pending: dict[str, tuple[str, int]] = field(default_factory=dict)
-    coevolution: CoevolvingOperators | None = None
+    coevolution: CoEvolution | None = None
     """Populations of operator genomes the LLM operators draw from and that evolve with the run."""
 
     def __post_init__(self) -> None:

@@ -11,7 +11,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 import search_spaces
 from evoforum.errors import CodeRejected
-from evoforum.evolve.operators import CODE_GP, Operator, OperatorContext, _cst, gp_constant
+from evoforum.evolve.operators import CODE_GP, Operator, OperatorContext, _cst
+from evoforum.evolve.operators.code_gp import gp_constant
 
 from .conftest import SPACES, population
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -16,13 +17,11 @@ from evoforum.evolve.operators import (
     OperatorCandidate,
     OperatorContext,
     VariationPolicy,
-    lineage_records,
-    llm_rewrite,
     lmx_genome,
     rewrite_genome,
 )
-from evoforum.evolve.operators._coevolving import CoevolvingOperators
-from evoforum.evolve.operators.llm_ops import make_rewrite
+from evoforum.evolve.operators.coevolve import lineage_records
+from evoforum.evolve.operators.llm_ops import llm_rewrite, make_rewrite
 from evoforum.evolve.operators.operator_genomes import Transcribed
 from evoforum.forum import InMemoryStore
 from evoforum.genome import WorkflowGenome
@@ -39,14 +38,14 @@ def _fitness(genome: WorkflowGenome) -> float:
 
 async def test_a_step_produces_scored_mutated_operator_genomes(stub_llm: OpenAICompatible) -> None:
     context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=stub_llm)
-    coevolution = CoEvolution("lmx", context, _fitness, trials=2)
+    coevolution = CoEvolution(context)
     pool = population("qa_ensemble", 6)
     seeds = [OperatorCandidate(lmx_genome())]
     rng = random.Random(4)
     children: list[OperatorCandidate] = []
     survivors = seeds
     for generation in range(1, 4):
-        survivors, made = await coevolution.step(survivors, pool, rng, generation)
+        survivors, made = await coevolution.step("lmx", survivors, pool, _fitness, rng, generation, trials=2)
         children += made
     assert children, "no operator genome was mutated"
     for child in children:
@@ -65,7 +64,7 @@ async def test_a_step_produces_scored_mutated_operator_genomes(stub_llm: OpenAIC
 
 async def test_the_rewrite_operator_is_its_own_meta_operator(stub_llm: OpenAICompatible) -> None:
     context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=stub_llm)
-    coevolution = CoEvolution("rewrite", context, _fitness, trials=1)
+    coevolution = CoEvolution(context)
     rng = random.Random(0)
     made = [await coevolution.mutate(rewrite_genome(), rng) for _ in range(30)]
     metas = {found[1] for found in made if found is not None}
@@ -76,11 +75,9 @@ async def test_the_rewrite_operator_is_its_own_meta_operator(stub_llm: OpenAICom
 
 def _pool(
     stub_llm: OpenAICompatible, sink: InMemoryLineage | None = None, every: int = 100
-) -> tuple[VariationPolicy, CoevolvingOperators]:
+) -> tuple[VariationPolicy, CoEvolution]:
     context = OperatorContext(space=search_spaces.get("code_writing"), llm=stub_llm)
-    pool = CoevolvingOperators(
-        context, {"llm_rewrite": "rewrite"}, seed=7, every=every, sinks=[sink] if sink else []
-    )
+    pool = CoEvolution(context, {"llm_rewrite": "rewrite"}, seed=7, every=every, sinks=[sink] if sink else [])
     policy = VariationPolicy([llm_rewrite], context, weights={"llm_rewrite": 1.0}, coevolution=pool)
     return policy, pool
 
@@ -131,9 +128,10 @@ async def test_the_worst_operator_genome_is_replaced_by_a_mutation_of_the_best(
     policy, pool = _pool(stub_llm, sink)
     await _child(policy, search_spaces.get("code_writing").seeds()[0], 2)
     population = pool.members["rewrite"]
-    best, middle, worst = population
-    for member, gain in ((best, 0.9), (middle, 0.1), (worst, -0.4)):
-        member.gain, member.trials = gain, 2
+    population[:] = [
+        replace(m, gain=gain, trials=2) for m, gain in zip(population, (0.9, 0.1, -0.4), strict=True)
+    ]
+    best, middle, _ = population
     made = None
     for _ in range(10):
         made = await pool.replace_worst("rewrite")
@@ -141,7 +139,7 @@ async def test_the_worst_operator_genome_is_replaced_by_a_mutation_of_the_best(
             break
     assert made is not None, "no valid mutation of the best operator genome"
     assert pool.members["rewrite"] == [best, middle, made]
-    assert made.parent == best.genome.hash
+    assert made.parents == (best.genome.hash,)
     assert made.genome.hash != best.genome.hash
     assert OPERATOR_SPACE.check(made.genome) == []
     assert made.trials == 0
@@ -190,12 +188,14 @@ async def test_an_operator_genome_made_by_the_model_names_the_exchanges_it_was_m
     store = InMemoryStore()
     llm = Transcribed(Recording(stub_llm, store, "record"))
     context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=llm)
-    coevolution = CoEvolution("rewrite", context, _fitness, trials=1, meta_operators=(make_rewrite(),))
+    coevolution = CoEvolution(context, meta_operators=(make_rewrite(),))
     pool = population("qa_ensemble", 3)
     children: list[OperatorCandidate] = []
     rng = random.Random(1)
     for generation in range(1, 6):
-        _, made = await coevolution.step([OperatorCandidate(rewrite_genome())], pool, rng, generation)
+        _, made = await coevolution.step(
+            "rewrite", [OperatorCandidate(rewrite_genome())], pool, _fitness, rng, generation, trials=1
+        )
         children += made
         if children:
             break
@@ -212,7 +212,7 @@ async def test_an_operator_genome_made_by_the_model_names_the_exchanges_it_was_m
 
 async def test_mutations_without_a_model_call_name_no_transcript(stub_llm: OpenAICompatible) -> None:
     context = OperatorContext(space=search_spaces.get("code_writing"), llm=Transcribed(stub_llm))
-    pool = CoevolvingOperators(context, {"llm_rewrite": "rewrite"}, seed=2, size=6)
+    pool = CoEvolution(context, {"llm_rewrite": "rewrite"}, seed=2, size=6)
     await pool.draw("llm_rewrite")
     members = pool.members["rewrite"]
     assert len(members) == 6
@@ -226,6 +226,6 @@ async def test_mutations_without_a_model_call_name_no_transcript(stub_llm: OpenA
 def test_a_pool_needs_two_operator_genomes_and_a_replacement_interval(stub_llm: OpenAICompatible) -> None:
     context = OperatorContext(space=search_spaces.get("code_writing"), llm=stub_llm)
     with pytest.raises(ConfigError, match="at least 2"):
-        CoevolvingOperators(context, {"llm_rewrite": "rewrite"}, size=1)
+        CoEvolution(context, {"llm_rewrite": "rewrite"}, size=1)
     with pytest.raises(ConfigError, match="every 1 or more"):
-        CoevolvingOperators(context, {"llm_rewrite": "rewrite"}, every=0)
+        CoEvolution(context, {"llm_rewrite": "rewrite"}, every=0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 
 import search_spaces
-from evoforum.evolve.operators import Edit, EditMemory, OperatorContext, llm_rewrite
+from evoforum.evolve.operators import Edit, EditMemory, OperatorContext
+from evoforum.evolve.operators.llm_ops import llm_rewrite
 from evoforum.llm import OpenAICompatible
 from evoforum.memory import MemoryVectorStore, SemanticMemory
 

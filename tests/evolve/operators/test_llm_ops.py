@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import pytest
 
 import search_spaces
-from evoforum.evolve.operators import OperatorContext, _rewrite, llm_rewrite, lmx_code, lmx_module, make_lmx
+from evoforum.evolve.operators import OperatorContext, _rewrite
+from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module, make_lmx
 from evoforum.genome import LLMAgentSpec, WorkflowGenome
 from evoforum.llm import ChatRequest, Completion, OpenAICompatible, TokenSink, Usage
 from evoforum.llm.stub import StubServer

@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 
 import search_spaces
-from evoforum.evolve.operators import OperatorContext, mut_transition
+from evoforum.evolve.operators import OperatorContext
 from evoforum.evolve.operators._edit import machines
-from evoforum.evolve.operators.machines import _well_formed
+from evoforum.evolve.operators.machines import _well_formed, mut_transition
 from evoforum.genome import TransitionSpec
 
 from .conftest import SPACES, population

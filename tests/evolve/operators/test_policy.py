@@ -9,15 +9,9 @@ import numpy as np
 
 import search_spaces
 from evoforum.evolve import Engine, InMemoryLineage, LocalEvaluator, MuPlusLambda
-from evoforum.evolve.operators import (
-    CODE_GP,
-    OperatorBandit,
-    OperatorContext,
-    VariationPolicy,
-    cx_agents,
-    mut_prompt,
-    mut_temperature,
-)
+from evoforum.evolve.operators import CODE_GP, OperatorBandit, OperatorContext, VariationPolicy
+from evoforum.evolve.operators.crossover import cx_agents
+from evoforum.evolve.operators.structural import mut_prompt, mut_temperature
 from evoforum.genome import LLMAgentSpec, WorkflowGenome
 
 SPACE = search_spaces.get("qa_ensemble")

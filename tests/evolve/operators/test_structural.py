@@ -42,7 +42,7 @@ async def test_operator_gives_valid_children_deterministically(op: Operator) -> 
 
 
 async def test_children_differ_from_parents_and_record_their_origin() -> None:
-    from evoforum.evolve.operators import mut_add_task
+    from evoforum.evolve.operators.structural import mut_add_task
 
     parent = population("qa_ensemble")[0]
     context = OperatorContext(space=search_spaces.get("qa_ensemble"))
@@ -81,7 +81,7 @@ async def test_a_repair_hook_can_save_an_invalid_child() -> None:
 
 
 async def test_constraints_of_the_space_are_enforced() -> None:
-    from evoforum.evolve.operators import mut_add_task
+    from evoforum.evolve.operators.structural import mut_add_task
 
     space = search_spaces.get("qa_ensemble")
     context = OperatorContext(space=space)
