@@ -2,20 +2,18 @@
 
 from evoforum.forum.agent import Agent, agent
 from evoforum.forum.forum import Forum
-from evoforum.forum.message import Kind, Message
+from evoforum.forum.message import Message
 from evoforum.forum.promise import MessagePromise
-from evoforum.forum.stores import ForumStore, InMemoryStore, MessageStore, PostgresStore, RefIndex
+from evoforum.forum.stores import ForumStore, InMemoryStore, MessageStore, PostgresStore
 
 __all__ = [
     "Agent",
     "Forum",
     "ForumStore",
     "InMemoryStore",
-    "Kind",
     "Message",
     "MessagePromise",
     "MessageStore",
     "PostgresStore",
-    "RefIndex",
     "agent",
 ]

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from evoforum.run.algorithms import ALGORITHMS
 from evoforum.run.experiment import resume_experiment, run_experiment, winner_source
-from evoforum.run.folder import GenomeBook, RunFolder, RunSummary, lineage_rows, summary_schema
+from evoforum.run.folder import RunFolder, RunSummary, lineage_rows
 from evoforum.run.plan import Design, Plan, StopFlag, design, plan
 from evoforum.run.resources import show_conversation
 
 __all__ = [
     "ALGORITHMS",
     "Design",
-    "GenomeBook",
     "Plan",
     "RunFolder",
     "RunSummary",
@@ -36,6 +35,5 @@ __all__ = [
     "resume_experiment",
     "run_experiment",
     "show_conversation",
-    "summary_schema",
     "winner_source",
 ]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from evoforum.config import json_schema, load_config
-from evoforum.run import design, summary_schema
+from evoforum.run import design
+from evoforum.run.folder import summary_schema
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 NAMES = ["quickstart", "symbolic_regression", "humaneval", "sim_workflow"]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from evoforum.evolve.lineage import LineageRecord
-from evoforum.tracking import CandidateFiles, MlflowLineage, ancestry, closure, pareto_front
+from evoforum.tracking import CandidateFiles, MlflowLineage, ancestry
+from evoforum.tracking.ancestry import closure, pareto_front
 
 
 def record(index: int, genome: str, parents: tuple[str, ...], generation: int, value: float) -> LineageRecord:
