@@ -30,9 +30,9 @@ def scoring_failure(verdict: Any) -> dict[str, str]:
         }
     error = (verdict.error or verdict.reason).strip().rstrip(":")
     kind = "wrong" if error.startswith("AssertionError") else "error"
-    line = _last_candidate_line(verdict.traceback or "")
-    failed = f"{line}\n{error}" if line and kind == "wrong" else (f"{error} (at: {line})" if line else error)
-    return {FAILURE: kind, "failed": failed}
+    example, innermost = _candidate_lines(verdict.traceback or "")
+    at = f" (at: {innermost})" if kind == "error" and innermost and innermost != example else ""
+    return {FAILURE: kind, "failed": "\n".join(filter(None, [example, error + at]))}
 
 
 def workflow_failure(error: BaseException, timeout_s: float) -> dict[str, str]:
@@ -42,16 +42,17 @@ def workflow_failure(error: BaseException, timeout_s: float) -> dict[str, str]:
     return {FAILURE: "error", "failed": f"{type(error).__name__}: {error}"}
 
 
-def _last_candidate_line(traceback: str) -> str:
-    """The source line of the outermost frame in the candidate's file that ran the tests (the
-    failed assertion), else of the innermost frame there."""
+def _candidate_lines(traceback: str) -> tuple[str, str]:
+    """The source lines, in the candidate's file, of the failed assertion (the test example that
+    failed) and of the innermost frame (where an exception was raised); empty when missing."""
     lines = traceback.splitlines()
-    found: list[str] = []
-    for index, line in enumerate(lines[:-1]):
-        if line.strip().startswith("File ") and CANDIDATE_FILE in line and index + 1 < len(lines):
-            found.append(lines[index + 1].strip())
+    found = [
+        lines[index + 1].strip()
+        for index, line in enumerate(lines[:-1])
+        if line.strip().startswith("File ") and CANDIDATE_FILE in line
+    ]
     asserts = [line for line in found if line.startswith("assert")]
-    return (asserts or found or [""])[-1]
+    return (asserts[-1] if asserts else ""), (found[-1] if found else "")
 
 
 def item_excerpt(item: str, failure: dict[str, str], code: Any) -> dict[str, str]:
