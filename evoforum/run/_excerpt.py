@@ -2,12 +2,14 @@
 
 It names the problem, says what failed (the failed assertion and the exception, read from the
 scoring verdict's traceback; the workflow's own error; or that time ran out) and shows the code
-the workflow produced, within ``EXCERPT_CHARS``. Its kind (``wrong``, ``error``, ``timeout``)
+the workflow produced (indented, so that it reads as a quoted block and not as the code the
+operator is asked to edit), within ``EXCERPT_CHARS``. Its kind (``wrong``, ``error``, ``timeout``)
 lets the feedback prefer an informative failure to a timeout.
 """
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from evoforum.errors import Timeout
@@ -65,5 +67,5 @@ def item_excerpt(item: str, failure: dict[str, str], code: Any) -> dict[str, str
         shown = text.strip()
         if len(shown) > CODE_CHARS:
             shown = shown[:CODE_CHARS] + "\n# … (cut)"
-        parts.append(f"code produced:\n{shown}")
+        parts.append("code produced:\n" + textwrap.indent(shown, "    ", lambda line: True))
     return {FAILURE: failure[FAILURE], EXCERPT: "\n".join(parts)[:EXCERPT_CHARS]}

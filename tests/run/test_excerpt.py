@@ -22,7 +22,7 @@ async def test_a_wrong_answer_names_the_failed_assertion_and_shows_the_code() ->
     assert found[FAILURE] == "wrong"
     assert found[EXCERPT].startswith("problem quick/rle\nfailed: assert candidate('aaabcc') == 'a3b1c2'\n")
     assert "AssertionError" in found[EXCERPT]
-    assert found[EXCERPT].endswith("code produced:\ndef rle(s):\n    return s")
+    assert found[EXCERPT].endswith("code produced:\n    def rle(s):\n        return s")
 
 
 async def test_an_exception_is_named_and_a_passing_answer_has_no_excerpt() -> None:
