@@ -52,6 +52,18 @@ class Assessment:
 
 
 @dataclass(frozen=True)
+class Known:
+    """What selection knows of one genome: its fitness over the items it has been scored on so far
+    (the failure fitness when it failed on one), their number, and those items' results in split
+    order (each ``ItemResult.info`` as the item function wrote it)."""
+
+    genome: Genome
+    values: tuple[float, ...]
+    items: int
+    results: tuple[ItemResult, ...]
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What a candidate's first objective rests on: its mean, the variance of its item values
     (unbiased; 0 with one item) and the number of items."""
@@ -99,6 +111,13 @@ class Assessor:
     def current(self, genome_hash: str) -> Assessment:
         """The fitness of an already assessed genome over every item it has been scored on."""
         return self._aggregate(genome_hash, self.depth(genome_hash), 0)
+
+    def known(self, genome: Genome) -> Known:
+        """What is known of an already assessed ``genome``: ``current`` and its item results."""
+        genome_hash = str(genome.hash)
+        found = self.current(genome_hash)
+        results = (self.cache.get((genome_hash, item, self.eval_seed)) for item in self.items[: found.items])
+        return Known(genome, found.values, found.items, tuple(r for r in results if r is not None))
 
     def depth(self, genome_hash: str) -> int:
         """How many leading items of the split the genome has results for."""

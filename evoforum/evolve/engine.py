@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from evoforum.errors import ConfigError
 from evoforum.evolve.algorithms import Algorithm, Islands, migrate_ring
 from evoforum.evolve.archive import Archive
-from evoforum.evolve.assess import Assessment, Assessor, LowerBound, Racing, shrunk_means
+from evoforum.evolve.assess import Assessment, Assessor, Known, LowerBound, Racing, shrunk_means
 from evoforum.evolve.cache import ResultCache
 from evoforum.evolve.checkpoint import FILENAME, load_checkpoint, save_checkpoint
 from evoforum.evolve.evaluate import Evaluator
@@ -35,6 +35,8 @@ JOURNAL = "cache.journal"
 
 Observer = Callable[[Individual, Sequence[tuple[float, ...]]], "Awaitable[None] | None"]
 """Told each newly assessed individual with its parents' fitness values (e.g. to pay a bandit)."""
+Informed = Callable[[Sequence[Known]], None]
+"""Told what selection knows of every individual at hand (e.g. the LLM operators' feedback)."""
 
 
 class Stateful(Protocol):
@@ -85,7 +87,10 @@ class Engine:
     the checkpoint, at most once per ``sync_every_s`` seconds (0: every generation) and at the end
     of the run, so a machine crash loses at most that much work; an fsync costs about as much as a
     generation of a cheap problem. ``on_generation`` hooks are told each generation's
-    ``GenerationStats`` once it is checkpointed. ``max_jobs`` is a budget of item evaluations: no new generation starts
+    ``GenerationStats`` once it is checkpointed. ``on_known`` hooks are told, at the end of every
+    generation and when a run resumes, what selection knows of each distinct individual of the
+    population and the archive (``Known``: fitness, item count, item results); a pure function of
+    the checkpoint and the cache, so a resumed run tells them what the uninterrupted one did. ``max_jobs`` is a budget of item evaluations: no new generation starts
     once it is spent (the run then reports ``stopped="budget"`` and can be resumed with more).
 
     Fitness is the mean over every item a genome has been scored on so far, refreshed each
@@ -118,6 +123,7 @@ class Engine:
     stateful: Sequence[Stateful] = ()
     confidence: float = 2.0
     on_generation: Sequence[Callable[[GenerationStats], None]] = ()
+    on_known: Sequence[Informed] = ()
     stop: Callable[[], str | None] = lambda: None
     """Asked before each new generation: a reason to stop early (a wall clock or an LLM budget
     spent), or None to go on. The run then ends with ``stopped`` set to that reason."""
@@ -153,6 +159,7 @@ class Engine:
             raise ConfigError(f"{self.out_dir} already holds a run: resume it, or choose another folder")
         if state is not None:
             self._restore(state)
+            self._inform()
         else:
             self.cache.reset()
             size = self.algorithm.population_size
@@ -259,6 +266,7 @@ class Engine:
         self.archive.update(fresh)
         best = self.archive.best
         values = tuple(best.fitness.values) if best is not None else ()
+        self._inform()
         self.history.append(
             GenerationStats(
                 generation, values, self.evaluations, self.assessor.jobs_run, best.hash if best else None
@@ -272,6 +280,16 @@ class Engine:
                 self._synced_at = time.monotonic()
         for hook in self.on_generation:
             hook(self.history[-1])
+
+    def _inform(self) -> None:
+        """Tell ``on_known`` what is known of the population and the archive."""
+        if not self.on_known:
+            return
+        present = [*self.archive.members, *(ind for island in self.population for ind in island)]
+        at_hand = {ind.hash: ind for ind in present}
+        known = [self.assessor.known(ind.genome) for ind in at_hand.values() if ind.fitness.valid]
+        for hook in self.on_known:
+            hook(known)
 
     def _sync(self) -> None:
         """fsync the journal and the checkpoint if the last checkpoint was written without."""

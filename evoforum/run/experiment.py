@@ -387,6 +387,7 @@ def _engine(
         lineage=[lineage, tracker, progress],
         max_jobs=config.budget.evaluations,
         observers=planned.observers,
+        on_known=planned.on_known,
         stateful=planned.stateful,
         on_generation=[progress.generation_done],
         stop=stop,

@@ -44,6 +44,7 @@ from evoforum.evolve import JsonlLineage, Operators
 from evoforum.evolve import operators as library
 from evoforum.evolve.lineage import LineageSink
 from evoforum.evolve.operators import CoEvolution, EditMemory
+from evoforum.evolve.operators.feedback import Feedback
 from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module
 from evoforum.evolve.operators.operator_genomes import Transcribed, default_genomes
 from evoforum.genome import Metadata, WorkflowGenome
@@ -112,6 +113,8 @@ class Plan:
     scorer: WorkflowScorer | None = None
     """The driver's workflow scorer (a workflow experiment's ``item_fn`` is its ``score``)."""
     observers: tuple[Any, ...] = ()
+    on_known: tuple[Any, ...] = ()
+    """Told what selection knows after each generation (the LLM operators' ``Feedback``)."""
     stateful: tuple[Any, ...] = ()
     operator_stats: Callable[[], dict[str, Any]] = dict
     coevolution: Callable[[], dict[str, Any]] | None = None
@@ -204,7 +207,8 @@ async def plan(
     pools: list[Any] = []
     sinks = _coevolution_sinks(folder, stack, tracker, pools) if config.operators.coevolve else {}
     edit_store = await _edit_store(config, resources, folder, stack)
-    policy = await variation(config, design.space, llm, resources.model, sinks, edit_store)
+    feedback = Feedback()
+    policy = await variation(config, design.space, llm, resources.model, sinks, edit_store, feedback)
     if policy.coevolution is not None:
         pools.append(policy.coevolution)
     evaluation = config.evaluation
@@ -226,6 +230,7 @@ async def plan(
         random_init=seeding.random_genome,
         scorer=scorer,
         observers=(policy.observe_individual,),
+        on_known=(feedback.update,),
         stateful=(policy,),
         operator_stats=policy.context.stats.as_dict,
         coevolution=policy.coevolution.summary if policy.coevolution is not None else None,
@@ -317,11 +322,13 @@ async def variation(
     model: str | None,
     sinks: Sequence[LineageSink] | dict[str, Sequence[LineageSink]] = (),
     edit_store: EditStore | None = None,
+    feedback: Feedback | None = None,
 ) -> library.VariationPolicy:
     """The operators the config asks for, chosen by weight or by a bandit; with
     ``operators.coevolve``, their operator genomes co-evolve in pools of ``coevolve_pool``,
     replaced every ``coevolve_every`` credits (lineage to ``sinks``: all kinds', or per kind).
-    The edit memory lives where ``edit_store`` says (in the process when None)."""
+    The edit memory lives where ``edit_store`` says (in the process when None). The operators
+    read what the run knows of their parents from ``feedback`` (which the engine fills)."""
     weights = config.operators.weights
     for group in weights:
         if group not in GROUPS:
@@ -342,7 +349,17 @@ async def variation(
         if config.operators.edit_memory and llm is not None and uses_llm
         else None
     )
-    context = library.OperatorContext(space=space, llm=llm, model=model or "local", memory=memory)
+    known = feedback or Feedback()
+    context = library.OperatorContext(
+        space=space,
+        llm=llm,
+        model=model or "local",
+        memory=memory,
+        scores=known.scores,
+        items=known.items,
+        transcripts=known.excerpts,
+        summaries=known.summaries,
+    )
     bandit = library.OperatorBandit.over(list(chosen)) if config.operators.bandit else None
     fixed = None if bandit is not None else {name: weight for name, (_, weight) in chosen.items()}
     kinds = {name: KINDS[name] for name in chosen if name in KINDS}

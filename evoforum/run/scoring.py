@@ -2,7 +2,8 @@
 
 ``WorkflowScorer.score`` compiles the genome, runs it on the runtime and scores the answer in the
 sandbox. The workflow's conversation is written to the forum store; its leaf hash is the item's
-transcript. Functions of the genome's code run in the sandbox (``Sandbox`` is the genome's code
+transcript. A failed item carries a short excerpt for the LLM operators in ``info`` (the problem,
+the failed assertion or error, the code produced: ``evoforum.run._excerpt``). Functions of the genome's code run in the sandbox (``Sandbox`` is the genome's code
 runner), and so does the scoring code (the candidate's answer against the item's tests); nothing
 of either runs in this process. A workflow that fails on an item (the model misbehaved, a task
 failed, it ran out of time) scores 0 on it: that is the candidate's failure, not the run's.
@@ -43,6 +44,7 @@ from evoforum.genome import WorkflowGenome
 from evoforum.llm import Ledger, LLMClient
 from evoforum.llm.accounting import Entry, charged_to
 from evoforum.llm.budget import BudgetPool
+from evoforum.run._excerpt import item_excerpt, scoring_failure, workflow_failure
 from evoforum.run.llm import ActorBudget, Sampling, model_client
 from evoforum.run.resources import open_store
 from evoforum.sandbox import Sandbox, SandboxLimits
@@ -90,7 +92,8 @@ class WorkflowScorer:
             try:
                 self.compiled[key] = to_workflow(genome, runner=self.sandbox)
             except UsageError as error:  # an invalid genome fails as a candidate, not as the run
-                return ItemResult((), error=f"{type(error).__name__}: {error}"[:2000])
+                failed = f"{type(error).__name__}: {error}"[:2000]
+                return ItemResult((), error=failed, info=item_excerpt(item, workflow_failure(error, 0), None))
         llm = self.llm
         client = Sampling(llm, seed=seed, model=self.model) if llm is not None else None
         written = _Written(self.forum)
@@ -106,6 +109,7 @@ class WorkflowScorer:
             verdict = await self.sandbox.call(source, entry, limits=_SCORING)
             score = float(verdict.value) if verdict.ok and isinstance(verdict.value, int | float) else 0.0
             info["scoring"] = verdict.reason
+            info.update(item_excerpt(item, scoring_failure(verdict), result.output))
         except (RunError, TimeoutError) as error:
             spent = _budget_error(error)
             if spent is not None:  # not the candidate's failure: no score at all, and the run stops
@@ -114,6 +118,7 @@ class WorkflowScorer:
                 return ItemResult((), error=f"BudgetExceeded: {spent}")
             score = 0.0
             info["failed"] = f"{type(error).__name__}: {error}"[:500]
+            info.update(item_excerpt(item, workflow_failure(error, self.timeout_s), None))
             transcripts = (await _failure_transcript(self.forum, error, key, item, written.last),)
         finally:
             await runtime.aclose()

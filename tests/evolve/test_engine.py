@@ -175,3 +175,45 @@ async def test_a_job_budget_stops_the_run_and_resume_can_extend_it(tmp_path: Pat
     assert finished.generation == 20
     whole = await _engine(Generational(10, elitism=1), generations=20).run()
     assert _fingerprint(finished) == _fingerprint(whole)
+
+
+class _Told:
+    """An ``on_known`` hook keeping every report as {hash: (values, items, item results)}."""
+
+    def __init__(self) -> None:
+        self.reports: list[dict[str, Any]] = []
+
+    def __call__(self, known: Any) -> None:
+        self.reports.append({str(k.genome.hash): (k.values, k.items, len(k.results)) for k in known})
+
+
+def _racing(generations: int, out: Path, told: _Told) -> Engine:
+    from evoforum.evolve import Racing
+
+    return _engine(
+        MuPlusLambda(6, 6, 0.3, 0.6), seed=4, generations=generations, out_dir=out, durable=False,
+        racing=Racing(1, 2), on_known=[told],
+    )  # fmt: skip
+
+
+async def test_on_known_tells_the_current_fitness_and_items_and_a_resume_tells_the_same(
+    tmp_path: Path,
+) -> None:
+    whole_told, split_told, resumed_told = _Told(), _Told(), _Told()
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "split").mkdir()
+    engine = _racing(5, tmp_path / "whole", whole_told)
+    result = await engine.run()
+    assert len(whole_told.reports) == 6  # generation 0 and each of 5 more
+    last = whole_told.reports[-1]
+    at_hand = {ind.hash for ind in [*result.population, *result.archive]}
+    assert set(last) == at_hand
+    for genome_hash, (values, items, results) in last.items():
+        assert values == engine.assessor.current(genome_hash).values
+        assert items == results == engine.assessor.depth(genome_hash)
+    counts = {items for report in whole_told.reports for _, items, _ in report.values()}
+    assert len(counts) > 1  # racing: the evidence differs
+    await _racing(2, tmp_path / "split", split_told).run()
+    await _racing(5, tmp_path / "split", resumed_told).run(resume=True)
+    assert resumed_told.reports[0] == split_told.reports[-1] == whole_told.reports[2]
+    assert resumed_told.reports[1:] == whole_told.reports[3:]

@@ -41,7 +41,7 @@ class Killed(Exception):
 
 @pytest.fixture
 async def stub() -> AsyncIterator[StubServer]:
-    async with StubServer(seed=11) as server:
+    async with StubServer(seed=13) as server:
         yield server
 
 

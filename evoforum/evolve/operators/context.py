@@ -1,8 +1,9 @@
 """What an operator is given besides its parents and its generator, and what it reports back.
 
 ``OperatorContext`` carries the search space (its building blocks and constraints), the language
-model for the LLM operators, the edit memory, what is known about the parents (scores,
-transcript excerpts) and the ``OperatorStats`` every operator writes its counts into.
+model for the LLM operators, the edit memory, what is known about the parents (scores and the
+items behind them, excerpts of a failing item, one-line summaries: in a run, the mappings of the
+engine-fed ``Feedback``) and the ``OperatorStats`` every operator writes its counts into.
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ class OperatorStats:
 
 @dataclass
 class OperatorContext:
-    """Everything an operator may use. ``scores`` and ``transcripts`` are keyed by genome hash
-    (transcripts are short excerpts of a failing conversation). ``operator_genomes`` replaces the
+    """Everything an operator may use. ``scores``, ``items`` (how many items a score rests on),
+    ``transcripts`` (a short excerpt of a failing item) and ``summaries`` (one line per genome,
+    for the archive of the best) are keyed by genome hash. ``operator_genomes`` replaces the
     default genomes that describe the LLM operators (see ``operator_genomes``)."""
 
     space: Space
@@ -93,6 +95,8 @@ class OperatorContext:
     memory: EditMemory | None = None
     scores: Mapping[str, float] = field(default_factory=dict)
     transcripts: Mapping[str, str] = field(default_factory=dict)
+    items: Mapping[str, int] = field(default_factory=dict)
+    summaries: Mapping[str, str] = field(default_factory=dict)
     stats: OperatorStats = field(default_factory=OperatorStats)
     operator_genomes: dict[str, WorkflowGenome] = field(default_factory=dict)
     repair: Callable[[WorkflowGenome], WorkflowGenome | None] | None = None

@@ -1,6 +1,10 @@
 """The LLM operators: LMX (k parents in a few-shot prompt, the model writes a child) and the LLM
 rewrite of one function or one prompt, applied through libcst to exactly that node.
 
+Both are shown what the run knows (``feedback``): each parent's score and the number of items
+behind it, an excerpt of one item a parent failed, and the archive of the best genomes so far.
+LMX shows its parents best first.
+
 Both run their operator genome (``operator_genomes``) with ``evoforum.genome.to_workflow``. What the
 model answers is parsed back (``codegen.parse``, libcst, pydantic) and checked; an answer that
 cannot be used raises an evoforum error, which ``vary`` counts as an invalid child.
@@ -19,6 +23,7 @@ from evoforum.evolve.operators._edit import fence, fenced_blocks
 from evoforum.evolve.operators.base import Children, Operator
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.evolve.operators.edit_memory import EDIT_KEY, format_examples
+from evoforum.evolve.operators.feedback import archive, score_line
 from evoforum.evolve.operators.operator_genomes import LMX, REWRITE, operator_genome, run_operator_genome
 from evoforum.genome import Metadata, WorkflowGenome
 from evoforum.genome.model import normalize_code
@@ -36,9 +41,17 @@ HINTS = (
 """One is drawn per call (from the operator's generator), so repeated calls explore."""
 
 
-def _score(context: OperatorContext, genome: WorkflowGenome) -> str:
-    score = context.scores.get(genome.hash)
-    return f"{score:.4g}" if score is not None else "not yet known"
+NO_FAILURE = "(no failing item recorded)"
+
+
+def _failure(context: OperatorContext, genomes: Sequence[WorkflowGenome], labelled: bool) -> str:
+    """The failing item's excerpt of the first of ``genomes`` that has one (naming that parent
+    when ``labelled``)."""
+    for index, genome in enumerate(genomes):
+        excerpt = context.transcripts.get(genome.hash)
+        if excerpt:
+            return f"Parent {index + 1}:\n{excerpt}" if labelled else excerpt
+    return NO_FAILURE
 
 
 async def _examples(context: OperatorContext, text: str) -> str:
@@ -78,12 +91,14 @@ def make_lmx(k: int = 2, mode: LMXMode = "module", name: str | None = None) -> O
         shown = [_show(p, mode) for p in ranked]
         language = "json" if mode == "json" else "python"
         listing = "\n\n".join(
-            f"Parent {i + 1} (score {_score(context, p)}):\n{fence(text, language)}"
+            f"Parent {i + 1} ({p.hash[:8]}, score {score_line(context, p.hash)}):\n{fence(text, language)}"
             for i, (p, text) in enumerate(zip(ranked, shown, strict=True))
         )
         inputs = {
             "parents": listing,
             "count": str(len(parents)),
+            "feedback": _failure(context, ranked, labelled=True),
+            "archive": archive(context),
             "examples": await _examples(context, shown[0]),
             "hint": HINTS[rng.randrange(len(HINTS))],
         }
@@ -127,8 +142,9 @@ def make_rewrite(name: str = "llm_rewrite") -> Operator:
         inputs = {
             "kind": target.kind,
             "target": target.shown,
-            "score": _score(context, genome),
-            "feedback": context.transcripts.get(genome.hash, "(no failing transcript recorded)"),
+            "score": score_line(context, genome.hash),
+            "feedback": _failure(context, [genome], labelled=False),
+            "archive": archive(context),
             "examples": await _examples(context, target.before),
             "hint": HINTS[rng.randrange(len(HINTS))],
         }

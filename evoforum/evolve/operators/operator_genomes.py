@@ -1,7 +1,8 @@
 """The LLM operators described as genomes: agents, prompts and a DAG, run through ``to_workflow``.
 
 LMX and the LLM rewrite do not hold prompt strings: each is a ``WorkflowGenome`` whose inputs are
-what the operator knows (the parents, the target, its score, feedback, remembered edits) and whose
+what the operator knows (the parents, the target, its score and the items behind it, an excerpt
+of a failing item, the archive of the best genomes so far, remembered edits) and whose
 output is the model's answer. Evolving those genomes (``coevolve``) evolves the operators.
 ``OPERATOR_SPACE`` is the small search space they live in.
 """
@@ -34,8 +35,8 @@ REWRITE = "rewrite"
 PLACEHOLDER_MODEL = "operator-model"
 """The model named in operator genomes; ``run_operator_genome`` asks the context's model instead."""
 
-LMX_INPUTS = ("parents", "examples", "count", "hint")
-REWRITE_INPUTS = ("kind", "target", "score", "feedback", "examples", "hint")
+LMX_INPUTS = ("parents", "examples", "count", "hint", "feedback", "archive")
+REWRITE_INPUTS = ("kind", "target", "score", "feedback", "examples", "hint", "archive")
 
 
 def _wire(name: str) -> WireSpec:
@@ -54,7 +55,8 @@ def _one_agent(kind: str, task: str, agent: LLMAgentSpec, inputs: tuple[str, ...
 
 
 def lmx_genome() -> WorkflowGenome:
-    """The default LMX operator: one breeder agent reading k parents and remembered edits."""
+    """The default LMX operator: one breeder agent reading k parents (best first, with their
+    scores), a failing item, the archive of the best and remembered edits."""
     breeder = LLMAgentSpec(
         name="breeder",
         model=PLACEHOLDER_MODEL,
@@ -63,7 +65,8 @@ def lmx_genome() -> WorkflowGenome:
             "Here are {count} parent programs, best first, each with its score.\n"
             "Write one new program that combines their strengths. Keep the same overall structure "
             "and the same function signatures. Reply with the complete program in one fenced "
-            "Python code block. {hint}\n\n{examples}\n\n{parents}"
+            "Python code block. {hint}\n\nThe best programs so far:\n{archive}\n\n"
+            "What went wrong on one input:\n{feedback}\n\n{examples}\n\n{parents}"
         ),
         temperature=0.7,
     )
@@ -71,13 +74,15 @@ def lmx_genome() -> WorkflowGenome:
 
 
 def rewrite_genome() -> WorkflowGenome:
-    """The default rewrite operator: one rewriter agent that sees the score and a failing excerpt."""
+    """The default rewrite operator: one rewriter agent that sees the score, a failing excerpt
+    and the archive of the best."""
     rewriter = LLMAgentSpec(
         name="rewriter",
         model=PLACEHOLDER_MODEL,
         system_prompt="You improve one part of a workflow at a time.",
         prompt=(
             "The workflow scored {score}. What went wrong on one input:\n{feedback}\n\n"
+            "The best workflows so far:\n{archive}\n\n"
             "Edits that helped before:\n{examples}\n\n"
             "Rewrite the {kind} below so the workflow does better. {hint} Keep its name and signature "
             "(or its placeholders in braces). Reply with the rewritten {kind} only, in the same "

@@ -212,7 +212,7 @@ async def test_an_operator_genome_made_by_the_model_names_the_exchanges_it_was_m
 
 async def test_mutations_without_a_model_call_name_no_transcript(stub_llm: OpenAICompatible) -> None:
     context = OperatorContext(space=search_spaces.get("code_writing"), llm=Transcribed(stub_llm))
-    pool = CoEvolution(context, {"llm_rewrite": "rewrite"}, seed=2, size=6)
+    pool = CoEvolution(context, {"llm_rewrite": "rewrite"}, seed=0, size=6)  # its pool holds a rewrite
     await pool.draw("llm_rewrite")
     members = pool.members["rewrite"]
     assert len(members) == 6

@@ -12,7 +12,11 @@ from collections.abc import Sequence
 import pytest
 
 import search_spaces
+from evoforum.evolve.assess import Known
+from evoforum.evolve.evaluate import ItemResult
+from evoforum.evolve.individual import FAILED
 from evoforum.evolve.operators import OperatorContext, _rewrite
+from evoforum.evolve.operators.feedback import Feedback
 from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module, make_lmx
 from evoforum.genome import LLMAgentSpec, WorkflowGenome
 from evoforum.llm import ChatRequest, Completion, OpenAICompatible, TokenSink, Usage
@@ -93,24 +97,84 @@ async def test_rewrite_of_a_function_replaces_exactly_that_function(stub_llm: Op
     assert seen_prompt
 
 
-async def test_rewrite_sees_score_and_failing_transcript() -> None:
-    seen: list[str] = []
+def _known(genome: WorkflowGenome, score: float, failures: Sequence[tuple[str, str]]) -> Known:
+    """What the engine would tell of ``genome``: ``score`` over four items, two failed as given."""
+    failed = [ItemResult((0.0,), info={"failure": kind, "excerpt": text}) for kind, text in failures]
+    results = (*failed, *(ItemResult((1.0,)) for _ in range(4 - len(failed))))
+    return Known(genome, (score,), 4, results)
 
-    class Echo(_Scripted):
-        async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
-            seen.append(request.messages[-1].content)
-            return await super().complete(request, on_token=on_token)
 
-    parent = population("qa_ensemble")[0]
-    context = OperatorContext(
+class _Echo:
+    """Keeps each prompt, then answers with nothing usable."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.inner = _Scripted(["nothing usable"])
+
+    async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        self.seen.append(request.messages[-1].content)
+        return await self.inner.complete(request, on_token=on_token)
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        return await self.inner.embed(texts, model=model)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _fed(pool: Sequence[WorkflowGenome], known: Sequence[Known], llm: _Echo) -> OperatorContext:
+    feedback = Feedback()
+    feedback.update(known)
+    return OperatorContext(
         space=search_spaces.get("qa_ensemble"),
-        llm=Echo(["nothing usable"]),
-        scores={parent.hash: 0.25},
-        transcripts={parent.hash: "Q: 2+2? A: 5 (wrong)"},
+        llm=llm,
+        scores=feedback.scores,
+        items=feedback.items,
+        transcripts=feedback.excerpts,
+        summaries=feedback.summaries,
     )
+
+
+async def test_rewrite_shows_the_score_its_items_the_informative_failure_and_the_archive() -> None:
+    pool = population("qa_ensemble")
+    parent, better = pool[0], pool[1]
+    wrong = "problem q/7\nfailed: assert candidate(2) == 4\nAssertionError"
+    known = [
+        _known(parent, 0.25, [("timeout", "problem q/1\nfailed: ran out of time"), ("wrong", wrong)]),
+        _known(better, 0.75, []),
+        _known(pool[2], -FAILED, [("error", "problem q/3\nfailed: NameError")]),  # failed: no score
+    ]
+    llm = _Echo()
+    context = _fed(pool, known, llm)
     assert await llm_rewrite([parent], random.Random(0), context) == []
-    assert "0.25" in seen[0]
-    assert "A: 5 (wrong)" in seen[0]
+    [prompt] = llm.seen
+    assert "scored 0.25 on 4 items." in prompt
+    assert wrong in prompt  # a wrong answer beats the timeout of an earlier item
+    assert "ran out of time" not in prompt
+    archive = prompt[prompt.index("so far:") :].splitlines()[1:3]
+    assert archive[0].startswith(f"- {better.hash[:8]} score 0.75 on 4 items · seed")
+    assert archive[1].startswith(f"- {parent.hash[:8]} score 0.25 on 4 items")
+    assert pool[2].hash[:8] not in prompt
+
+
+async def test_lmx_shows_its_parents_best_first_with_scores_and_items() -> None:
+    pool = population("qa_ensemble")
+    low, high = pool[0], pool[1]
+    llm = _Echo()
+    context = _fed(pool, [_known(low, 0.5, []), _known(high, 0.9, [("wrong", "problem q/2")])], llm)
+    assert await lmx_code([low, high], random.Random(0), context) == []
+    [prompt] = llm.seen
+    first = prompt.index(f"Parent 1 ({high.hash[:8]}, score 0.9 on 4 items)")
+    assert first < prompt.index(f"Parent 2 ({low.hash[:8]}, score 0.5 on 4 items)")
+    assert "Parent 1:\nproblem q/2" in prompt
+
+
+async def test_without_feedback_the_prompts_say_nothing_is_known_yet() -> None:
+    llm = _Echo()
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=llm)
+    await llm_rewrite([population("qa_ensemble")[0]], random.Random(0), context)
+    assert "scored not yet known." in llm.seen[0]
+    assert "(no failing item recorded)" in llm.seen[0]
 
 
 class _Scripted:
