@@ -3,7 +3,7 @@
 ``WorkflowScorer.score`` compiles the genome, runs it on the runtime and scores the answer in the
 sandbox. The workflow's conversation is written to the forum store; its leaf hash is the item's
 transcript. A failed item carries a short excerpt for the LLM operators in ``info`` (the problem,
-the failed assertion or error, the code produced: ``evoforum.run._excerpt``). Functions of the genome's code run in the sandbox (``Sandbox`` is the genome's code
+the failed assertion or error, the code produced: ``item_excerpt`` below). Functions of the genome's code run in the sandbox (``Sandbox`` is the genome's code
 runner), and so does the scoring code (the candidate's answer against the item's tests); nothing
 of either runs in this process. A workflow that fails on an item (the model misbehaved, a task
 failed, it ran out of time) scores 0 on it: that is the candidate's failure, not the run's.
@@ -31,6 +31,7 @@ import asyncio
 import atexit
 import contextlib
 import dataclasses
+import textwrap
 import threading
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -40,11 +41,11 @@ from typing import Any
 from evoforum.config import ExperimentConfig
 from evoforum.errors import BudgetExceeded, ConfigError, RunError, Timeout, UsageError
 from evoforum.evolve.evaluate import ItemResult, Job
+from evoforum.evolve.operators.feedback import EXCERPT, EXCERPT_CHARS, FAILURE
 from evoforum.genome import WorkflowGenome
 from evoforum.llm import Ledger, LLMClient
 from evoforum.llm.accounting import Entry, charged_to
 from evoforum.llm.budget import BudgetPool
-from evoforum.run._excerpt import item_excerpt, scoring_failure, workflow_failure
 from evoforum.run.llm import ActorBudget, Sampling, model_client
 from evoforum.run.resources import open_store
 from evoforum.sandbox import Sandbox, SandboxLimits
@@ -362,3 +363,61 @@ class Tallied:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+# -- excerpts of failed items, for the LLM operators (ItemResult.info) --------------------------
+
+CANDIDATE_FILE = "candidate.py"
+"""The file the sandbox runs scoring source from (the frames of the candidate and its tests)."""
+CODE_CHARS = 900
+FAILED_CHARS = 300
+
+
+def scoring_failure(verdict: Any) -> dict[str, str]:
+    """The excerpt fields of a scoring verdict that did not pass (none when it passed)."""
+    if verdict.ok:
+        return {}
+    if verdict.reason in ("timeout", "cpu"):
+        return {
+            FAILURE: "timeout",
+            "failed": f"the tests ran out of time ({verdict.error or verdict.reason})",
+        }
+    error = (verdict.error or verdict.reason).strip().rstrip(":")
+    kind = "wrong" if error.startswith("AssertionError") else "error"
+    example, innermost = _candidate_lines(verdict.traceback or "")
+    at = f" (at: {innermost})" if kind == "error" and innermost and innermost != example else ""
+    return {FAILURE: kind, "failed": "\n".join(filter(None, [example, error + at]))}
+
+
+def workflow_failure(error: BaseException, timeout_s: float) -> dict[str, str]:
+    """The excerpt fields of a workflow that failed before it answered (or ran out of time)."""
+    if isinstance(error, TimeoutError | Timeout):
+        return {FAILURE: "timeout", "failed": f"the workflow ran past its time limit ({timeout_s:g} s)"}
+    return {FAILURE: "error", "failed": f"{type(error).__name__}: {error}"}
+
+
+def _candidate_lines(traceback: str) -> tuple[str, str]:
+    """The source lines, in the candidate's file, of the failed assertion (the test example that
+    failed) and of the innermost frame (where an exception was raised); empty when missing."""
+    lines = traceback.splitlines()
+    found = [
+        lines[index + 1].strip()
+        for index, line in enumerate(lines[:-1])
+        if line.strip().startswith("File ") and CANDIDATE_FILE in line
+    ]
+    asserts = [line for line in found if line.startswith("assert")]
+    return (asserts[-1] if asserts else ""), (found[-1] if found else "")
+
+
+def item_excerpt(item: str, failure: dict[str, str], code: Any) -> dict[str, str]:
+    """``ItemResult.info`` entries for a failed item: its ``FAILURE`` kind and the ``EXCERPT``."""
+    if not failure:
+        return {}
+    text = code if isinstance(code, str) else ("" if code is None else str(code))
+    parts = [f"problem {item}", f"failed: {failure['failed'][:FAILED_CHARS]}"]
+    if text.strip():
+        shown = text.strip()
+        if len(shown) > CODE_CHARS:
+            shown = shown[:CODE_CHARS] + "\n# … (cut)"
+        parts.append("code produced:\n" + textwrap.indent(shown, "    ", lambda line: True))
+    return {FAILURE: failure[FAILURE], EXCERPT: "\n".join(parts)[:EXCERPT_CHARS]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from evoforum.evolve.operators.feedback import EXCERPT, EXCERPT_CHARS, FAILURE
-from evoforum.run._excerpt import item_excerpt, scoring_failure, workflow_failure
+from evoforum.run.scoring import item_excerpt, scoring_failure, workflow_failure
 from evoforum.sandbox import Sandbox, SandboxLimits
 from experiments._code import solution_source
 from experiments.quickstart import PROBLEMS

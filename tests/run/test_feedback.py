@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from evoforum.config import validate_config
-from evoforum.evolve import read_lineage
 from evoforum.evolve.cache import read_journal
+from evoforum.evolve.lineage import read_lineage
 from evoforum.llm.stub import StubServer
 from evoforum.run import run_experiment
 
