@@ -92,7 +92,7 @@ class WorkflowScorer:
             except UsageError as error:  # an invalid genome fails as a candidate, not as the run
                 return ItemResult((), error=f"{type(error).__name__}: {error}"[:2000])
         llm = self.llm
-        client = Sampling(llm, seed=seed, model=self.model) if llm is not None else None
+        client = Sampling(llm, seed=seed, item=item, model=self.model) if llm is not None else None
         written = _Written(self.forum)
         runtime = Runtime(forum=written, llm=client)
         transcripts: tuple[str, ...] = ()
