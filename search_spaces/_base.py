@@ -61,6 +61,11 @@ class SearchSpace(ABC):
     blocks: BuildingBlocks
     constraints: Constraints
 
+    def __init__(self, examples: Sequence[tuple[str, str]] | None = None) -> None:
+        """``examples``: solved train items ``(problem, solution)`` for few-shot prompts; this
+        space shows none (spaces that do override this)."""
+        del examples
+
     @abstractmethod
     def seeds(self) -> tuple[WorkflowGenome, ...]:
         """Hand-written starting genomes."""

@@ -114,6 +114,20 @@ TEST_PROMPT = (
 SELECTORS = ("select_by_examples", "select_by_vote", "select_by_tests")
 """The tools that pick one of k drafts (see ``search_spaces._select_tools``)."""
 EXAMPLE_INTRO = "A solved example:\n\n"
+BUILT_IN_EXAMPLES = (
+    (
+        'def count_vowels(text: str) -> int:\n    """The number of vowels (a, e, i, o, u) in text, any case.\n\n'
+        '    >>> count_vowels("Hello")\n    2\n    """\n',
+        'def count_vowels(text: str) -> int:\n    return sum(1 for c in text.lower() if c in "aeiou")\n',
+    ),
+    (
+        'def running_max(numbers: list) -> list:\n    """The largest number seen so far, at each position.\n\n'
+        '    >>> running_max([1, 3, 2, 5])\n    [1, 3, 3, 5]\n    """\n',
+        "def running_max(numbers: list) -> list:\n    result = []\n    for n in numbers:\n"
+        "        result.append(n if not result else max(result[-1], n))\n    return result\n",
+    ),
+)
+"""Solved problems the space shows when its experiment gives none (``CodeWriting(examples=)``)."""
 
 
 def few_shot(examples: Sequence[tuple[str, str]]) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from evoforum.genome import Constraints, GuardSpec, PredicateSpec, WorkflowGenom
 from search_spaces._base import SearchSpace, chance, pick, system_prompt
 from search_spaces._code_genomes import (
     BLOCKS,
+    BUILT_IN_EXAMPLES,
     FIX_PROMPT,
     MODEL,
     PLAN_PROMPT,
@@ -63,7 +64,8 @@ DRAW_TEMPERATURES = (0.5, 0.8, 1.0)
 class CodeWriting(SearchSpace):
     """A single call, best-of-k, or a write -> fix loop that keeps the best code, optionally after
     a plan; ``examples`` (solved train problems, ``(problem, solution)``) are the few-shot blocks a
-    writer prompt may begin with (``BuildingBlocks.examples``; ``mut_examples`` adds or drops one)."""
+    writer prompt may begin with (``BuildingBlocks.examples``; ``mut_examples`` adds or drops one);
+    None: two small built-in ones."""
 
     name = "code_writing"
     constraints = Constraints(
@@ -75,8 +77,9 @@ class CodeWriting(SearchSpace):
         allowed_imports=("ast", "doctest", "re", "json", "math", "signal"),
     )
 
-    def __init__(self, examples: Sequence[tuple[str, str]] = ()) -> None:
-        self.blocks = BLOCKS.model_copy(update={"examples": few_shot(examples)})
+    def __init__(self, examples: Sequence[tuple[str, str]] | None = None) -> None:
+        chosen = BUILT_IN_EXAMPLES if examples is None else examples
+        self.blocks = BLOCKS.model_copy(update={"examples": few_shot(chosen)})
 
     def seeds(self) -> tuple[WorkflowGenome, ...]:
         """0: write, then repair twice at most; 1: write, then two fresh attempts told which
