@@ -112,6 +112,11 @@ class Experiment:
         """Which seeds of the search space start the population (None: all)."""
         return None
 
+    def examples(self) -> tuple[tuple[str, str], ...]:
+        """Solved **train** items ``(problem, solution)`` the search space may show its models
+        as few-shot examples (none by default)."""
+        return ()
+
     # -- custom experiments --------------------------------------------------------------------
 
     def problem(self) -> Problem:

@@ -73,6 +73,11 @@ class CodeExperiment(Experiment):
     def score(self, item: str, output: Any) -> tuple[str, str]:
         return solution_source(self.problems[item], output), "__evoforum_score"
 
+    def examples(self) -> tuple[tuple[str, str], ...]:
+        """The first two train problems that have a canonical solution, solved."""
+        solved = [self.problems[i] for i in self.splits().train if self.problems[i].canonical_solution]
+        return tuple((p.prompt, p.prompt + p.canonical_solution) for p in solved[:2])
+
     def seed_indices(self) -> tuple[int, ...] | None:
         seeds = self.option("seeds", None)
         return tuple(int(s) for s in seeds) if seeds is not None else None

@@ -39,6 +39,9 @@ class BuildingBlocks(Frozen):
     agent_templates: tuple[LLMAgentSpec, ...] = ()
     tools: dict[str, str] = Field(default_factory=dict)
     task_templates: tuple[TaskSpec, ...] = ()
+    examples: tuple[str, ...] = ()
+    """Few-shot blocks (solved train problems) a prompt may begin with, each ended by a blank line
+    there (``mut_examples`` adds or drops one)."""
 
     def agent(self, template: str, /, **changes: Any) -> LLMAgentSpec:
         """The agent template called ``template``, with ``changes``."""
@@ -57,6 +60,11 @@ class SearchSpace(ABC):
     name: str
     blocks: BuildingBlocks
     constraints: Constraints
+
+    def __init__(self, examples: Sequence[tuple[str, str]] | None = None) -> None:
+        """``examples``: solved train items ``(problem, solution)`` for few-shot prompts; this
+        space shows none (spaces that do override this)."""
+        del examples
 
     @abstractmethod
     def seeds(self) -> tuple[WorkflowGenome, ...]:

@@ -6,6 +6,8 @@ fenced blocks, so a fence is matched with a repeat (a backtick, ``{3,}`` times) 
 
 from __future__ import annotations
 
+from search_spaces._select_tools import SELECT_DEPENDS, SELECT_TOOLS
+
 HEADER = """
 import ast
 import doctest
@@ -263,6 +265,7 @@ def has_passed(report: dict) -> bool:
     """Whether every example passed."""
     return bool(report.get("passed"))
 ''',
+    **SELECT_TOOLS,
 }
 
 DEPENDS = {
@@ -270,6 +273,7 @@ DEPENDS = {
     "check_code": ("_program", "_limited", "_as_value", "_stated_examples", "_same", "_report"),
     "keep_better": ("check_code",),
     "failure_report": ("failure_hints",),
+    **SELECT_DEPENDS,
 }
 """The helpers each tool calls (``tools_for`` adds them)."""
 

@@ -113,7 +113,8 @@ def render(node: Node, depth: int = 0, head: str = "", tail: str = "") -> list[s
             return [one]
         return [pad + head + "(", *(pad + INDENT + string(p) for p in pieces), pad + ")" + tail]
     if isinstance(node, Suffixed):
-        return render(node.target, depth, head, node.suffix + tail)
+        hugged = _split_suffix(node, pad + head, tail)
+        return hugged or render(node.target, depth, head, node.suffix + tail)
     if isinstance(node, Chain):
         lines = [pad + head + "("]
         for index, part in enumerate(node.parts):
@@ -123,6 +124,20 @@ def render(node: Node, depth: int = 0, head: str = "", tail: str = "") -> list[s
     for item in node.items:
         lines.extend(render(item.node, depth + 1, item.head, ","))
     return [*lines, pad + node.close + tail]
+
+
+def _split_suffix(node: Suffixed, start: str, tail: str) -> list[str] | None:
+    """``(a >> b).build(inputs=[...])`` split inside the suffix's call, as ``ruff format`` does
+    first (its right-hand split) when the chain and the opening bracket fit on one line and the
+    arguments on the next; None otherwise."""
+    opened = node.suffix.find("(")
+    if not isinstance(node.target, Chain) or opened < 0 or not node.suffix.endswith(")"):
+        return None
+    first = start + "(" + flat(node.target) + ")" + node.suffix[: opened + 1]
+    middle = start[: len(start) - len(start.lstrip())] + INDENT + node.suffix[opened + 1 : -1]
+    if len(first) > WIDTH or len(middle) > WIDTH:
+        return None
+    return [first, middle, start[: len(start) - len(start.lstrip())] + ")" + tail]
 
 
 def call(name: str, args: list[Item], *, always_break: bool = False) -> Seq:

@@ -5,6 +5,14 @@ of the genome's code (function agents, predicate guards) are never executed in t
 go through a ``CodeRunner`` (default ``UnconfinedRunner``), so every compiled task runs on the
 asyncio executor whatever executor the genome names (the name is kept for exported code).
 LLM tools are checked by validation but not offered to the model: the LLM layer has no tool calls.
+
+Sampling seeds. An agent with a temperature above 0 asks with a *call-site* seed
+(``call_seed``): a hash of the task's path (the states above it, then its name) and the attempt
+(how often that task has asked in this run: a state machine's repeated visits to a state are
+attempts). Two draft tasks of one prompt, or two attempts of one fix, thus send different
+requests; the same run asks the same requests again. A model client may combine that seed with the
+run's and the item's (``evoforum.run.llm.Sampling`` does). Greedy agents (temperature 0) send no
+seed: their answer does not depend on it, and one request serves every genome that asks it.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from evoforum.flow import (
     dag,
     providers,
 )
+from evoforum.flow.depends import provider
 from evoforum.genome.agents import PLACEHOLDER, FunctionAgentSpec, LLMAgentSpec, placeholders
 from evoforum.genome.code_runner import CodeRunner, UnconfinedRunner
 from evoforum.genome.flows import (
@@ -39,9 +48,10 @@ from evoforum.genome.flows import (
     TaskSpec,
 )
 from evoforum.genome.model import WorkflowGenome
+from evoforum.hashing import digest
 from evoforum.llm import LLMClient, chat_request
 
-__all__ = ["CodeRunner", "UnconfinedRunner", "ask", "render_prompt", "to_workflow"]
+__all__ = ["CodeRunner", "UnconfinedRunner", "ask", "call_seed", "render_prompt", "to_workflow"]
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
@@ -55,8 +65,19 @@ def render_prompt(template: str, values: Mapping[str, Any]) -> str:
     return "\n\n".join(part for part in [text, *rest] if part)
 
 
+def call_seed(path: str, attempt: int) -> int:
+    """The sampling seed of a call site: the task ``path`` (``"state/task"``) and its ``attempt``
+    in the run (0, 1, ...); 31 bits, so any server takes it."""
+    return int(digest([path, attempt], domain="call-seed")[:8], 16) & 0x7FFFFFFF
+
+
 async def ask(llm: LLMClient, agent: LLMAgentSpec, **values: Any) -> Any:
     """One call of an LLM agent: its answer text, or a dict when it has an output schema."""
+    return await _ask(llm, agent, values, None)
+
+
+async def _ask(llm: LLMClient, agent: LLMAgentSpec, values: Mapping[str, Any], seed: int | None) -> Any:
+    """``ask`` with the call-site ``seed`` (None: the request names no seed)."""
     schema = agent.output_schema
     request = chat_request(
         agent.model,
@@ -64,6 +85,7 @@ async def ask(llm: LLMClient, agent: LLMAgentSpec, **values: Any) -> Any:
         system=agent.system_prompt or None,
         schema=schema.json_schema if schema is not None else None,
         temperature=agent.temperature,
+        seed=seed,
     )
     if schema is not None:
         request = request.model_copy(update={"schema_name": schema.name})
@@ -84,7 +106,13 @@ def to_workflow(
 ) -> CompiledFlow | CompiledMachine:
     """The runnable workflow of a valid ``genome``: ``await runtime.run(compiled, inputs)``."""
     genome.validate_all()
-    return _Compiler(genome, runner or UnconfinedRunner()).body(genome.entry)
+    return _Compiler(genome, runner or UnconfinedRunner()).body(genome.entry, ())
+
+
+@provider(scope="run")
+def call_counts() -> dict[str, int]:
+    """How often each task path has asked the model so far in this run (its next attempt)."""
+    return {}
 
 
 class _Compiler:
@@ -92,14 +120,14 @@ class _Compiler:
         self.genome = genome
         self.runner = runner
 
-    def body(self, body: DagSpec | MachineSpec) -> CompiledFlow | CompiledMachine:
-        return self.dag(body) if isinstance(body, DagSpec) else self.machine(body).build()
+    def body(self, body: DagSpec | MachineSpec, trail: tuple[str, ...]) -> CompiledFlow | CompiledMachine:
+        return self.dag(body, trail) if isinstance(body, DagSpec) else self.machine(body, trail).build()
 
-    def machine(self, spec: MachineSpec) -> StateMachine:
+    def machine(self, spec: MachineSpec, trail: tuple[str, ...]) -> StateMachine:
         states = {
-            state.name: self.machine(state.body)
+            state.name: self.machine(state.body, (*trail, state.name))
             if isinstance(state.body, MachineSpec)
-            else self.dag(state.body)
+            else self.dag(state.body, (*trail, state.name))
             for state in spec.states
         }
         transitions = [Transition(t.source, t.target, when=self.guard(t.guard)) for t in spec.transitions]
@@ -120,10 +148,11 @@ class _Compiler:
 
         return predicate
 
-    def dag(self, spec: DagSpec) -> CompiledFlow:
+    def dag(self, spec: DagSpec, trail: tuple[str, ...]) -> CompiledFlow:
         outputs = {task.name: task.output_name for task in spec.tasks}
         tasks: dict[str, Task[Any]] = {
-            t.name: Task(self.function(t, outputs), t.name, t.output_name) for t in spec.tasks
+            t.name: Task(self.function(t, outputs, "/".join((*trail, t.name))), t.name, t.output_name)
+            for t in spec.tasks
         }
         edges = {
             (w.source.task, t.name)
@@ -142,7 +171,7 @@ class _Compiler:
         flow = dag(*tasks.values(), edges=[(tasks[u], tasks[v]) for u, v in sorted(edges)])
         return flow.build(inputs=sorted(declared))
 
-    def function(self, spec: TaskSpec, outputs: Mapping[str, str]) -> Callable[..., Any]:
+    def function(self, spec: TaskSpec, outputs: Mapping[str, str], path: str) -> Callable[..., Any]:
         agent = self.genome.agent(spec.agent)
         wires = [
             (w.parameter, outputs[w.source.task], w.source.field)
@@ -155,7 +184,12 @@ class _Compiler:
         async def run(**values: Any) -> Any:
             kwargs = {parameter: _field(values[source], key) for parameter, source, key in wires}
             if isinstance(agent, LLMAgentSpec):
-                return await ask(values["llm"], agent, **kwargs)
+                seed = None
+                if agent.temperature > 0:
+                    counts = values["_call_counts"]
+                    attempt = counts[path] = counts.get(path, -1) + 1
+                    seed = call_seed(path, attempt)
+                return await _ask(values["llm"], agent, kwargs, seed)
             assert isinstance(agent, FunctionAgentSpec)
             return await asyncio.to_thread(runner.run, code, agent.function, [], kwargs)
 
@@ -166,6 +200,10 @@ class _Compiler:
         if isinstance(agent, LLMAgentSpec):
             default = Depends(providers.llm)
             parameters.append(inspect.Parameter("llm", inspect.Parameter.KEYWORD_ONLY, default=default))
+            counted = Depends(call_counts)
+            parameters.append(
+                inspect.Parameter("_call_counts", inspect.Parameter.KEYWORD_ONLY, default=counted)
+            )
         run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         run.__name__ = run.__qualname__ = spec.name
         return run

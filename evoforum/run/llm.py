@@ -3,7 +3,10 @@
 ``Cached`` sits on top of a recording client: a request answered before (in this run, a killed
 run being resumed, or any run sharing the store) is served from the record at no cost; anything
 else is asked and recorded. ``Sampling`` is what one workflow run or operator call sees: it sets
-the model name, a sampling seed and a token cap on every request, and counts tokens.
+the model name, a sampling seed and a token cap on every request, and counts tokens. A request that
+names a call-site seed (``evoforum.genome.runnable.call_seed``: task path and attempt) is sent with
+that seed mixed with the run's seed and the item's id, so k samples of one prompt differ, and the
+same run asks the same requests (whose hashes, seed included, key the record and the cache).
 ``llm_settings`` and ``model_client`` make the run's client (the driver's, or a Ray worker's) from
 the experiment config.
 
@@ -27,6 +30,7 @@ from typing import Any
 
 from evoforum.config import ExperimentConfig
 from evoforum.errors import BackendError, BudgetExceeded, UsageError
+from evoforum.evolve.rng import derive_seed
 from evoforum.llm import Budget, Completion, Ledger, LLMClient, Recording, TokenSink
 from evoforum.llm.accounting import Price, PriceTable
 from evoforum.llm.budget import Account, BudgetPool
@@ -54,21 +58,33 @@ class Cached(Wrapper):
 
 
 class Sampling(Wrapper):
-    """Sets ``model`` (when given), ``seed`` and a ``max_tokens`` cap on each request; counts tokens."""
+    """Sets ``model`` (when given), the seed and a ``max_tokens`` cap on each request; counts tokens.
+
+    The seed is ``seed`` for a request that names none, else ``sampling_seed(seed, item, its
+    seed)``."""
 
     def __init__(
-        self, inner: LLMClient, *, seed: int, model: str | None = None, max_tokens: int = 512
+        self,
+        inner: LLMClient,
+        *,
+        seed: int,
+        item: str = "",
+        model: str | None = None,
+        max_tokens: int = 512,
     ) -> None:
         super().__init__(inner)
         self.seed = seed
+        self.item = item
         self.model = model
         self.max_tokens = max_tokens
         self.tokens = 0
         self.calls = 0
 
     async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        site = request.params.seed
+        seed = self.seed if site is None else sampling_seed(self.seed, self.item, site)
         params = request.params.model_copy(
-            update={"seed": self.seed, "max_tokens": request.params.max_tokens or self.max_tokens}
+            update={"seed": seed, "max_tokens": request.params.max_tokens or self.max_tokens}
         )
         # a fresh request, not model_copy: the copy would keep the cached hash of the original
         request = ChatRequest(
@@ -85,6 +101,11 @@ class Sampling(Wrapper):
 
     async def aclose(self) -> None:
         return None  # the shared client below is closed by its owner
+
+
+def sampling_seed(run_seed: int, item: str, site: int) -> int:
+    """The seed a call is sent with: (run seed, item, call-site seed) hashed to 31 bits."""
+    return derive_seed(run_seed, item, site) & 0x7FFFFFFF
 
 
 def model_client(

@@ -152,7 +152,9 @@ def design(config: ExperimentConfig) -> Design:
     import search_spaces
     from evoforum.codegen import export
 
-    space = search_spaces.get(config.search_space.name)
+    space = search_spaces.get(
+        config.search_space.name, experiment.examples() or None
+    )  # few-shot: train items
     if config.search_space.options:
         raise ConfigError("search_space.options: the search spaces take no options yet")
     extra = [o for o in config.algorithm.objectives[1:] if o != "cost"]

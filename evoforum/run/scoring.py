@@ -96,7 +96,7 @@ class WorkflowScorer:
                 failed = f"{type(error).__name__}: {error}"[:2000]
                 return ItemResult((), error=failed, info=item_excerpt(item, workflow_failure(error, 0), None))
         llm = self.llm
-        client = Sampling(llm, seed=seed, model=self.model) if llm is not None else None
+        client = Sampling(llm, seed=seed, item=item, model=self.model) if llm is not None else None
         written = _Written(self.forum)
         runtime = Runtime(forum=written, llm=client)
         transcripts: tuple[str, ...] = ()

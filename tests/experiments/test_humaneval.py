@@ -48,5 +48,5 @@ async def test_canonical_solutions_pass_the_examples_check_code_finds(task: str)
 
 def test_the_baseline_is_the_spaces_single_call_seed() -> None:
     seeds = search_spaces.get("code_writing").seeds()
-    assert single_call().hash == seeds[-1].hash
+    assert single_call().hash == seeds[2].hash  # seed 2: a population of 3 starts with it
     assert single_call().metadata.origin == {"baseline": "single_call"}

@@ -73,7 +73,8 @@ def cx_agents(parents: Sequence[WorkflowGenome], rng: random.Random, context: Op
 def cx_tasks(parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext) -> Children:
     """Sub-DAG crossover: in a DAG of each parent, every task both have (by name) and that reads
     the same upstream tasks in both is taken from the other parent with probability one half
-    (its agent, wiring and executor come along)."""
+    (its wiring and executor come along, and its LLM agent: the donor's prompts and temperature
+    replace the receiver's agent of that name)."""
     a, b = parents[0], parents[1]
     pairs = [
         (ta, da, tb, db)
@@ -93,7 +94,17 @@ def cx_tasks(parents: Sequence[WorkflowGenome], rng: random.Random, context: Ope
         return []
     new_a = DagSpec(tasks=tuple(from_b[t.name] if t.name in chosen else t for t in dag_a.tasks))
     new_b = DagSpec(tasks=tuple(from_a[t.name] if t.name in chosen else t for t in dag_b.tasks))
-    return [bring(e.with_body(a, trail_a, new_a), b), bring(e.with_body(b, trail_b, new_b), a)]
+    one = _with_agents(bring(e.with_body(a, trail_a, new_a), b), b, {from_b[n].agent for n in chosen})
+    two = _with_agents(bring(e.with_body(b, trail_b, new_b), a), a, {from_a[n].agent for n in chosen})
+    return [one, two]
+
+
+def _with_agents(receiver: WorkflowGenome, donor: WorkflowGenome, names: set[str]) -> WorkflowGenome:
+    """``receiver`` with the donor's LLM agents called ``names`` in place of its own."""
+    for agent in e.llm_agents(donor):
+        if agent.name in names and any(a.name == agent.name for a in receiver.agents):
+            receiver = e.with_agent(receiver, agent)
+    return receiver
 
 
 @operator("cx_states", arity=2)

@@ -3,9 +3,16 @@
 from evoforum.evolve.operators.code_gp import gp_constant, gp_crossover, gp_subtree
 from evoforum.evolve.operators.crossover import cx_agents, cx_states, cx_tasks
 from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module
-from evoforum.evolve.operators.machines import mut_add_state, mut_remove_state, mut_transition
+from evoforum.evolve.operators.machines import (
+    mut_add_state,
+    mut_guard_value,
+    mut_remove_state,
+    mut_transition,
+)
 from evoforum.evolve.operators.structural import (
     mut_add_task,
+    mut_examples,
+    mut_fan_out,
     mut_prompt,
     mut_remove_task,
     mut_rewire,
@@ -25,6 +32,9 @@ STRUCTURAL = (
     mut_add_state,
     mut_remove_state,
     mut_transition,
+    mut_guard_value,
+    mut_examples,
+    mut_fan_out,
     cx_agents,
     cx_tasks,
     cx_states,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from evoforum.evolve.operators import _edit as e
 from evoforum.evolve.operators.base import Children, operator
 from evoforum.evolve.operators.context import OperatorContext
-from evoforum.genome import DagSpec, MachineSpec, StateSpec, TransitionSpec, WorkflowGenome
+from evoforum.genome import CompareSpec, DagSpec, MachineSpec, StateSpec, TransitionSpec, WorkflowGenome
 from evoforum.graphs import reachable
 
 
@@ -142,3 +142,44 @@ def _well_formed(names: Sequence[str], initial: str, transitions: Sequence[Trans
         backward[t.target].add(t.source)
     finals = [name for name in names if not forward[name]]
     return bool(finals) and reachable([initial], forward) == set(names) == reachable(finals, backward)
+
+
+@operator("mut_guard_value")
+def mut_guard_value(
+    parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext
+) -> Children:
+    """One number a transition guard compares with (an attempt limit, a pass threshold) moved a
+    little: an integer by 1 or 2 (never below 0), a float by up to a fifth of itself (never
+    below 0). A raised limit raises the machine's step limit as much, so the loop can use it."""
+    genome = parents[0]
+    sites = [
+        (trail, m, i)
+        for trail, m in e.machines(genome)
+        for i, t in enumerate(m.transitions)
+        if isinstance(t.guard, CompareSpec) and _number(t.guard.value)
+    ]
+    site = e.choose(rng, sites)
+    if site is None:
+        return []
+    trail, machine, index = site
+    transition = machine.transitions[index]
+    guard = transition.guard
+    assert isinstance(guard, CompareSpec)
+    assert isinstance(guard.value, int | float)
+    old = guard.value
+    new: int | float
+    if isinstance(old, int):
+        new = max(0, old + rng.choice((-2, -1, 1, 2)))
+    else:
+        new = round(max(0.0, old * (1.0 + rng.uniform(-0.2, 0.2)) + rng.uniform(-0.05, 0.05)), 3)
+    if new == old:
+        return []
+    moved = transition.model_copy(update={"guard": guard.model_copy(update={"value": new})})
+    transitions = (*machine.transitions[:index], moved, *machine.transitions[index + 1 :])
+    steps = machine.max_steps + max(0, int(new - old)) if isinstance(new, int) else machine.max_steps
+    changed = machine.model_copy(update={"transitions": transitions, "max_steps": steps})
+    return [e.with_body(genome, trail, changed)]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

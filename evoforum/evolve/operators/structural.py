@@ -17,14 +17,20 @@ from evoforum.genome import (
     DagSpec,
     FromInputSpec,
     FromTaskSpec,
+    FunctionAgentSpec,
     LLMAgentSpec,
     TaskSpec,
     WireSpec,
     WorkflowGenome,
 )
+from evoforum.genome._code import read_code
 
 DEFAULT_TEMPERATURES = (0.0, 0.2, 0.5, 0.8)
 REFINE_PROMPT = "Improve this answer. Keep what is right, fix what is wrong.\n\n{text}"
+REFINE_TASK_PROMPT = (
+    "The task:\n\n{%s}\n\nImprove this answer to it. Keep what is right, fix what is wrong.\n\n{text}"
+)
+"""A refiner that also reads a workflow input (``%s``: its name)."""
 
 
 def _blocks(context: OperatorContext, name: str) -> tuple[object, ...]:
@@ -109,7 +115,9 @@ def mut_swap_agent(
 
 @operator("mut_add_task")
 def mut_add_task(parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext) -> Children:
-    """A new refining LLM task inserted after an LLM task; its consumers read the refined text."""
+    """A new refining LLM task inserted after an LLM task; its consumers read the refined text.
+    Half the time (when the workflow has inputs) the refiner also reads one of them (``problem``,
+    say), so it can tell right from wrong."""
     genome = parents[0]
     llm = {a.name: a for a in e.llm_agents(genome) if a.output_schema is None}
     sites = [(trail, dag, t) for trail, dag in e.dags(genome) for t in dag.tasks if t.agent in llm]
@@ -124,18 +132,25 @@ def mut_add_task(parents: Sequence[WorkflowGenome], rng: random.Random, context:
     system = template.system_prompt
     if fragments:
         system = (system + " " + fragments[rng.randrange(len(fragments))]).strip()
+    inputs = [WireSpec(parameter="text", source=FromTaskSpec(task=task.name))]
+    prompt = REFINE_PROMPT
+    readable = [value for value in genome.inputs if value != "text"]
+    if readable and rng.random() < 0.5:
+        read = readable[rng.randrange(len(readable))]
+        inputs.append(WireSpec(parameter=read, source=FromInputSpec(name=read)))
+        prompt = REFINE_TASK_PROMPT % read
     agent = LLMAgentSpec(
         name=agent_name,
         model=template.model,
         system_prompt=system,
-        prompt=REFINE_PROMPT,
+        prompt=prompt,
         temperature=template.temperature,
     )
     sink = not e.consumers(dag, task.name)
     refine = TaskSpec(
         name=name,
         agent=agent_name,
-        inputs=(WireSpec(parameter="text", source=FromTaskSpec(task=task.name)),),
+        inputs=tuple(inputs),
         output=task.output_name if sink and task.output_name != task.name else None,
     )
     tasks: list[TaskSpec] = []
@@ -225,3 +240,81 @@ def _downstream(dag: DagSpec, name: str) -> set[str]:
                 found.add(reader.name)
                 frontier.append(reader.name)
     return found
+
+
+@operator("mut_examples")
+def mut_examples(parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext) -> Children:
+    """One LLM agent's prompt drops a few-shot example of the space (``BuildingBlocks.examples``:
+    solved train problems) it begins with, or begins with one more."""
+    genome = parents[0]
+    examples = [str(x) for x in _blocks(context, "examples")]
+    agent = e.choose(rng, e.llm_agents(genome))
+    if agent is None or not examples:
+        return []
+    present = [x for x in examples if agent.prompt.startswith(x + "\n\n") or f"\n\n{x}\n\n" in agent.prompt]
+    absent = [x for x in examples if x not in present]
+    if present and (not absent or rng.random() < 0.5):
+        dropped = present[rng.randrange(len(present))]
+        prompt = agent.prompt.replace(dropped + "\n\n", "", 1)
+    elif absent:
+        prompt = absent[rng.randrange(len(absent))] + "\n\n" + agent.prompt
+    else:
+        return []
+    return [e.with_agent(genome, agent.model_copy(update={"prompt": prompt}))]
+
+
+@operator("mut_fan_out")
+def mut_fan_out(parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext) -> Children:
+    """k samples become k + 1 or k - 1: an LLM task sampled above temperature 0 whose reader is a
+    function taking any number of keywords (a selector of drafts) gets a twin read under a new
+    name, or (with a twin already) loses one."""
+    genome = parents[0]
+    functions = read_code(genome.code).functions
+    hot = {a.name for a in e.llm_agents(genome) if a.temperature > 0}
+    variadic = {
+        a.name
+        for a in genome.agents
+        if isinstance(a, FunctionAgentSpec) and a.function in functions and functions[a.function].variadic
+    }
+    sites = []
+    for trail, dag in e.dags(genome):
+        for reader in dag.tasks:
+            if reader.agent not in variadic:
+                continue
+            fed = {
+                w.source.task
+                for w in reader.inputs
+                if isinstance(w.source, FromTaskSpec) and w.source.field is None
+            }
+            drafts = [t for t in dag.tasks if t.agent in hot and t.name in fed]
+            if drafts:
+                sites.append((trail, dag, reader, drafts))
+    site = e.choose(rng, sites)
+    if site is None:
+        return []
+    trail, dag, reader, drafts = site
+    if len(drafts) > 1 and rng.random() < 0.5:
+        gone = drafts[rng.randrange(len(drafts))]
+        inputs = tuple(
+            w
+            for w in reader.inputs
+            if not (isinstance(w.source, FromTaskSpec) and w.source.task == gone.name)
+        )
+        tasks = tuple(
+            reader.model_copy(update={"inputs": inputs}) if t.name == reader.name else t
+            for t in dag.tasks
+            if t.name != gone.name
+        )
+        return [e.with_body(genome, trail, DagSpec(tasks=tasks))]
+    model = drafts[rng.randrange(len(drafts))]
+    taken = e.used_names(genome) | {w.parameter for w in reader.inputs}
+    twin = model.model_copy(update={"name": e.fresh(model.name, taken), "output": None})
+    parameter = e.fresh("answer", taken | {twin.name})
+    wired = reader.model_copy(
+        update={
+            "inputs": (*reader.inputs, WireSpec(parameter=parameter, source=FromTaskSpec(task=twin.name)))
+        }
+    )
+    tasks = tuple(wired if t.name == reader.name else t for t in dag.tasks)
+    at = [t.name for t in tasks].index(model.name) + 1
+    return [e.with_body(genome, trail, DagSpec(tasks=(*tasks[:at], twin, *tasks[at:])))]

@@ -54,3 +54,27 @@ async def test_transition_children_are_valid_and_change_one_transition(space: st
     assert counts.invalid == 0
     assert counts.children == sum(kinds.values()) > 0
     assert kinds["retarget"] > 0
+
+
+async def test_mut_guard_value_moves_an_attempt_limit_and_gives_the_loop_the_steps_to_use_it() -> None:
+    from evoforum.evolve.operators.machines import mut_guard_value
+    from evoforum.genome import CompareSpec, MachineSpec
+
+    space = search_spaces.get("code_writing")
+    context = OperatorContext(space=space)
+    parent = space.seeds()[0]  # repair until passed, or attempts >= 2; max_steps 5
+    assert isinstance(parent.entry, MachineSpec)
+    limits = set()
+    for seed in range(30):
+        for child in await mut_guard_value([parent], random.Random(seed), context):
+            assert space.check(child) == []
+            assert isinstance(child.entry, MachineSpec)
+            values = [t.guard.value for t in child.entry.transitions if isinstance(t.guard, CompareSpec)]
+            attempts = next(v for v in values if not isinstance(v, bool))
+            assert isinstance(attempts, int)
+            assert 0 <= attempts <= 4
+            assert sum(v is True for v in values) == 2  # "passed == True" is no number: left alone
+            assert child.entry.max_steps == parent.entry.max_steps + max(0, attempts - 2)
+            limits.add(attempts)
+    assert limits == {0, 1, 3, 4}
+    assert await mut_guard_value([space.seeds()[2]], random.Random(0), context) == []  # no machine
