@@ -41,6 +41,8 @@ class Resources:
     urls: dict[str, str | None] = field(default_factory=dict)
     budget: RunBudget | None = None
     """The budget the driver shares with Ray workers (a run on Ray with an LLM budget only)."""
+    llm_slots: int | None = None
+    """How many requests the model server decodes at once (None: it does not say)."""
 
 
 async def open_store(url: str) -> Any:
@@ -104,10 +106,11 @@ async def open_resources(
         found.forum = Forum(found.store)
     if need_llm:
         found.model = config.llm.model or urls.llm_model
+        found.llm_slots = urls.llm_slots
         found.budget = _shared_budget(stack, config, spent)
         client, found.cached = model_client(
             config, ledger=found.ledger, store=found.store, url=urls.llm, model=found.model, spent=spent,
-            pool=found.budget,
+            pool=found.budget, slots=urls.llm_slots,
         )  # fmt: skip
         stack.push_async_callback(client.aclose)
         found.llm = found.cached or client
@@ -137,6 +140,7 @@ def model_client(
     model: str | None,
     spent: tuple[int, float] = (0, 0.0),
     pool: BudgetPool | None = None,
+    slots: int | None = None,
 ) -> tuple[LLMClient, Cached | None]:
     """The model client of a run (the driver's, or a Ray worker's) and, in ``record`` mode, the
     ``Cached`` layer on top of it that serves recorded answers; the first is the one to close.
@@ -144,7 +148,7 @@ def model_client(
     llm_config = llm_settings(config, spent)
     client = build_client(
         llm_config, ledger=ledger, rng=random.Random(config.seed), store=store, url=url, model=model,
-        pool=pool,
+        pool=pool, slots=slots,
     )  # fmt: skip
     if isinstance(client, Recording) and llm_config.mode == "record":
         return client, Cached(client, client)

@@ -246,7 +246,7 @@ def _evaluator(config: ExperimentConfig, out: Path, plan: Plan, resources: Any =
         remote = _remote_items(config, plan, resources) if plan.kind == "workflow" else None
         evaluator = RayTuneEvaluator(
             unwrap_samples(remote.score if remote is not None else plan.item_fn),
-            workers=config.evaluation.concurrency, address=config.evaluation.ray_address,
+            workers=config.evaluation.items_at_once(), address=config.evaluation.ray_address,
             min_batch=config.evaluation.batch_size, storage_path=out / "ray",
         )  # fmt: skip
         if remote is None:
@@ -254,7 +254,8 @@ def _evaluator(config: ExperimentConfig, out: Path, plan: Plan, resources: Any =
         from evoforum.run._remote import Tallied
 
         return Tallied(evaluator, resources.ledger, lambda: setattr(plan, "budget_spent", "llm_budget"))
-    return LocalEvaluator(unwrap_samples(plan.item_fn), concurrency=config.evaluation.concurrency)
+    slots = resources.llm_slots if resources is not None else None
+    return LocalEvaluator(unwrap_samples(plan.item_fn), concurrency=config.evaluation.items_at_once(slots))
 
 
 def _remote_items(config: ExperimentConfig, plan: Plan, resources: Any) -> Any:
