@@ -253,6 +253,11 @@ def memory_limit() -> dict[str, Any]:
     }
 
 
+def _progress(server: str, section: str, figures: Any) -> None:
+    """Each section on stderr as soon as it is measured (a long run cut short keeps what it has)."""
+    print(orjson.dumps({"server": server, section: figures}).decode(), file=sys.stderr, flush=True)
+
+
 def _seconds(fn: Any) -> float:
     start = time.perf_counter()
     fn()
@@ -267,9 +272,12 @@ async def measure(name: str, argv: list[str], port: int, slots: int, problems: i
         client = OpenAICompatible(f"http://127.0.0.1:{port}/v1", MODEL_NAME, timeout=900)
         try:
             report: dict[str, Any] = {"server": name, "argv": [Path(argv[0]).name, *argv[1:]], "slots": slots}
-            report["throughput"] = await throughput(client, max_tokens=64)
+            report["throughput"] = await throughput(client, max_tokens=48)
+            _progress(name, "throughput", report["throughput"])
             report["prefix"] = await prefix(client)
+            _progress(name, "prefix", report["prefix"])
             report["humaneval"] = await humaneval(client, problems, slots) if problems else None
+            _progress(name, "humaneval", report["humaneval"])
             return report
         finally:
             await client.aclose()

@@ -9,8 +9,8 @@ problem) computes only what is new. ``/props`` reports the slot count (``total_s
 client's concurrency follows it.
 
 Slots and threads come from the machine's cores (``server_settings``); ``EVOFORUM_LLM_SLOTS`` and
-``EVOFORUM_LLM_THREADS`` override them. The threads wait for work without spinning (``--poll 0``):
-spinning threads on cores that other work keeps busy slow each other down to a crawl. Weight
+``EVOFORUM_LLM_THREADS`` override them; one core is left to the run's own work, since threads
+that share busy cores slow each other down to a crawl (``server_settings``). Weight
 repacking is off (``--no-repack``): a CPU that advertises AMX inside a virtual machine that does
 not enable it crashes llama.cpp's AMX kernels (a segmentation fault on the first request).
 """
@@ -38,6 +38,8 @@ SLOTS_PER_CORE = 4
 MAX_SLOTS = 16
 CACHE_REUSE = 256
 """Shortest run of cached tokens worth reusing after a changed span of a prompt."""
+CACHE_RAM_MB = 512
+"""Host memory for prompts of idle slots, kept for later requests (llama.cpp's default is 8 GB)."""
 
 
 class ServerSettings(BaseModel):
@@ -57,12 +59,17 @@ class ServerSettings(BaseModel):
 
 
 def server_settings(env: Mapping[str, str] | None = None, cpus: int | None = None) -> ServerSettings:
-    """Threads (one per core) and slots (``SLOTS_PER_CORE`` per core, at most ``MAX_SLOTS``),
-    unless ``EVOFORUM_LLM_THREADS`` / ``EVOFORUM_LLM_SLOTS`` say otherwise."""
+    """Threads (one per core but one, which the run's own work needs) and slots (``SLOTS_PER_CORE``
+    per core, at most ``MAX_SLOTS``), unless ``EVOFORUM_LLM_THREADS`` / ``EVOFORUM_LLM_SLOTS`` say
+    otherwise.
+
+    Measured on 2 cores, 8 slots: idle, 2 threads decode 22 tokens/s for one request and 56 for
+    eight, 1 thread 12 and 29; with the cores busy (load ~7), 2 threads collapse to 0.7 and 4.2
+    (llama.cpp's threads wait for each other at every operation), 1 thread keeps 8.5 and 21."""
     env = os.environ if env is None else env
     cores = max(1, cpus if cpus is not None else os.cpu_count() or 1)
     return ServerSettings(
-        threads=_whole(env, THREADS_ENV) or cores,
+        threads=_whole(env, THREADS_ENV) or max(1, cores - 1),
         slots=_whole(env, SLOTS_ENV) or min(MAX_SLOTS, SLOTS_PER_CORE * cores),
     )
 
@@ -121,6 +128,7 @@ class LLMService(Service):
             "--ctx-size", str(settings.context),
             "--cont-batching",
             "--cache-reuse", str(CACHE_REUSE),
+            "--cache-ram", str(CACHE_RAM_MB),
             "--embeddings",
             "--pooling", "mean",
             "--no-webui",

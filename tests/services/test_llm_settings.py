@@ -20,7 +20,7 @@ from evoforum.services.llm import (
 @pytest.mark.parametrize("cores", [1, 2, 8])
 def test_the_defaults_follow_the_cores(cores: int) -> None:
     settings = server_settings({}, cpus=cores)
-    assert settings.threads == cores
+    assert settings.threads == max(1, cores - 1)  # a core for the run's own work
     assert settings.slots == min(MAX_SLOTS, SLOTS_PER_CORE * cores)
 
 
