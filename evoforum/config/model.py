@@ -97,7 +97,10 @@ class LLMSection(Section):
     api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the key")
     mode: Literal["live", "record", "replay"] = "record"
     timeout_s: PositiveFloat = 120.0
-    max_concurrency: PositiveInt = 4
+    max_concurrency: PositiveInt | None = Field(
+        default=None,
+        description="calls in flight at once; unset: as many as the model server has slots (8 if it does not say)",
+    )
     retries: int = Field(default=3, ge=0)
     prices: dict[str, PriceSection] = Field(default_factory=dict, description="per model")
 
@@ -110,11 +113,21 @@ class EvaluationSection(Section):
         default=None,
         description="a Ray cluster (host:port of its head; run on one of its nodes); unset: a local Ray",
     )
-    concurrency: PositiveInt = 2
+    concurrency: PositiveInt | None = Field(
+        default=None,
+        description="items evaluated at once (Ray: workers); unset: local, as many as the model server has slots; Ray, 2",
+    )
     batch_size: PositiveInt = Field(default=8, description="candidates per Ray Tune trial, at least")
     racing: bool = False
     timeout_s: PositiveFloat = 60.0
     memory_mb: PositiveInt = 1024
+
+    def items_at_once(self, llm_slots: int | None = None) -> int:
+        """``concurrency``, else for the local backend the model server's slots (its calls then
+        keep every slot busy), else 2."""
+        if self.concurrency is not None:
+            return self.concurrency
+        return llm_slots if self.backend == "local" and llm_slots else 2
 
 
 class RuntimeSection(Section):

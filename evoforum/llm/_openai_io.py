@@ -86,6 +86,9 @@ def openai_error(error: Exception, where: str) -> EvoforumError:
     if isinstance(error, openai.APIConnectionError):
         return LLMUnavailable(f"cannot reach the model at {where}: {error}", retryable=True, status=None)
     if isinstance(error, openai.APIStatusError):
+        overflow = context_overflow(error.body, where)
+        if overflow is not None:
+            return overflow
         status = error.status_code
         retry_after = _retry_after(error)
         retryable = status == 429 or status == 408 or status >= 500
@@ -104,6 +107,23 @@ def openai_error(error: Exception, where: str) -> EvoforumError:
         return LLMUnavailable(f"the model at {where} failed: {error}", retryable=False, status=None)
     return LLMUnavailable(
         f"unexpected failure talking to {where}: {type(error).__name__}: {error}", retryable=True, status=None
+    )
+
+
+def context_overflow(body: object, where: str) -> LLMUnavailable | None:
+    """The error for llama.cpp's ``exceed_context_size_error`` (a prompt longer than a slot's
+    context), naming both sizes; None for any other body. Asking again cannot help."""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(error, dict) or error.get("type") != "exceed_context_size_error":
+        return None
+    prompt, context = error.get("n_prompt_tokens"), error.get("n_ctx")
+    return LLMUnavailable(
+        f"the request is too long for the model at {where}: {prompt} prompt tokens, "
+        f"the context of a slot holds {context}",
+        status=400,
+        retryable=False,
+        prompt_tokens=prompt,
+        context_tokens=context,
     )
 
 

@@ -28,6 +28,7 @@ from evoforum.llm.budget import Budget, BudgetPool
 from evoforum.llm.openai_compat import OpenAICompatible
 from evoforum.llm.protocol import LLMClient
 from evoforum.llm.recording import Mode, Recording, RecordStore
+from evoforum.llm.slots import DEFAULT_CONCURRENCY, server_slots
 from evoforum.llm.wrappers import Limited, Retrying, Uniform
 
 ENV_URL, ENV_MODEL, ENV_KEY, ENV_MODE = (
@@ -52,7 +53,9 @@ class LLMConfig(BaseModel):
     attempts: int = Field(default=4, ge=1)
     base_delay: float = Field(default=0.5, ge=0)
     max_delay: float = Field(default=8.0, ge=0)
-    max_concurrent: int = Field(default=8, ge=1)
+    max_concurrent: int | None = Field(default=None, ge=1)
+    """Calls in flight at once; None: as many as the server has slots (``DEFAULT_CONCURRENCY``
+    when it does not say)."""
     max_connections: int = Field(default=128, ge=1)
     schema_mode: SchemaMode = "auto"
     """How output schemas reach the server (json_schema, llama.cpp's json_object, prompt only)."""
@@ -90,10 +93,12 @@ def build_client(
     url: str | None = None,
     model: str | None = None,
     pool: BudgetPool | None = None,
+    slots: int | None = None,
 ) -> LLMClient:
     """The standard stack: ``Recording(Retrying(Metered(Limited(OpenAICompatible))))``.
 
-    ``url``/``model`` fill in what the config leaves open (the local model's address).
+    ``url``/``model``/``slots`` fill in what the config leaves open (the local model's address
+    and how many requests it decodes at once, see ``server_slots``).
     ``Recording`` is left out in ``live`` mode; the other modes need ``store``. With ``pool``
     the calls reserve and settle in that shared budget instead of ``config.budget``.
     """
@@ -110,7 +115,7 @@ def build_client(
         max_connections=config.max_connections,
         schema_mode=config.schema_mode,
     )
-    client: LLMClient = Limited(base, config.max_concurrent)
+    client: LLMClient = Limited(base, config.max_concurrent or slots or DEFAULT_CONCURRENCY)
     client = Metered(
         client,
         ledger,
@@ -138,14 +143,19 @@ async def open_client(
     store: RecordStore | None = None,
     url: str | None = None,
     model: str | None = None,
+    slots: int | None = None,
 ) -> AsyncIterator[LLMClient]:
     """``build_client`` as an async context manager that closes its connections at the end.
+    Unless the config or ``slots`` sets the concurrency, the server is asked for its slots.
 
     The layers above (runtime, command line) start the embedded model with
     ``evoforum.services.local_services(only=["llm"])`` and pass its ``url``/``model`` here when
     the config names no URL; this layer never starts services itself.
     """
-    client = build_client(config, ledger=ledger, rng=rng, store=store, url=url, model=model)
+    base_url = config.url or url
+    if config.max_concurrent is None and slots is None and base_url is not None:
+        slots = await server_slots(base_url, api_key=config.api_key)
+    client = build_client(config, ledger=ledger, rng=rng, store=store, url=url, model=model, slots=slots)
     try:
         yield client
     finally:

@@ -402,14 +402,15 @@ def _evaluator(
     tallied into the driver's ledger."""
     evaluation = config.evaluation
     if evaluation.backend != "ray":
-        return LocalEvaluator(unwrap_samples(planned.item_fn), concurrency=evaluation.concurrency)
+        concurrency = evaluation.items_at_once(resources.llm_slots)
+        return LocalEvaluator(unwrap_samples(planned.item_fn), concurrency=concurrency)
     from evoforum.evolve import RayTuneEvaluator
 
     scorer = planned.scorer
     remote = RemoteItems.of(scorer, config, resources.urls, resources.budget) if scorer is not None else None
     evaluator = RayTuneEvaluator(
         unwrap_samples(remote.score if remote is not None else planned.item_fn),
-        workers=evaluation.concurrency,
+        workers=evaluation.items_at_once(),
         address=evaluation.ray_address,
         min_batch=evaluation.batch_size,
         storage_path=folder / folder.RAY,

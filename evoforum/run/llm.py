@@ -117,6 +117,7 @@ def model_client(
     model: str | None,
     spent: tuple[int, float] = (0, 0.0),
     pool: BudgetPool | None = None,
+    slots: int | None = None,
 ) -> tuple[LLMClient, Cached | None]:
     """The model client of a run (the driver's, or a Ray worker's) and, in ``record`` mode, the
     ``Cached`` layer on top of it that serves recorded answers; the first is the one to close.
@@ -130,6 +131,7 @@ def model_client(
         url=url,
         model=model,
         pool=pool,
+        slots=slots,
     )
     if isinstance(client, Recording) and llm_config.mode == "record":
         return client, Cached(client, client)

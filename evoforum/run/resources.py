@@ -45,6 +45,8 @@ class Resources:
     urls: dict[str, str | None] = field(default_factory=dict)
     budget: RunBudget | None = None
     """The budget the driver shares with Ray workers (a run on Ray with an LLM budget only)."""
+    llm_slots: int | None = None
+    """How many requests the model server decodes at once (None: it does not say)."""
 
     @property
     def postgres_url(self) -> str | None:
@@ -111,11 +113,20 @@ async def open_resources(
     ledger = Ledger()
     llm: LLMClient | None = None
     cached = model = budget = None
+    slots = None
     if need_llm:
         model = config.llm.model or urls.llm_model
+        slots = urls.llm_slots
         budget = _shared_budget(stack, config, spent)
         client, cached = model_client(
-            config, ledger=ledger, store=store, url=urls.llm, model=model, spent=spent, pool=budget
+            config,
+            ledger=ledger,
+            store=store,
+            url=urls.llm,
+            model=model,
+            spent=spent,
+            pool=budget,
+            slots=slots,
         )
         stack.push_async_callback(client.aclose)
         llm = cached or client
@@ -128,6 +139,7 @@ async def open_resources(
         model=model,
         urls={"postgres": urls.postgres, "llm": urls.llm},
         budget=budget,
+        llm_slots=slots,
     )
 
 

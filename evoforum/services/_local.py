@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from evoforum.llm.slots import server_slots
 from evoforum.services._health import llm_models
 from evoforum.services._manager import Manager, external_urls, select
 from evoforum.services._state import StateDir, resolve_state_dir
@@ -30,6 +31,8 @@ class ServiceURLs(BaseModel):
     """``http://127.0.0.1:PORT/v1``, OpenAI-compatible: chat completions and embeddings."""
     llm_model: str = MODEL_NAME
     """The model name to send to ``llm``."""
+    llm_slots: int | None = None
+    """How many requests ``llm`` decodes at once (its ``/props``); None when it does not say."""
 
 
 class LocalServices:
@@ -58,7 +61,8 @@ class LocalServices:
     async def start(self, only: Iterable[str] | None = None) -> ServiceURLs:
         """Make the named services (all by default) answer; their URLs."""
         urls = await self._manager.ensure(select(only))
-        return ServiceURLs(**urls, llm_model=await self.llm_model())
+        slots = await server_slots(urls["llm"]) if "llm" in urls else None
+        return ServiceURLs(**urls, llm_model=await self.llm_model(), llm_slots=slots)
 
     async def llm_model(self) -> str:
         """The model name: the one given, else ``$EVOFORUM_LLM_MODEL``, else the first one an

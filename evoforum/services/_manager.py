@@ -108,8 +108,10 @@ class Manager:
                 await self._wait_ready(service, port, process, service.start_timeout)
                 break
             except ServiceStartFailed:
-                if attempt == 0 and process.poll() is not None and not port_is_free(port):
-                    continue  # someone took the port meanwhile: start again on a new one
+                if process.poll() is not None and not port_is_free(port):
+                    if attempt == 0:
+                        continue  # someone took the port meanwhile: start again on a new one
+                    self._failed(service, f"could not listen at {service.url(port)}: the port is taken")
                 raise
         try:
             await service.after_start(self.state, port)

@@ -150,3 +150,23 @@ def test_down_never_kills_a_process_that_merely_reuses_a_recorded_pid(tmp_path: 
     finally:
         bystander.kill()
         bystander.wait()
+
+
+@pytest.mark.llm
+def test_a_killed_model_server_is_reported_and_restarted_by_the_next_up(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = cli(state, "up", "--only", "llm")
+    assert first.returncode == 0, first.stderr
+    old = record(state, "llm")["pid"]
+    try:
+        os.kill(old, 9)
+        assert wait_dead([old]) == []
+        status = cli(state, "status", "--only", "llm")
+        assert status.returncode == 3
+        assert status.stdout.split()[:2] == ["llm", "stopped"]
+        again = cli(state, "up", "--only", "llm")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.split()[:3] == ["llm", "started", first.stdout.split()[2]]  # same URL
+        assert alive(record(state, "llm")["pid"])
+    finally:
+        cli(state, "down")

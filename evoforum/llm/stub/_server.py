@@ -37,6 +37,7 @@ class StubServer:
     ``fault_rate`` is the chance of a fault, drawn uniformly from ``faults``; ``latency`` delays
     every answer; ``hang_seconds`` is how long a ``hang`` fault holds the connection silent.
     ``json_schema=False`` refuses ``response_format`` json_schema the way llama.cpp does.
+    ``slots`` answers ``GET /props`` with that ``total_slots``, as llama.cpp's server does.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class StubServer:
         model: str = "stub",
         embedding_dim: int = 64,
         json_schema: bool = True,
+        slots: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -66,6 +68,7 @@ class StubServer:
         self.model = model
         self.embedding_dim = embedding_dim
         self.json_schema = json_schema
+        self.slots = slots
         self.stats = StubStats()
         self._seen: Counter[str] = Counter()
         self._http = HttpServer(self._handle, host, port)
@@ -91,6 +94,9 @@ class StubServer:
         if method == "GET" and path in ("/v1/models", "/models"):
             data = [{"id": self.model, "object": "model", "created": 0, "owned_by": "evoforum-stub"}]
             await reply.json(200, {"object": "list", "data": data})
+            return True
+        if method == "GET" and path == "/props" and self.slots is not None:
+            await reply.json(200, {"total_slots": self.slots, "default_generation_settings": {}})
             return True
         if method == "GET" and path in ("/health", "/v1/health"):
             await reply.json(200, {"status": "ok"})
