@@ -51,4 +51,4 @@ async def test_structured_output_from_the_local_model(local_model: tuple[str, st
     await client.aclose()
     assert isinstance(answer.year, int)
     assert answer.language
-    assert client.schema_mode == "json_object"  # llama.cpp takes the schema in its json_object form
+    assert client.schema_mode == "auto"  # llama-server takes response_format json_schema as sent
