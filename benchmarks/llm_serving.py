@@ -271,7 +271,8 @@ async def measure(name: str, argv: list[str], port: int, slots: int, problems: i
         await ready(process, port, log)
         client = OpenAICompatible(f"http://127.0.0.1:{port}/v1", MODEL_NAME, timeout=900)
         try:
-            report: dict[str, Any] = {"server": name, "argv": [Path(argv[0]).name, *argv[1:]], "slots": slots}
+            shown = [Path(argv[0]).name, *("<model>" if a.endswith(".gguf") else a for a in argv[1:])]
+            report: dict[str, Any] = {"server": name, "argv": shown, "slots": slots}
             report["throughput"] = await throughput(client, max_tokens=48)
             _progress(name, "throughput", report["throughput"])
             report["prefix"] = await prefix(client)
