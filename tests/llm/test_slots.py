@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from evoforum.llm import Ledger, Limited, LLMConfig, open_client
+from evoforum.llm import Ledger, Limited
+from evoforum.llm.config import LLMConfig, open_client
 from evoforum.llm.protocol import LLMClient, Wrapper
 from evoforum.llm.slots import DEFAULT_CONCURRENCY, props_url, server_slots, slots_of
 from evoforum.llm.stub import StubServer
