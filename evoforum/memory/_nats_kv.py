@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
 from evoforum.errors import BackendError, ServiceUnavailable
 from evoforum.memory._kv import check_key
+
+KEYS_TIMEOUT_S = 10.0
+"""How long ``keys`` waits for the next entry the server said it would deliver."""
 
 
 def _translate(error: BaseException, doing: str) -> BackendError:
@@ -90,15 +94,40 @@ class NatsKV:
             raise _translate(error, f"delete {key!r}") from None
 
     async def keys(self, prefix: str = "") -> list[str]:
-        import nats.errors
-        import nats.js.errors as js_errors
+        """Every key whose last entry is a value (not a delete or purge marker), sorted.
 
+        Read through one ordered consumer over the last entry of each key, until as many entries
+        arrived as the server had to deliver when it was created (pending plus already sent).
+        nats-py's own ``keys()`` decides it is done from the pending count alone, and on a busy
+        machine, where the entries are already on their way, it ends before reading any.
+        """
+        import nats.errors
+        from nats.js import api
+
+        kv = self._kv
+        arrived: asyncio.Queue[Any] = asyncio.Queue()
+        subscription = None
+        found: list[str] = []
         try:
-            found = await self._kv.keys()
-        except js_errors.NoKeysError:
-            return []
-        except nats.errors.Error as error:
+            subscription = await kv._js.subscribe(
+                f"{kv._pre}>",
+                stream=kv._stream,
+                cb=arrived.put,
+                ordered_consumer=True,
+                deliver_policy=api.DeliverPolicy.LAST_PER_SUBJECT,
+                headers_only=True,
+            )
+            info = await subscription.consumer_info()
+            for _ in range(info.num_pending + info.delivered.consumer_seq):
+                message = await asyncio.wait_for(arrived.get(), KEYS_TIMEOUT_S)
+                if (message.headers or {}).get("KV-Operation") not in ("DEL", "PURGE"):
+                    found.append(message.subject[len(kv._pre) :])
+        except (nats.errors.Error, TimeoutError) as error:
             raise _translate(error, "list keys") from None
+        finally:
+            if subscription is not None:
+                with contextlib.suppress(Exception):  # the listing is read: the consumer may go
+                    await subscription.unsubscribe()
         return sorted(key for key in found if key.startswith(prefix))
 
     async def close(self) -> None:
