@@ -34,11 +34,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def resume_command(args: argparse.Namespace) -> int:
-    from evoforum.run import resume_experiment
+    from evoforum.run import RunFolder, resume_experiment
 
     out = Path(args.out)
-    if (out / "summary.json").exists():
-        print(f"evoforum: {out} is finished already (summary.json)", file=sys.stderr)
+    if (out / RunFolder.SUMMARY).exists():
+        print(f"evoforum: {out} is finished already ({RunFolder.SUMMARY})", file=sys.stderr)
         return 0
     _quiet()
     summary = asyncio.run(resume_experiment(out, state_dir=args.state_dir))

@@ -49,6 +49,7 @@ from evoforum.llm.budget import BudgetPool
 from evoforum.run.llm import ActorBudget, Sampling, model_client
 from evoforum.run.resources import open_store
 from evoforum.sandbox import Sandbox, SandboxLimits
+from evoforum.sandbox.sandbox import CANDIDATE_FILE
 
 ENTRIES = "llm_entries"
 _ITEM_ENTRIES: ContextVar[list[Entry] | None] = ContextVar("evoforum_item_entries", default=None)
@@ -367,8 +368,6 @@ class Tallied:
 
 # -- excerpts of failed items, for the LLM operators (ItemResult.info) --------------------------
 
-CANDIDATE_FILE = "candidate.py"
-"""The file the sandbox runs scoring source from (the frames of the candidate and its tests)."""
 CODE_CHARS = 900
 FAILED_CHARS = 300
 

@@ -21,6 +21,9 @@ from typing import Any
 from evoforum.hashing import canonical_json
 from evoforum.sandbox._reaper import Capture, Sink, call_user, kill_all
 
+CANDIDATE_FILE = "candidate.py"
+"""The file the child runs the source from (``_child`` names it too: it imports only the stdlib)."""
+
 CHILD = Path(__file__).with_name("_child.py")
 ISOLATED = ("-S", "-s", "-P", "-B")
 """The child's interpreter flags: no site, no user site, no script folder on the path, no bytecode."""
@@ -89,7 +92,7 @@ def _prepare(call: Call, uid: int | None, home: Path, result_fd: int) -> Path:
     }
     (work / "_call.json").write_bytes(canonical_json(spec))
     if call.source is not None:
-        (work / "candidate.py").write_text(call.source, encoding="utf-8")
+        (work / CANDIDATE_FILE).write_text(call.source, encoding="utf-8")
     for name, text in call.files.items():
         target = work / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from evoforum.errors import CodeRejected, ConfigError, SandboxFailure, Timeout
+from evoforum.sandbox._launch import (
+    CANDIDATE_FILE as CANDIDATE_FILE,  # re-exported: scoring reads tracebacks by it
+)
 from evoforum.sandbox._launch import Call, execute
 
 Reason = Literal[
@@ -221,7 +224,7 @@ class Sandbox:
 def _compile_problem(source: str) -> str | None:
     """Why ``source`` does not parse (it is parsed only, never compiled or run, in this process)."""
     try:
-        ast.parse(source, "candidate.py")
+        ast.parse(source, CANDIDATE_FILE)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as error:
         return f"{type(error).__name__}: {error}"
     return None
@@ -232,7 +235,7 @@ def _checked_files(files: Mapping[str, str]) -> dict[str, str]:
         path = Path(name)
         if path.is_absolute() or ".." in path.parts or not path.parts or name in _RESERVED:
             raise CodeRejected(f"sandbox file name {name!r} must be a relative path inside the folder")
-        if name == "candidate.py":
+        if name == CANDIDATE_FILE:
             raise CodeRejected("sandbox file name 'candidate.py' is taken by the source")
     return dict(files)
 

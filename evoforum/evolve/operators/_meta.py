@@ -37,7 +37,9 @@ async def mutate(
     """One mutation of ``genome`` (checked against ``OPERATOR_SPACE``) by a drawn meta-operator,
     and that meta-operator's name; None when it produced nothing valid."""
     meta = metas[rng.randrange(len(metas))]
-    context = replace(context, space=OPERATOR_SPACE, scores={}, transcripts={}, memory=None)
+    context = replace(
+        context, space=OPERATOR_SPACE, scores={}, items={}, transcripts={}, summaries={}, memory=None
+    )
     children = await vary(meta, [genome], rng, context)
     return (children[0], meta.name) if children else None
 
