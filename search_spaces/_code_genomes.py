@@ -27,8 +27,8 @@ from evoforum.genome import (
     WorkflowGenome,
 )
 from evoforum.genome.agents import PLACEHOLDER
-from search_spaces._base import BuildingBlocks, code_of, wire
-from search_spaces._code_tools import HEADER, TOOLS, tools_for
+from search_spaces._base import BuildingBlocks, wire
+from search_spaces._code_tools import TOOLS, code_for
 
 MODEL = "qwen2.5-coder-0.5b-instruct"
 
@@ -160,7 +160,7 @@ def single_call(
             BLOCKS.agent("writer", system_prompt=system, prompt=write_prompt, temperature=temperature),
             FunctionAgentSpec(name="extractor", function="extract_code"),
         ),
-        code=code_of(BLOCKS, tools_for(["extract_code"]), HEADER),
+        code=code_for(["extract_code"]),
         entry=DagSpec(tasks=(BLOCKS.task("draft"), BLOCKS.task("extract_draft"))),
         metadata=Metadata(name="single-call", origin=origin),
     )
@@ -276,7 +276,7 @@ def _genome(
     return WorkflowGenome(
         inputs=("problem",),
         agents=tuple(agents),
-        code=code_of(BLOCKS, tools_for(tools), HEADER),
+        code=code_for(tools),
         entry=entry,
         metadata=Metadata(name="code-writing", origin=origin),
     )
@@ -302,7 +302,7 @@ def sampled(
     return WorkflowGenome(
         inputs=("problem",),
         agents=tuple(agents),
-        code=code_of(BLOCKS, tools_for([selector]), HEADER),
+        code=code_for([selector]),
         entry=DagSpec(tasks=_sampled_tasks(draws, selector, ())),
         metadata=Metadata(name=f"best-of-{draws}", origin=origin),
     )

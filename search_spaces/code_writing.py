@@ -39,6 +39,7 @@ from search_spaces._code_genomes import (
     single_call,
     with_examples,
 )
+from search_spaces._code_tools import LIBRARY
 
 __all__ = [
     "BLOCKS",
@@ -74,7 +75,7 @@ class CodeWriting(SearchSpace):
         max_agents=12,
         max_code_lines=480,
         allowed_models=BLOCKS.models,
-        allowed_imports=("ast", "doctest", "re", "json", "math", "signal"),
+        allowed_imports=("ast", "doctest", "re", "json", "math", "signal", LIBRARY),
     )
 
     def __init__(self, examples: Sequence[tuple[str, str]] | None = None) -> None:

@@ -61,6 +61,15 @@ def _is_header(statement: cst.CSTNode, index: int) -> bool:
     return module == "evoforum" or module.startswith("evoforum.")
 
 
+def _is_helper(statement: cst.CSTNode) -> bool:
+    """Whether a statement of the workflow section is code that belongs to the code section: a
+    function that is not a task, or an import of anything but evoforum."""
+    if isinstance(statement, cst.FunctionDef):
+        return not statement.decorators
+    small = _small(statement)
+    return isinstance(small, cst.Import | cst.ImportFrom) and not _is_header(statement, 1)
+
+
 def _assignment(statement: cst.CSTNode) -> tuple[str, cst.BaseExpression] | None:
     small = _small(statement)
     if isinstance(small, cst.Assign) and len(small.targets) == 1:
@@ -93,9 +102,11 @@ class _Reader:
         if "METADATA" not in names[start:]:
             raise Rejected(self.module, "no `METADATA = {...}`: this is not a module exported by evoforum")
         meta_at = names.index("METADATA", start)
-        code = self._code(body[start:meta_at], body[meta_at])
+        helpers = [s for s in body[meta_at:] if _is_helper(s)]  # helpers written below METADATA
+        code = self._code(body[start:meta_at] + helpers, body[meta_at])
         for statement in body[meta_at:]:
-            self._statement(statement)
+            if not any(statement is helper for helper in helpers):
+                self._statement(statement)
         for required in ("INPUTS", "workflow"):
             if required not in self.values:
                 raise Rejected(self.module, f"no `{required} = ...` in the workflow section")

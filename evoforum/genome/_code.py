@@ -5,6 +5,9 @@ from __future__ import annotations
 import ast
 import keyword
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from evoforum.genome.library import library_source
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,11 @@ class CodeSignature:
 
 @dataclass
 class CodeFacts:
-    """Top-level names of a code module, its functions, imports, and a syntax error if any."""
+    """Top-level names of a code module, its functions, imports, and a syntax error if any.
+
+    ``functions`` holds the functions imported from a registered tool library too (see
+    ``evoforum.genome.library``); ``imports`` names such a library in full, other modules by their
+    top-level package."""
 
     error: str | None = None
     names: list[tuple[str, int]] = field(default_factory=list)
@@ -49,15 +56,31 @@ def read_code(source: str) -> CodeFacts:
         elif isinstance(node, ast.Import | ast.ImportFrom):
             if isinstance(node, ast.ImportFrom) and node.module == "__future__":
                 facts.future_line = node.lineno
+            library = _library_functions(node.module) if isinstance(node, ast.ImportFrom) else {}
             for alias in node.names:
                 bound = alias.asname or alias.name.split(".")[0]
+                if alias.name in library and library[alias.name] == facts.functions.get(bound):
+                    continue  # the same library function imported again: one binding
                 facts.names.append((bound, node.lineno))
+                if alias.name in library:
+                    facts.functions[bound] = library[alias.name]
     for inner in ast.walk(tree):
         if isinstance(inner, ast.Import):
             facts.imports.extend((alias.name.split(".")[0], inner.lineno) for alias in inner.names)
         elif isinstance(inner, ast.ImportFrom) and inner.module and inner.level == 0:
-            facts.imports.append((inner.module.split(".")[0], inner.lineno))
+            whole = library_source(inner.module) is not None
+            facts.imports.append((inner.module if whole else inner.module.split(".")[0], inner.lineno))
     return facts
+
+
+def _library_functions(module: str | None) -> dict[str, CodeSignature]:
+    source = library_source(module) if module else None
+    return {} if source is None else _functions_of(source)
+
+
+@lru_cache(maxsize=16)
+def _functions_of(source: str) -> dict[str, CodeSignature]:
+    return read_code(source).functions
 
 
 def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> CodeSignature:

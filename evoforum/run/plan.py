@@ -48,6 +48,7 @@ from evoforum.evolve.operators.feedback import Feedback
 from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module
 from evoforum.evolve.operators.operator_genomes import Transcribed, default_genomes
 from evoforum.genome import Metadata, WorkflowGenome
+from evoforum.genome.library import library_files
 from evoforum.hashing import digest
 from evoforum.llm import LLMClient
 from evoforum.memory import Database, Embedder, MemoryVectorStore, PgVectorStore, SemanticMemory
@@ -219,7 +220,7 @@ async def plan(
         design.experiment,
         llm=resources.llm,
         forum=resources.forum,
-        sandbox=Sandbox(limits),
+        sandbox=Sandbox(limits, files=library_files()),
         model=resources.model,
         timeout_s=evaluation.timeout_s,
         cost_objective="cost" in config.algorithm.objectives,

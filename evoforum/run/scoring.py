@@ -33,9 +33,9 @@ import contextlib
 import dataclasses
 import textwrap
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from evoforum.config import ExperimentConfig
@@ -194,6 +194,8 @@ class RemoteItems:
     sandbox: SandboxLimits
     timeout_s: float
     cost_objective: bool = False
+    files: Mapping[str, str] = field(default_factory=dict)
+    """Files every sandboxed call gets (the tool libraries genome code imports)."""
     budget: BudgetPool | None = None
     """The run's shared budget (``Resources.budget``), if it has an LLM budget."""
 
@@ -219,6 +221,7 @@ class RemoteItems:
             timeout_s=scorer.timeout_s,
             cost_objective=scorer.cost_objective,
             budget=budget,
+            files=scorer.sandbox.files,
         )
 
     async def score(self, genome: Any, item: str, seed: int) -> ItemResult:
@@ -296,7 +299,7 @@ class _Worker:
             experiment,
             llm=llm,
             forum=Forum(store),
-            sandbox=Sandbox(spec.sandbox),
+            sandbox=Sandbox(spec.sandbox, files=spec.files),
             model=spec.model,
             timeout_s=spec.timeout_s,
             cost_objective=spec.cost_objective,

@@ -151,7 +151,9 @@ class Sandbox:
     runs each call as a user id of its own. ``folder`` is where the parent makes working folders
     (default: ``/dev/shm`` when the child gets a tmpfs of its own, else the temporary folder).
     ``python`` must be this interpreter's installation (or a virtual environment of it): the
-    folders the child may still read are taken from it.
+    folders the child may still read are taken from it. ``files`` are written to the working
+    folder of every call (relative names; a call's own ``files`` win), for example the tool
+    libraries that genome code imports.
     """
 
     def __init__(
@@ -163,6 +165,7 @@ class Sandbox:
         env: Mapping[str, str] | None = None,
         drop_user: bool | None = None,
         folder: str | os.PathLike[str] | None = None,
+        files: Mapping[str, str] | None = None,
     ) -> None:
         self.limits = limits or SandboxLimits()
         self.python = python or sys.executable
@@ -173,6 +176,7 @@ class Sandbox:
         self.drop_user = os.geteuid() == 0 if drop_user is None else drop_user
         self.extra_path = _package_paths() if evoforum_importable else []
         self.folder = _default_folder(self.drop_user) if folder is None else os.fspath(folder)
+        self.files = _checked_files(files or {})
 
     async def call(
         self,
@@ -200,7 +204,7 @@ class Sandbox:
             entry=entry,
             args=list(args),
             kwargs=dict(kwargs or {}),
-            files=_checked_files(files or {}),
+            files={**self.files, **_checked_files(files or {})},
             limits=(limits or self.limits).model_dump(),
             python=self.python,
             env=self.env,

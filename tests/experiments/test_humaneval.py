@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 import search_spaces
+from evoforum.genome.library import library_files
 from evoforum.sandbox import Sandbox
 from experiments._code import solution_source
 from experiments.humaneval import load_problems, single_call
-from search_spaces._base import code_of
-from search_spaces._code_tools import HEADER, tools_for
-from search_spaces.code_writing import BLOCKS
+from search_spaces._code_tools import code_for
 
 HELPED = "HumanEval/10"  # make_palindrome: its prompt defines the helper is_palindrome
 
@@ -34,14 +33,22 @@ async def test_a_whole_function_answer_keeps_the_prompts_helpers_and_imports() -
 async def test_canonical_solutions_pass_the_examples_check_code_finds(task: str) -> None:
     """Doctest examples, ``f(x) == y`` doctests, and stated lines (``=>``, ``➞``) are all found."""
     problem = load_problems()[task]
-    code = code_of(BLOCKS, tools_for(["check_code"]), HEADER)
+    code = code_for(["check_code"])
     whole = problem.prompt + problem.canonical_solution
-    good = (await Sandbox().call(code, "check_code", kwargs={"problem": problem.prompt, "code": whole})).value
+    good = (
+        await Sandbox(files=library_files()).call(
+            code, "check_code", kwargs={"problem": problem.prompt, "code": whole}
+        )
+    ).value
     assert isinstance(good, dict)
     assert good["passed"]
     assert good["total"] >= 1
     wrong = f"def {problem.entry_point}(*args):\n    return None\n"
-    bad = (await Sandbox().call(code, "check_code", kwargs={"problem": problem.prompt, "code": wrong})).value
+    bad = (
+        await Sandbox(files=library_files()).call(
+            code, "check_code", kwargs={"problem": problem.prompt, "code": wrong}
+        )
+    ).value
     assert isinstance(bad, dict)
     assert bad["score"] < good["score"]
 

@@ -15,14 +15,14 @@ from evoforum.evolve.operators import OperatorContext
 from evoforum.evolve.operators.structural import mut_add_task, mut_examples, mut_fan_out
 from evoforum.flow import Runtime
 from evoforum.genome import DagSpec, FromInputSpec, LLMAgentSpec, to_workflow
+from evoforum.genome.library import library_files
 from evoforum.genome.runnable import call_seed
 from evoforum.llm import OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.run.llm import Sampling
 from evoforum.sandbox import Sandbox, SandboxLimits
-from search_spaces._base import code_of
-from search_spaces._code_tools import HEADER, tools_for
-from search_spaces.code_writing import BLOCKS, SELECTORS, CodeWriting
+from search_spaces._code_tools import code_for
+from search_spaces.code_writing import SELECTORS, CodeWriting
 from tests.genome.helpers import Scripted
 
 FENCE = "`" * 3
@@ -43,11 +43,11 @@ def answer(code: str) -> str:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Sandbox:
-    return Sandbox(LIMITS)
+    return Sandbox(LIMITS, files=library_files())
 
 
 def select(sandbox: Sandbox, selector: str, *codes: str, **extra: str) -> str:
-    source = code_of(BLOCKS, tools_for([selector]), HEADER)
+    source = code_for([selector])
     answers = {f"answer_{i}": answer(code) for i, code in enumerate(codes, 1)}
     chosen = sandbox.run(source, selector, [], {"problem": PROBLEM, **extra, **answers})
     assert isinstance(chosen, str)

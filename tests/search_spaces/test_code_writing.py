@@ -10,9 +10,8 @@ import pytest
 import search_spaces
 from evoforum.flow import Runtime
 from evoforum.genome import to_workflow
-from search_spaces._base import code_of
-from search_spaces._code_tools import HEADER, TOOLS
-from search_spaces.code_writing import BLOCKS
+from search_spaces._code_tools import TOOLS, code_for
+from search_spaces.library import code_tools
 from tests.genome.helpers import Scripted
 
 FENCE = "`" * 3
@@ -29,10 +28,10 @@ WRONG = "def evens(numbers):\n    return numbers\n"
 
 @pytest.fixture(scope="module")
 def tools() -> dict[str, Any]:
-    """The space's tools, loaded into a namespace of this test (they are this project's code)."""
+    """The space's tools and its library, loaded into a namespace of this test (this project's code)."""
     namespace: dict[str, Any] = {}
-    exec(builtins.compile(code_of(BLOCKS, list(TOOLS), HEADER), "<tools>", "exec"), namespace)
-    return namespace
+    exec(builtins.compile(code_for(list(TOOLS)), "<tools>", "exec"), namespace)
+    return {**vars(code_tools), **namespace}
 
 
 ANSWERS = {

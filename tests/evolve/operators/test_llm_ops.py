@@ -305,10 +305,12 @@ async def test_a_tool_holding_a_fence_survives_the_lmx_prompt_round_trip(mode: s
     assert child.entry == parent.entry
 
 
-def test_code_writing_tools_hold_no_fence() -> None:
+def test_code_writing_tools_and_library_hold_no_fence() -> None:
+    from evoforum.genome.library import library_files
     from search_spaces._code_tools import TOOLS
 
     assert not [name for name, source in TOOLS.items() if FENCE in source]
+    assert not [name for name, source in library_files().items() if FENCE in source]
 
 
 async def test_lmx_on_code_writing_with_the_stub_gives_valid_children() -> None:
@@ -327,6 +329,6 @@ async def test_lmx_on_code_writing_with_the_stub_gives_valid_children() -> None:
     assert context.stats.of("lmx_code").invalid == 0
     assert context.stats.of("lmx_code").children == 6
     # The stub merges modules statement by statement and loses their section comments, so many of
-    # its module-mode children do not parse back: 6 of 48 were valid on this space's population
-    # (seeds 1-8, six calls each) once it gained the best-of-k and CodeT blocks, 16 of 48 before.
+    # its module-mode children do not parse back: 7 of 48 were valid on this space's population
+    # (seeds 1-8, six calls each) once the space imported its tools from its library.
     assert context.stats.of("lmx").children >= 1
