@@ -108,6 +108,12 @@ class Experiment:
         """Genomes scored on the test split beside the winner (name -> genome)."""
         return {}
 
+    def matched_baselines(self, calls: float) -> dict[str, Any]:
+        """Baselines sized to the winner's inference budget, scored on the test split after the
+        others: ``calls`` is the winner's model tokens per test item over the first baseline's
+        (so a baseline of ``round(calls)`` first-baseline calls spends about what the winner does)."""
+        return {}
+
     def seed_indices(self) -> tuple[int, ...] | None:
         """Which seeds of the search space start the population (None: all)."""
         return None

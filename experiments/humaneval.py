@@ -2,8 +2,10 @@
 
 Options: ``train``, ``valid``, ``test`` (split sizes, default 4/8/8), ``split_seed`` (default 0),
 ``seeds`` (which seed genomes of the space start the population). The report puts the winner's
-test pass@1 beside a single call of the same model on the same test problems (``baselines``).
-That single call is also a seed of the ``code_writing`` space (the same genome, so the same
+test pass@1 beside a single call of the same model on the same test problems (``baselines``),
+and beside best-of-k at the winner's tokens (``matched_baselines``): k drafts at temperature 0.8,
+the one passing most docstring examples kept, k the winner's tokens per problem over the single
+call's. The single call is also a seed of the ``code_writing`` space (the same genome, so the same
 hash and the same model requests): evolution starts at least at the baseline.
 """
 
@@ -44,6 +46,17 @@ def single_call() -> WorkflowGenome:
     )
 
 
+def best_of_k(k: int) -> WorkflowGenome:
+    """The sampling baseline: ``k`` drafts of the single call's prompt at temperature 0.8 (each
+    its own sampling seed), the one passing most docstring examples kept."""
+    from search_spaces.code_writing import sampled
+
+    genome = sampled(draws=k, temperature=0.8, selector="select_by_examples")
+    return genome.model_copy(
+        update={"metadata": Metadata(name=f"best-of-{k}", origin={"baseline": "best_of_k", "k": k})}
+    )
+
+
 class HumanEval(CodeExperiment):
     name = "humaneval"
     option_names = ("train", "valid", "test", "split_seed", "seeds")
@@ -58,3 +71,6 @@ class HumanEval(CodeExperiment):
 
     def baselines(self) -> dict[str, Any]:
         return {"single_call": single_call()}
+
+    def matched_baselines(self, calls: float) -> dict[str, Any]:
+        return {"best_of_k": best_of_k(max(1, round(calls)))}

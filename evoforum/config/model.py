@@ -119,6 +119,10 @@ class EvaluationSection(Section):
     )
     batch_size: PositiveInt = Field(default=8, description="candidates per Ray Tune trial, at least")
     racing: bool = False
+    racing_min_items: PositiveInt = Field(
+        default=1,
+        description="with racing: items of the first rung (then twice as many at each next rung, up to all)",
+    )
     timeout_s: PositiveFloat = 60.0
     memory_mb: PositiveInt = 1024
 

@@ -85,7 +85,7 @@ async def run_experiment(
             result = engine.result(stopped=LLM_BUDGET)
         if result.best is None:
             raise ConfigError("no candidate was evaluated: the budget allows no evaluation")
-        test_score, baselines = await _test_scores(engine, designed, book, result.best)
+        test_score, test_tokens, baselines = await _test_scores(engine, designed, book, result.best)
         winner, _ = base_of(result.best.genome)
         (folder / folder.WINNER).write_text(designed.export(winner), encoding="utf-8")
         summary = _summary(
@@ -93,6 +93,7 @@ async def run_experiment(
             planned,
             result,
             test_score=test_score,
+            test_tokens=test_tokens,
             baselines=baselines,
             winner=winner,
             resources=resources,
@@ -112,15 +113,42 @@ async def run_experiment(
 
 async def _test_scores(
     engine: Engine, designed: Design, book: GenomeBook, best: Individual
-) -> tuple[float | None, dict[str, dict[str, Any]]]:
-    """The winner's score on the test split (None: it failed), and the experiment's baselines'."""
-    tests = await engine.score([best.genome], designed.splits.test)
-    baselines = {}
-    for name, genome in designed.baselines.items():
+) -> tuple[float | None, float | None, dict[str, dict[str, Any]]]:
+    """The winner's score on the test split (None: it failed) and its mean model tokens per test
+    item, and the experiment's baselines' (name -> ``BaselineSummary`` fields). The baselines the
+    experiment matches to the winner's tokens (``matched_baselines``: its tokens per item over the
+    first baseline's) are scored last."""
+    test = designed.splits.test
+    tests = await engine.score([best.genome], test)
+    tokens = _tokens_per_item(engine, best.hash, test)
+    baselines: dict[str, dict[str, Any]] = {}
+
+    async def add(name: str, genome: Any) -> float | None:
         book.remember(genome)
-        scored = await engine.score([genome], designed.splits.test)
-        baselines[name] = {"genome_hash": str(genome.hash), "test_score": scored[str(genome.hash)].values[0]}
-    return _score(tests[best.hash].values), baselines
+        scored = await engine.score([genome], test)
+        used = _tokens_per_item(engine, str(genome.hash), test)
+        baselines[name] = {
+            "genome_hash": str(genome.hash),
+            "test_score": scored[str(genome.hash)].values[0],
+            "tokens_per_item": used,
+        }
+        return used
+
+    first: float | None = None
+    for name, genome in designed.baselines.items():
+        used = await add(name, genome)
+        first = used if first is None else first
+    if tokens and first:
+        for name, genome in designed.experiment.matched_baselines(tokens / first).items():
+            await add(name, genome)
+    return _score(tests[best.hash].values), tokens, baselines
+
+
+def _tokens_per_item(engine: Engine, genome_hash: str, items: Sequence[str]) -> float | None:
+    """The mean model tokens (prompt and completion) a genome's results on ``items`` say it used."""
+    found = [engine.cache.get((genome_hash, item, engine.eval_seed)) for item in items]
+    used = [float(result.info.get("tokens", 0)) for result in found if result is not None]
+    return sum(used) / len(used) if used else None
 
 
 def _summary(
@@ -129,6 +157,7 @@ def _summary(
     result: EvolutionResult,
     *,
     test_score: float | None,
+    test_tokens: float | None,
     baselines: dict[str, dict[str, Any]],
     winner: Any,
     resources: Resources,
@@ -150,6 +179,7 @@ def _summary(
             "genome_hash": best.hash,
             "valid_score": _score(best.fitness.values),
             "test_score": test_score,
+            "test_tokens_per_item": test_tokens,
             "values": list(best.fitness.values),
             "operator": best.operator,
             "generation": best.generation,
@@ -382,7 +412,7 @@ def _engine(
         generations=section.generations,
         seed=config.seed,
         islands=search.islands,
-        racing=Racing() if config.evaluation.racing else None,
+        racing=Racing(config.evaluation.racing_min_items) if config.evaluation.racing else None,
         out_dir=folder.path,
         lineage=[lineage, tracker, progress],
         max_jobs=config.budget.evaluations,

@@ -50,6 +50,8 @@ class BestSummary(_Record):
     generation: int
     exported_hash: str
     """The hash of the genome ``winner.py`` holds (a ``best_of_n`` sample's seed workflow)."""
+    test_tokens_per_item: float | None = None
+    """Model tokens (prompt and completion) per test item, on average (None: no model)."""
 
 
 class BaselineSummary(_Record):
@@ -57,6 +59,8 @@ class BaselineSummary(_Record):
 
     genome_hash: str
     test_score: float
+    tokens_per_item: float | None = None
+    """Model tokens per test item, on average (None: no model)."""
 
 
 class GenerationSummary(_Record):

@@ -200,3 +200,24 @@ def test_an_llm_token_budget_stops_the_run_cleanly(env: dict[str, str], tmp_path
     assert summary["stopped"] in ("llm_tokens", "llm_budget")
     assert isinstance(summary["generations"], int)
     assert summary["generations"] < 5
+
+
+def test_humaneval_scores_best_of_k_at_the_winners_tokens(env: dict[str, str], tmp_path: Path) -> None:
+    from experiments.humaneval import best_of_k
+
+    out = tmp_path / "humaneval"
+    sizes = ["experiment.options.train=2", "experiment.options.valid=2", "experiment.options.test=2"]
+    small = ["algorithm.population=2", "algorithm.offspring=1", "algorithm.generations=1"]
+    sets = [part for value in [*sizes, *small, "experiment.options.seeds=[2,3]"] for part in ("--set", value)]
+    done = evoforum("run", str(ROOT / "configs" / "humaneval.yaml"), "--out", str(out), *sets, env=env)
+    assert done.returncode == 0, done.stderr
+    summary = summary_of(out)
+    best, baselines = summary["best"], summary["baselines"]
+    assert isinstance(best, dict)
+    assert isinstance(baselines, dict)
+    single = baselines["single_call"]["tokens_per_item"]
+    assert single > 0
+    assert best["test_tokens_per_item"] > 0
+    k = max(1, round(best["test_tokens_per_item"] / single))
+    assert baselines["best_of_k"]["genome_hash"] == best_of_k(k).hash
+    assert baselines["best_of_k"]["tokens_per_item"] > 0

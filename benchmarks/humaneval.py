@@ -1,0 +1,233 @@
+"""HumanEval benchmark: does evolution beat one call, held out, at equal budget? Prints JSON.
+
+The protocol (``configs/humaneval.yaml``): 4 train, 30 valid and 130 test problems of HumanEval's
+164; selection sees the valid split only. Three runs, each resumable (``evoforum resume`` is what
+continues a run that was stopped; this script calls it when a run folder has a checkpoint but no
+summary):
+
+1. ``evolution``: the config as it is. Its summary holds the winner's test pass@1 and, scored on
+   the same test problems, the single call and best-of-k at the winner's tokens per problem.
+2. ``random``: random search over the same space with the evolution's whole model budget (tokens
+   of the workflows and the operators alike) as its ``budget.llm_tokens``.
+3. the report: the winner's pass@1 beside each baseline, with the paired difference and its 95%
+   confidence interval (a bootstrap over test problems, resampled together for both sides), whether
+   the winner is an evolved offspring, tokens, wall time, the operators' invalid-child rates, what
+   the rewrites aimed at, and the ids of the train, valid and test problems.
+
+Writes ``benchmarks/results/humaneval.json`` and the winner's exported module as
+``benchmarks/results/humaneval_winner.py``.
+
+    python benchmarks/humaneval.py [--out runs/humaneval] [--skip-random] [--set key=value ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this file's folder comes first on the path, where benchmarks/experiments.py would
+# hide the ``experiments`` package: the repository root goes there instead.
+sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent)]
+CONFIG = ROOT / "configs" / "humaneval.yaml"
+RESULTS = ROOT / "benchmarks" / "results"
+BOOTSTRAP = 10_000
+LIBRARY = "search_spaces.library.code_tools"
+
+
+def _evoforum(*args: str) -> None:
+    command = [sys.executable, "-m", "evoforum", *args]
+    print("$", " ".join(command[2:]), file=sys.stderr, flush=True)
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
+def ensure_run(out: Path, overrides: list[str]) -> dict[str, Any]:
+    """The summary of the run in ``out``: read, resumed, or run from the config."""
+    summary = out / "summary.json"
+    if not summary.exists():
+        if (out / "checkpoint.pkl").exists():
+            _evoforum("resume", str(out))
+        else:
+            _evoforum("run", str(CONFIG), "--out", str(out), *(f"--set={o}" for o in overrides))
+    return dict(json.loads(summary.read_text()))
+
+
+def item_scores(out: Path, genome_hash: str, items: list[str]) -> dict[str, float]:
+    """The genome's score on each of ``items`` that the run's result cache holds."""
+    from evoforum.evolve.cache import read_journal
+
+    found: dict[str, float] = {}
+    for _, batch in read_journal(out / "cache.journal"):
+        for (hashed, item, _seed), result in batch:
+            if hashed == genome_hash and item in items and result.values:
+                found[item] = 0.0 if result.error else float(result.values[0])
+    return found
+
+
+def paired(a: dict[str, float], b: dict[str, float], rng: random.Random) -> dict[str, Any]:
+    """Mean of ``a`` minus ``b`` over the items both have, with a 95% bootstrap interval."""
+    items = sorted(set(a) & set(b))
+    diffs = [a[item] - b[item] for item in items]
+    means = sorted(sum(rng.choices(diffs, k=len(diffs))) / len(diffs) for _ in range(BOOTSTRAP))
+    return {
+        "items": len(items),
+        "difference": sum(diffs) / len(diffs),
+        "ci95": [means[int(0.025 * BOOTSTRAP)], means[int(0.975 * BOOTSTRAP) - 1]],
+        "wins": sum(d > 0 for d in diffs),
+        "losses": sum(d < 0 for d in diffs),
+    }
+
+
+def operator_report(out: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """Invalid-child rates of the LLM operators, and what the rewrites aimed at (from every child
+    genome the run made)."""
+    targets: Counter[str] = Counter()
+    for line in (out / "genomes.jsonl").read_text().splitlines():
+        if not line.strip():
+            continue
+        genome = json.loads(json.loads(line)["json"])
+        edit = genome.get("metadata", {}).get("origin", {}).get("edit")
+        operator = genome.get("metadata", {}).get("origin", {}).get("operator", "")
+        if edit and "rewrite" in str(operator):
+            targets[edit["kind"]] += 1
+    plumbing = _library_functions()
+    rates = {}
+    for name, counts in summary.get("operators", {}).items():
+        if name.startswith(("lmx", "llm_rewrite")) and counts.get("calls"):
+            rates[name] = {
+                "calls": counts["calls"],
+                "children": counts["children"],
+                "invalid": counts["invalid"],
+                "invalid_rate": counts["invalid"] / counts["calls"],
+            }
+    aimed = sum(targets.values())
+    return {
+        "llm_operators": rates,
+        "rewrite_targets": dict(targets),
+        "rewrite_share_prompts_or_logic": None if not aimed else 1.0,
+        "plumbing_in_genome_code": sorted(plumbing & set(targets)),
+        "note": "genome code holds only prompts' tools and selection logic: plumbing is imported"
+        f" from {LIBRARY} and cannot be a rewrite target",
+    }
+
+
+def _library_functions() -> set[str]:
+    import importlib
+
+    return set(importlib.import_module(LIBRARY).__all__)
+
+
+def report(evolution: Path, random_run: Path | None) -> dict[str, Any]:
+    import experiments
+
+    summary = json.loads((evolution / "summary.json").read_text())
+    progress = json.loads((evolution / "progress.json").read_text())
+    config = json.loads(json.dumps(_config(evolution)))
+    experiment = experiments.get("humaneval", config["experiment"]["options"], config.get("seed", 0))
+    splits = experiment.splits()
+    test = list(splits.test)
+    rng = random.Random(0)
+    best = summary["best"]
+    winner = item_scores(evolution, best["genome_hash"], test)
+    result: dict[str, Any] = {
+        "protocol": {
+            "config": str(CONFIG.relative_to(ROOT)),
+            "model": "qwen2.5-coder-0.5b-instruct (Q4_K_M, llama-server)",
+            "splits": {name: list(getattr(splits, name)) for name in ("train", "valid", "test")},
+            "bootstrap": BOOTSTRAP,
+        },
+        "winner": {
+            "genome_hash": best["genome_hash"],
+            "name": _name(evolution, best["genome_hash"]),
+            "operator": best["operator"],
+            "generation": best["generation"],
+            "evolved_offspring": best["operator"] not in ("init", "random", "sample"),
+            "valid_pass_at_1": best["valid_score"],
+            "test_pass_at_1": best["test_score"],
+            "test_items": len(winner),
+            "test_tokens_per_problem": best.get("test_tokens_per_item"),
+        },
+        "baselines": {},
+        "evolution": {
+            "llm_tokens": summary["llm_tokens"],
+            "llm_calls": summary["llm_calls"],
+            "llm_cache_hits": summary.get("llm_cache_hits"),
+            "candidates": summary["evaluations"],
+            "item_evaluations": summary["item_evaluations"],
+            "generations": summary["generations"],
+            "wall_s": summary["wall_s"],
+            "wall_s_progress": progress.get("wall_s"),
+        },
+        "operators": operator_report(evolution, summary),
+    }
+    for name, baseline in summary["baselines"].items():
+        scores = item_scores(evolution, baseline["genome_hash"], test)
+        result["baselines"][name] = {
+            "genome_hash": baseline["genome_hash"],
+            "test_pass_at_1": baseline["test_score"],
+            "tokens_per_problem": baseline.get("tokens_per_item"),
+            "winner_minus_baseline": paired(winner, scores, rng),
+        }
+    if random_run is not None and (random_run / "summary.json").exists():
+        searched = json.loads((random_run / "summary.json").read_text())
+        found = searched["best"]
+        scores = item_scores(random_run, found["genome_hash"], test)
+        result["baselines"]["random_search"] = {
+            "genome_hash": found["genome_hash"],
+            "test_pass_at_1": found["test_score"],
+            "llm_tokens": searched["llm_tokens"],
+            "candidates": searched["evaluations"],
+            "wall_s": searched["wall_s"],
+            "winner_minus_baseline": paired(winner, scores, rng),
+        }
+    return result
+
+
+def _config(out: Path) -> dict[str, Any]:
+    import yaml
+
+    return dict(yaml.safe_load((out / "config.yaml").read_text()))
+
+
+def _name(out: Path, genome_hash: str) -> str:
+    for line in (out / "genomes.jsonl").read_text().splitlines():
+        row = json.loads(line) if line.strip() else {}
+        if row.get("hash") == genome_hash:
+            return str(json.loads(row["json"]).get("metadata", {}).get("name", ""))
+    return ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "humaneval")
+    parser.add_argument("--skip-random", action="store_true", help="no random-search run")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    evolution = args.out / "evolution"
+    summary = ensure_run(evolution, args.overrides)
+    random_run = None
+    if not args.skip_random:
+        random_run = args.out / "random"
+        budget = [
+            "algorithm.kind=random_search",
+            "algorithm.generations=1000",
+            f"budget.llm_tokens={summary['llm_tokens']}",
+        ]
+        ensure_run(random_run, [*args.overrides, *budget])
+    found = report(evolution, random_run)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(found, indent=2)
+    (RESULTS / "humaneval.json").write_text(text + "\n")
+    shutil.copyfile(evolution / "winner.py", RESULTS / "humaneval_winner.py")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
