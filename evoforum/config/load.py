@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -79,11 +79,19 @@ def _known_fields(location: list[str]) -> list[str]:
     model: type[BaseModel] = ExperimentConfig
     for part in location:
         field = model.model_fields.get(part)
-        annotation = field.annotation if field else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        section = _section(field.annotation) if field else None
+        if section is None:
             return []
-        model = annotation
+        model = section
     return list(model.model_fields)
+
+
+def _section(annotation: Any) -> type[BaseModel] | None:
+    """The section an annotation names (``X`` or an optional ``X | None``), if any."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
 
 
 def json_schema() -> dict[str, Any]:

@@ -59,6 +59,28 @@ class AlgorithmSection(Section):
         return self
 
 
+class OperatorModelSection(Section):
+    """The LLM operators' own model, when it is not the workers' (``llm``): a strong API model for
+    rewrite, LMX and the co-evolution's meta operators, say, and the local model for the workflows.
+    Mode, retries and prices (by model name) are ``llm``'s; the calls count in the run's token
+    use and budget and are recorded and replayed with the workers'. The edit memory embeds with
+    the workers' model."""
+
+    url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL (…/v1); unset: the workers' server"
+    )
+    model: str = Field(description="the model the operators' requests name")
+    api_key_env: str | None = Field(
+        default=None,
+        description="environment variable holding the key (it must be set); unset: the workers' key on their server, none on another",
+    )
+    timeout_s: PositiveFloat | None = Field(default=None, description="unset: llm.timeout_s")
+    max_concurrency: PositiveInt | None = Field(
+        default=None,
+        description="operator calls in flight at once; unset: on the workers' server as many as it has slots, else 8",
+    )
+
+
 class OperatorsSection(Section):
     """Variation operators, their starting weights, and how the LLM operators learn."""
 
@@ -79,6 +101,9 @@ class OperatorsSection(Section):
     coevolve_every: PositiveInt = Field(
         default=6,
         description="with coevolve: credited children of a kind between replacements of its worst operator genome",
+    )
+    llm: OperatorModelSection | None = Field(
+        default=None, description="the LLM operators' own model; unset: the workers' (the llm section)"
     )
 
 

@@ -27,7 +27,7 @@ from evoforum.llm.accounting import Ledger, Metered, PriceTable
 from evoforum.llm.budget import Budget, BudgetPool
 from evoforum.llm.openai_compat import OpenAICompatible
 from evoforum.llm.protocol import LLMClient
-from evoforum.llm.recording import Mode, Recording, RecordStore
+from evoforum.llm.recording import Mode, Offline, Recording, RecordStore
 from evoforum.llm.slots import DEFAULT_CONCURRENCY, server_slots
 from evoforum.llm.wrappers import Limited, Retrying, Uniform
 
@@ -99,9 +99,16 @@ def build_client(
 
     ``url``/``model``/``slots`` fill in what the config leaves open (the local model's address
     and how many requests it decodes at once, see ``server_slots``).
-    ``Recording`` is left out in ``live`` mode; the other modes need ``store``. With ``pool``
-    the calls reserve and settle in that shared budget instead of ``config.budget``.
+    ``Recording`` is left out in ``live`` mode; the other modes need ``store``. In ``replay``
+    mode ``Recording`` answers everything from the store, above an ``Offline`` model: no server
+    is needed, nor asked. With ``pool`` the calls reserve and settle in that shared budget
+    instead of ``config.budget``.
     """
+    name = config.model or model or "local"
+    if config.mode != "live" and store is None:
+        raise ConfigError(f"llm mode {config.mode!r} needs a forum store to record into or replay from")
+    if config.mode == "replay" and store is not None:
+        return Recording(Offline(), store, "replay", model=name)
     base_url = config.url or url
     if base_url is None:
         raise ConfigError(
@@ -109,7 +116,7 @@ def build_client(
         )
     base = OpenAICompatible(
         base_url,
-        config.model or model or "local",
+        name,
         api_key=config.api_key,
         timeout=config.timeout,
         max_connections=config.max_connections,
@@ -127,10 +134,8 @@ def build_client(
     client = Retrying(
         client, rng=rng, attempts=config.attempts, base_delay=config.base_delay, max_delay=config.max_delay
     )
-    if config.mode != "live":
-        if store is None:
-            raise ConfigError(f"llm mode {config.mode!r} needs a forum store to record into or replay from")
-        client = Recording(client, store, config.mode)
+    if store is not None and config.mode == "record":
+        client = Recording(client, store, "record", model=name)
     return client
 
 
@@ -146,14 +151,15 @@ async def open_client(
     slots: int | None = None,
 ) -> AsyncIterator[LLMClient]:
     """``build_client`` as an async context manager that closes its connections at the end.
-    Unless the config or ``slots`` sets the concurrency, the server is asked for its slots.
+    Unless the config or ``slots`` sets the concurrency, the server is asked for its slots
+    (not in ``replay`` mode, which asks the server nothing).
 
     The layers above (runtime, command line) start the embedded model with
     ``evoforum.services.local_services(only=["llm"])`` and pass its ``url``/``model`` here when
     the config names no URL; this layer never starts services itself.
     """
     base_url = config.url or url
-    if config.max_concurrent is None and slots is None and base_url is not None:
+    if config.mode != "replay" and config.max_concurrent is None and slots is None and base_url is not None:
         slots = await server_slots(base_url, api_key=config.api_key)
     client = build_client(config, ledger=ledger, rng=rng, store=store, url=url, model=model, slots=slots)
     try:

@@ -5,9 +5,15 @@ answer (sender ``"assistant"``), whose metadata holds the model, parameters, sch
 finish reason. The ref index maps ``("llm-request", request.hash)`` to the answer's hash; that
 hash names the whole exchange.
 
+Embeddings are kept the same way: the texts as one message (sender ``"user"``), the vectors below
+it (sender ``"embedder"``, metadata: model and key), the ref index mapping ``("llm-embedding",
+embedding_key(model, texts))`` to the vectors' hash. The key names the model the texts went to:
+the one the call names, else the client's own (``Recording``'s ``model``).
+
 Modes: ``live`` passes through; ``record`` passes through and writes every answer; ``replay``
-answers from the record only — zero model calls — and raises ``ReplayMiss`` for a request that was
-never recorded.
+answers from the record only — zero model calls, chat and embeddings alike — and raises
+``ReplayMiss`` for a request that was never recorded. ``Offline`` is the model behind a replay:
+nothing is ever asked of it.
 """
 
 from __future__ import annotations
@@ -15,15 +21,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from evoforum.errors import ReplayMiss
+from evoforum.errors import LLMUnavailable, ReplayMiss
 from evoforum.forum.message import Message
-from evoforum.hashing import Hash
+from evoforum.hashing import Hash, digest
 from evoforum.llm._tokens import count_tokens, pieces
 from evoforum.llm.protocol import LLMClient, TokenSink, Wrapper
 from evoforum.llm.types import ChatRequest, Completion, Usage
 
 Mode = Literal["live", "record", "replay"]
 NAMESPACE = "llm-request"
+EMBEDDINGS = "llm-embedding"
+"""The ref namespace (and hash domain) of recorded embeddings."""
 
 
 class RecordStore(Protocol):
@@ -88,15 +96,32 @@ def completion_of(message: Message, request: ChatRequest) -> Completion:
     )
 
 
-class Recording(Wrapper):
-    """Writes answers to ``store`` (``record``), serves them from it (``replay``), or neither (``live``)."""
+def embedding_key(model: str, texts: Sequence[str]) -> Hash:
+    """What recorded embeddings are found by: the model and the texts, in order."""
+    return digest({"model": model, "texts": list(texts)}, domain=EMBEDDINGS)
 
-    def __init__(self, inner: LLMClient, store: RecordStore, mode: Mode = "record") -> None:
+
+def embedding_messages(model: str, texts: Sequence[str], vectors: list[list[float]]) -> list[Message]:
+    """The embedding as a branch: the texts, then the vectors (last)."""
+    asked = Message(list(texts), "user", kind="data")
+    meta = {"model": model, "key": embedding_key(model, texts)}
+    return [asked, Message(vectors, "embedder", asked.hash, kind="data", metadata=meta)]
+
+
+class Recording(Wrapper):
+    """Writes answers to ``store`` (``record``), serves them from it (``replay``), or neither (``live``).
+
+    ``model`` is the model ``inner`` embeds with when a call names none (it keys the record)."""
+
+    def __init__(
+        self, inner: LLMClient, store: RecordStore, mode: Mode = "record", *, model: str = ""
+    ) -> None:
         super().__init__(inner)
         if mode not in ("live", "record", "replay"):
             raise ValueError(f"unknown mode {mode!r}; one of live, record, replay")
         self.store = store
         self.mode: Mode = mode
+        self.model = model
 
     async def lookup(self, request: ChatRequest) -> Completion | None:
         """The recorded answer to ``request``, or None."""
@@ -124,3 +149,46 @@ class Recording(Wrapper):
             await self.store.put_many(chain)
             await self.store.put_ref(NAMESPACE, request.hash, [chain[-1].hash])
         return completion
+
+    async def lookup_vectors(
+        self, texts: Sequence[str], model: str | None = None
+    ) -> list[list[float]] | None:
+        """The recorded embedding of ``texts`` by ``model`` (None: this client's), or None."""
+        found = await self.store.get_ref(EMBEDDINGS, embedding_key(model or self.model, texts))
+        if not found:
+            return None
+        stored = (await self.store.get(found[-1])).content
+        return [list(vector) for vector in stored]  # copies: the store's message stays as it was
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        name = model or self.model
+        if self.mode == "replay":
+            vectors = await self.lookup_vectors(texts, name)
+            if vectors is None:
+                key = embedding_key(name, texts)
+                raise ReplayMiss(
+                    f"replay: embedding {key[:12]}… of {len(texts)} text(s) (model {name!r}) was never recorded",
+                    request_hash=key,
+                    model=name,
+                )
+            return vectors
+        vectors = await self.inner.embed(texts, model=model)
+        if self.mode == "record":
+            chain = embedding_messages(name, texts, vectors)
+            await self.store.put_many(chain)
+            await self.store.put_ref(EMBEDDINGS, chain[-1].metadata["key"], [chain[-1].hash])
+        return vectors
+
+
+class Offline:
+    """The model behind a replay: ``Recording`` answers every call from the record, so this one is
+    never asked (if it were, it would refuse: a replay makes no model calls)."""
+
+    async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
+        raise LLMUnavailable(f"replay makes no model calls (asked {request.model!r})")
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        raise LLMUnavailable("replay makes no model calls (asked for embeddings)")
+
+    async def aclose(self) -> None:
+        return None

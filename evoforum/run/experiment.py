@@ -195,7 +195,7 @@ def _summary(
         llm_calls=calls,
         llm_tokens=tokens,
         llm_cost_usd=cost,
-        llm_cache_hits=resources.cached.hits if resources.cached is not None else 0,
+        llm_cache_hits=resources.cache_hits,
         operators=planned.operator_stats(),
         coevolution=planned.coevolution() if planned.coevolution is not None else None,
         splits={name: len(items) for name, items in vars(designed.splits).items()},

@@ -1,23 +1,25 @@
 """The run's language-model layers, settings and shared budget.
 
 ``Cached`` sits on top of a recording client: a request answered before (in this run, a killed
-run being resumed, or any run sharing the store) is served from the record at no cost; anything
-else is asked and recorded. ``Sampling`` is what one workflow run or operator call sees: it sets
-the model name, a sampling seed and a token cap on every request, and counts tokens. A request that
-names a call-site seed (``evoforum.genome.runnable.call_seed``: task path and attempt) is sent with
-that seed mixed with the run's seed and the item's id, so k samples of one prompt differ, and the
-same run asks the same requests (whose hashes, seed included, key the record and the cache).
-``llm_settings`` and ``model_client`` make the run's client (the driver's, or a Ray worker's) from
-the experiment config.
+run being resumed, or any run sharing the store) is served from the record at no cost, chat and
+embeddings alike; anything else is asked and recorded. ``Sampling`` is what one workflow run or
+operator call sees: it sets the model name, a sampling seed and a token cap on every request, and
+counts tokens. A request that names a call-site seed (``evoforum.genome.runnable.call_seed``: task
+path and attempt) is sent with that seed mixed with the run's seed and the item's id, so k samples
+of one prompt differ, and the same run asks the same requests (whose hashes, seed included, key
+the record and the cache). ``llm_settings`` and ``model_client`` make the run's client (the
+driver's, or a Ray worker's) from the experiment config; ``operator_settings`` those of the LLM
+operators' own model (``operators.llm``), whose calls go into the same ledger, budget and record.
 
-``RunBudget`` is the driver's ``BudgetPool`` for a run on Ray with an LLM budget: an ``Account`` in
-this process until it is sent to a worker. Pickling it (Ray ships ``RemoteItems`` to the evaluation
-workers) moves the account into a small Ray actor (no CPU) and pickles as ``ActorBudget``, a handle
-to that actor; from then on every reservation of the run (the driver's LLM operators and every
-worker's workflows) goes through the one actor, so the run's spending passes its budget only by
-what the calls in flight spend beyond their reservations. A reservation is one actor round trip;
-a settlement is sent without waiting (calls from one process reach the actor in the order they
-were sent).
+``RunBudget`` is the driver's ``BudgetPool`` when more than one client spends the run's LLM budget
+(a run on Ray, or operators with a model of their own): an ``Account`` in this process until it is
+sent to a worker. Pickling it (Ray ships ``RemoteItems`` to the evaluation workers) moves the
+account into a small Ray actor (no CPU) and pickles as ``ActorBudget``, a handle to that actor;
+from then on every reservation of the run (the driver's LLM operators and every worker's
+workflows) goes through the one actor, so the run's spending passes its budget only by what the
+calls in flight spend beyond their reservations. A reservation is one actor round trip; a
+settlement is sent without waiting (calls from one process reach the actor in the order they were
+sent).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import contextlib
 import os
 import random
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from evoforum.config import ExperimentConfig
-from evoforum.errors import BackendError, BudgetExceeded, UsageError
+from evoforum.errors import BackendError, BudgetExceeded, ConfigError, UsageError
 from evoforum.evolve.rng import derive_seed
 from evoforum.llm import Budget, Completion, Ledger, LLMClient, Recording, TokenSink
 from evoforum.llm.accounting import Price, PriceTable
@@ -55,6 +58,13 @@ class Cached(Wrapper):
                 on_token(found.text)
             return found
         return await self.inner.complete(request, on_token=on_token)
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        found = await self.recording.lookup_vectors(texts, model)
+        if found is not None:
+            self.hits += 1
+            return found
+        return await self.inner.embed(texts, model=model)
 
 
 class Sampling(Wrapper):
@@ -109,31 +119,30 @@ def sampling_seed(run_seed: int, item: str, site: int) -> int:
 
 
 def model_client(
-    config: ExperimentConfig,
+    settings: LLMConfig,
     *,
+    seed: int,
     ledger: Ledger,
     store: Any,
     url: str | None,
     model: str | None,
-    spent: tuple[int, float] = (0, 0.0),
     pool: BudgetPool | None = None,
     slots: int | None = None,
 ) -> tuple[LLMClient, Cached | None]:
-    """The model client of a run (the driver's, or a Ray worker's) and, in ``record`` mode, the
-    ``Cached`` layer on top of it that serves recorded answers; the first is the one to close.
-    With ``pool`` the budget is the pool's, shared with other processes."""
-    llm_config = llm_settings(config, spent)
+    """The model client of ``settings`` (the driver's, a Ray worker's, or the operators' own) and,
+    in ``record`` mode, the ``Cached`` layer on top of it that serves recorded answers; the first
+    is the one to close. With ``pool`` the budget is the pool's, shared with other clients."""
     client = build_client(
-        llm_config,
+        settings,
         ledger=ledger,
-        rng=random.Random(config.seed),
+        rng=random.Random(seed),
         store=store,
         url=url,
         model=model,
         pool=pool,
         slots=slots,
     )
-    if isinstance(client, Recording) and llm_config.mode == "record":
+    if isinstance(client, Recording) and settings.mode == "record":
         return client, Cached(client, client)
     return client, None
 
@@ -168,6 +177,32 @@ def llm_settings(config: ExperimentConfig, spent: tuple[int, float] = (0, 0.0)) 
             max_cost=max(1e-9, config.budget.cost_usd - spent[1]) if config.budget.cost_usd else None,
         ),
     )
+
+
+def operator_settings(config: ExperimentConfig, spent: tuple[int, float] = (0, 0.0)) -> LLMConfig | None:
+    """The LLM config of the operators' own model (``operators.llm``; None: they share the
+    workers' client): ``llm_settings`` with the section's server, model, key, timeout and
+    concurrency. A key the section names must be in the environment, except for a replay (which
+    asks no server); ``ConfigError`` otherwise."""
+    section = config.operators.llm
+    if section is None:
+        return None
+    run = llm_settings(config, spent)
+    update: dict[str, Any] = {
+        "model": section.model,
+        "timeout": section.timeout_s or run.timeout,
+        "max_concurrent": section.max_concurrency,
+    }
+    if section.url is not None:
+        update |= {"url": section.url, "api_key": None}  # never the workers' key to another server
+    if section.api_key_env is not None:
+        key = os.environ.get(section.api_key_env)
+        if not key and run.mode != "replay":
+            raise ConfigError(
+                f"operators.llm.api_key_env: the environment variable {section.api_key_env} is not set"
+            )
+        update["api_key"] = key
+    return run.model_copy(update=update)
 
 
 class BudgetActor:
@@ -229,7 +264,8 @@ class ActorBudget:
 
 
 class RunBudget:
-    """The driver's ``BudgetPool`` for a run on Ray: in-process until shared (see the module doc)."""
+    """The driver's ``BudgetPool`` when several clients spend the run's budget: in-process until
+    shared with Ray workers (see the module doc)."""
 
     def __init__(self, budget: Budget) -> None:
         self.account = Account(budget)

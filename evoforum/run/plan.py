@@ -5,8 +5,10 @@ says which services the run needs, before any is opened. ``plan(design, resource
 builds everything that needs them, whole: the genome operators (for workflow experiments the
 operators of ``evoforum.evolve.operators`` that ``operators.weights`` chooses, chosen by weight or
 by a bandit; without a model the LLM groups are left out), the item function and the
-``WorkflowScorer`` behind it. With ``operators.edit_memory`` the LLM operators are shown past edits
-like the one at hand, kept in a pgvector table of the run's own when the run has PostgreSQL
+``WorkflowScorer`` behind it. The LLM operators ask the operators' client and model
+(``Resources.operator_llm``: the workers' unless ``operators.llm`` names another). With
+``operators.edit_memory`` the LLM operators are shown past edits like the one at hand, embedded by
+the workers' model and kept in a pgvector table of the run's own when the run has PostgreSQL
 (``EditStore``). With ``operators.coevolve`` the LLM operators draw their operator genomes from
 small populations that evolve with the run (``CoEvolution``); their lineage goes to
 ``coevolution.jsonl`` and, as runs of population ``operators``, to the run's MLflow tracker.
@@ -22,7 +24,8 @@ milliseconds, and exact answers do not depend on how an HNSW graph happened to b
 resumed run and an uninterrupted one see the same examples. Given a ``Database`` (a pool its owner
 closes), the memory uses it; without one, each use opens a connection and closes it again.
 Embeddings are not checkpointed: the edits missing from the store on resume (all of them with the
-in-process store) are embedded again.
+in-process store) are embedded again, which the record answers (``Cached``; a replay's
+``Recording``) without asking the model.
 """
 
 from __future__ import annotations
@@ -206,12 +209,22 @@ async def plan(
     config = design.config
     seeding = Seeding(design.space, design.experiment.seed_indices())
     # Transcribed below Sampling: it sees each request as it is recorded
-    llm = Sampling(Transcribed(resources.llm), seed=config.seed, max_tokens=384) if resources.llm else None
+    operator_llm = resources.operator_llm
+    llm = Sampling(Transcribed(operator_llm), seed=config.seed, max_tokens=384) if operator_llm else None
     pools: list[Any] = []
     sinks = _coevolution_sinks(folder, stack, tracker, pools) if config.operators.coevolve else {}
     edit_store = await _edit_store(config, resources, folder, stack)
     feedback = Feedback()
-    policy = await variation(config, design.space, llm, resources.model, sinks, edit_store, feedback)
+    policy = await variation(
+        config,
+        design.space,
+        llm,
+        resources.operator_model,
+        sinks,
+        edit_store,
+        feedback,
+        embedder=resources.llm,
+    )
     if policy.coevolution is not None:
         pools.append(policy.coevolution)
     evaluation = config.evaluation
@@ -326,12 +339,15 @@ async def variation(
     sinks: Sequence[LineageSink] | dict[str, Sequence[LineageSink]] = (),
     edit_store: EditStore | None = None,
     feedback: Feedback | None = None,
+    *,
+    embedder: Embedder | None = None,
 ) -> library.VariationPolicy:
     """The operators the config asks for, chosen by weight or by a bandit; with
     ``operators.coevolve``, their operator genomes co-evolve in pools of ``coevolve_pool``,
     replaced every ``coevolve_every`` credits (lineage to ``sinks``: all kinds', or per kind).
-    The edit memory lives where ``edit_store`` says (in the process when None). The operators
-    read what the run knows of their parents from ``feedback`` (which the engine fills)."""
+    The edit memory lives where ``edit_store`` says (in the process when None) and embeds with
+    ``embedder`` (default: ``llm``). The operators read what the run knows of their parents from
+    ``feedback`` (which the engine fills)."""
     weights = config.operators.weights
     for group in weights:
         if group not in GROUPS:
@@ -348,7 +364,7 @@ async def variation(
         raise ConfigError("operators.weights: no operator is left (give one a weight above 0)")
     uses_llm = any(op.uses_llm for op, _ in chosen.values())
     memory = (
-        await open_edit_memory(llm, edit_store)
+        await open_edit_memory(embedder or llm, edit_store)
         if config.operators.edit_memory and llm is not None and uses_llm
         else None
     )

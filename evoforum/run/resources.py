@@ -4,11 +4,16 @@ Opened in an ``AsyncExitStack`` and closed in reverse order; services this run s
 stopped at the end, services it found running are left alone. What is needed depends on the
 experiment (``Design.needs_store``, ``Design.needs_llm``): workflow experiments need the forum
 store (PostgreSQL: transcripts and recorded LLM answers); experiments whose workflows or operators
-ask a model need the model.
+ask a model need the model. A replay (``llm.mode: replay``) needs no model server: it is neither
+started nor asked, the record answers every call. (Only the model's name must be known: the
+config's ``llm.model``, else the local model's; an external server named without a model is
+asked for its model list.)
 
-With ``evaluation.backend: ray`` and an LLM budget, the run's calls reserve in one ``RunBudget``
-(``evoforum.run.llm``) that the Ray workers share, instead of each process enforcing the budget
-over its own calls. ``show_conversation`` opens the forum store of a finished run again.
+The LLM operators use the workers' client, or with ``operators.llm`` a client of their own on the
+same ledger, record and budget. With ``evaluation.backend: ray`` or an operator model of its own,
+and an LLM budget, the run's calls reserve in one ``RunBudget`` (``evoforum.run.llm``) that every
+client shares (the Ray workers too), instead of each client enforcing the budget over its own
+calls. ``show_conversation`` opens the forum store of a finished run again.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import os
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,32 +31,42 @@ import orjson
 from evoforum.config import ExperimentConfig
 from evoforum.errors import ConfigError, ServiceUnavailable, UnknownMessage, UsageError
 from evoforum.llm import Ledger, LLMClient
+from evoforum.llm.config import LLMConfig
 from evoforum.run.folder import RunFolder
-from evoforum.run.llm import Cached, RunBudget, llm_settings, model_client
+from evoforum.run.llm import Cached, RunBudget, llm_settings, model_client, operator_settings
 
 CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
 class Resources:
-    """What a run opened: the forum (and its store), the model client (``cached``: its record
-    layer, in ``record`` mode), the ledger of every model call, the services' URLs."""
+    """What a run opened: the forum (and its store), the workers' model client and model name,
+    the LLM operators' (the workers' unless ``operators.llm`` names their own), the clients'
+    record layers (``cached``, in ``record`` mode), the ledger of every model call, the services'
+    URLs."""
 
     forum: Any = None
     store: Any = None
     llm: LLMClient | None = None
-    cached: Cached | None = None
-    ledger: Ledger = field(default_factory=Ledger)
     model: str | None = None
+    operator_llm: LLMClient | None = None
+    operator_model: str | None = None
+    cached: tuple[Cached, ...] = ()
+    ledger: Ledger = field(default_factory=Ledger)
     urls: dict[str, str | None] = field(default_factory=dict)
     budget: RunBudget | None = None
-    """The budget the driver shares with Ray workers (a run on Ray with an LLM budget only)."""
+    """The budget the run's clients share (with an LLM budget, on Ray or with an operator model)."""
     llm_slots: int | None = None
     """How many requests the model server decodes at once (None: it does not say)."""
 
     @property
     def postgres_url(self) -> str | None:
         return self.urls.get("postgres")
+
+    @property
+    def cache_hits(self) -> int:
+        """Calls served from the record instead of a model, so far."""
+        return sum(layer.hits for layer in self.cached)
 
 
 async def open_store(url: str) -> Any:
@@ -88,16 +104,21 @@ async def open_resources(
 ) -> Resources:
     """Start what the run needs and register its shutdown on ``stack``; ``spent`` (tokens, dollars)
     is what earlier sessions of the run used of its budget."""
-    from evoforum.services import LocalServices
+    from evoforum.services import LocalServices, ServiceURLs
 
-    only = [name for name, needed in (("postgres", need_store), ("llm", need_llm)) if needed]
-    if not only:
+    if not (need_store or need_llm):
         return Resources()
+    own = operator_settings(config, spent) if need_llm else None  # a missing key fails first
+    wanted = {"postgres": need_store, "llm": need_llm and config.llm.mode != "replay"}
+    only = [name for name, needed in wanted.items() if needed]
     services = LocalServices(
-        config.runtime.state_dir or state_dir, postgres=config.runtime.postgres_url, llm=config.llm.url
+        config.runtime.state_dir or state_dir,
+        postgres=config.runtime.postgres_url,
+        llm=config.llm.url,
+        llm_model=config.llm.model,
     )
     stack.push_async_callback(services.aclose)
-    urls = await services.start(only)
+    urls = await services.start(only) if only else ServiceURLs()
     run = folder.read_json(folder.RUN, {}) or {}
     external = config.runtime.postgres_url or os.environ.get("EVOFORUM_POSTGRES_URL")
     run.update({"state_dir": str(services.state_dir.resolve()), "postgres_external": external})
@@ -111,43 +132,63 @@ async def open_resources(
         stack.push_async_callback(store.close)
         forum = Forum(store)
     ledger = Ledger()
-    llm: LLMClient | None = None
-    cached = model = budget = None
-    slots = None
-    if need_llm:
-        model = config.llm.model or urls.llm_model
-        slots = urls.llm_slots
-        budget = _shared_budget(stack, config, spent)
-        client, cached = model_client(
-            config,
-            ledger=ledger,
-            store=store,
-            url=urls.llm,
-            model=model,
-            spent=spent,
-            pool=budget,
-            slots=slots,
-        )
-        stack.push_async_callback(client.aclose)
-        llm = cached or client
+    found = {"postgres": urls.postgres, "llm": urls.llm}
+    if not need_llm:
+        return Resources(forum=forum, store=store, ledger=ledger, urls=found)
+    model = config.llm.model or urls.llm_model
+    budget = _shared_budget(stack, config, spent)
+    opening = partial(
+        _open_model, stack, seed=config.seed, ledger=ledger, store=store, url=urls.llm, pool=budget
+    )
+    llm, cached = opening(llm_settings(config, spent), model=model, slots=urls.llm_slots)
+    operator_llm, operator_model = llm, model
+    operator_cached: tuple[Cached, ...] = ()
+    section = config.operators.llm
+    if own is not None and section is not None:
+        slots = urls.llm_slots if section.url is None else None  # on the workers' server: its slots
+        operator_llm, operator_cached = opening(own, model=section.model, slots=slots)
+        operator_model = section.model
     return Resources(
         forum=forum,
         store=store,
         llm=llm,
-        cached=cached,
-        ledger=ledger,
         model=model,
-        urls={"postgres": urls.postgres, "llm": urls.llm},
+        operator_llm=operator_llm,
+        operator_model=operator_model,
+        cached=cached + operator_cached,
+        ledger=ledger,
+        urls=found,
         budget=budget,
-        llm_slots=slots,
+        llm_slots=urls.llm_slots,
     )
+
+
+def _open_model(
+    stack: AsyncExitStack,
+    settings: LLMConfig,
+    *,
+    seed: int,
+    ledger: Ledger,
+    store: Any,
+    url: str | None,
+    model: str | None,
+    pool: RunBudget | None,
+    slots: int | None,
+) -> tuple[LLMClient, tuple[Cached, ...]]:
+    """A model client of the run (closed with ``stack``) and its record layer, if any."""
+    client, cached = model_client(
+        settings, seed=seed, ledger=ledger, store=store, url=url, model=model, pool=pool, slots=slots
+    )
+    stack.push_async_callback(client.aclose)
+    return (client, ()) if cached is None else (cached, (cached,))
 
 
 def _shared_budget(
     stack: AsyncExitStack, config: ExperimentConfig, spent: tuple[int, float]
 ) -> RunBudget | None:
-    """The run's ``RunBudget`` when it runs on Ray with an LLM budget (closed with ``stack``)."""
-    if config.evaluation.backend != "ray":
+    """The run's ``RunBudget`` when more than one client spends its LLM budget: the Ray workers'
+    or the operators' own model (closed with ``stack``)."""
+    if config.evaluation.backend != "ray" and config.operators.llm is None:
         return None
     budget = llm_settings(config, spent).budget
     if not budget.limited:

@@ -46,7 +46,7 @@ from evoforum.genome import WorkflowGenome
 from evoforum.llm import Ledger, LLMClient
 from evoforum.llm.accounting import Entry, charged_to
 from evoforum.llm.budget import BudgetPool
-from evoforum.run.llm import ActorBudget, Sampling, model_client
+from evoforum.run.llm import ActorBudget, Sampling, llm_settings, model_client
 from evoforum.run.resources import open_store
 from evoforum.sandbox import Sandbox, SandboxLimits
 from evoforum.sandbox.sandbox import CANDIDATE_FILE
@@ -190,7 +190,9 @@ class RemoteItems:
     config: ExperimentConfig
     postgres_url: str
     llm_url: str | None
+    """The workers' model server (None in a replay, which asks none)."""
     model: str | None
+    """The workers' model (None: the workflows ask no model)."""
     sandbox: SandboxLimits
     timeout_s: float
     cost_objective: bool = False
@@ -216,7 +218,7 @@ class RemoteItems:
             config=config,
             postgres_url=postgres,
             llm_url=urls.get("llm") if scorer.llm else None,
-            model=scorer.model,
+            model=scorer.model if scorer.llm else None,
             sandbox=scorer.sandbox.limits,
             timeout_s=scorer.timeout_s,
             cost_objective=scorer.cost_objective,
@@ -284,9 +286,10 @@ class _Worker:
         store = await open_store(spec.postgres_url)
         self._closers.append(store.close)
         llm: Any = None
-        if spec.llm_url is not None:
+        if spec.model is not None:
             client, cached = model_client(
-                config,
+                llm_settings(config),
+                seed=config.seed,
                 ledger=_ItemLedger(),
                 store=store,
                 url=spec.llm_url,

@@ -127,3 +127,44 @@ def test_a_bad_coevolution_setting_exits_2_without_a_traceback(
     assert "operators.coevolve_pool: Input should be greater than or equal to 2" in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_the_operators_own_model_is_an_optional_section(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).operators.llm is None  # the workers' model
+    section = load_config(
+        write(tmp_path, MINIMAL),
+        [
+            "operators.llm.url=https://api.example.com/v1",
+            "operators.llm.model=strong",
+            "operators.llm.timeout_s=30",
+        ],
+    ).operators.llm
+    assert section is not None
+    assert (section.url, section.model, section.timeout_s, section.api_key_env) == (
+        "https://api.example.com/v1",
+        "strong",
+        30.0,
+        None,
+    )
+    described = json_schema()["$defs"]["OperatorModelSection"]
+    assert described["required"] == ["model"]
+    assert described["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            ["operators.llm.model=strong", "operators.llm.api_key=sk-x"],
+            "operators.llm.api_key: unknown key (did you mean 'api_key_env'?)",
+        ),
+        (["operators.llm.url=http://x/v1"], "operators.llm.model: required, missing"),
+        (
+            ["operators.llm.model=strong", "operators.llm.timeout_s=0"],
+            "operators.llm.timeout_s: Input should be greater than 0",
+        ),
+    ],
+)
+def test_a_bad_operator_model_setting_is_named(tmp_path: Path, overrides: list[str], expected: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        load_config(write(tmp_path, MINIMAL), overrides)

@@ -11,6 +11,7 @@ from evoforum.errors import ConfigError
 from evoforum.forum import InMemoryStore
 from evoforum.llm import Budget, Ledger, Metered, Recording, Retrying, chat_request
 from evoforum.llm.config import LLMConfig, build_client, open_client
+from evoforum.llm.recording import Offline
 from evoforum.llm.stub import StubServer
 
 
@@ -57,3 +58,21 @@ async def test_the_standard_stack_records_and_charges(stub: StubServer) -> None:
     assert ledger.total().calls == 1
     assert ledger.total().completion_tokens == completion.usage.completion_tokens
     assert len(store) == 2
+
+
+async def test_a_replay_stack_needs_no_server_and_asks_none(stub: StubServer) -> None:
+    store = InMemoryStore()
+    recording = LLMConfig(url=stub.url, model="stub", mode="record")
+    async with open_client(recording, ledger=Ledger(), rng=random.Random(0), store=store) as client:
+        answer = await client.complete(chat_request("stub", "Rewrite: be brief."))
+        vectors = await client.embed(["be brief"])
+    asked = (stub.stats.requests, stub.stats.embeddings)
+    replay = LLMConfig(mode="replay")  # no URL: nothing is asked of any server
+    async with open_client(
+        replay, ledger=Ledger(), rng=random.Random(0), store=store, model="stub"
+    ) as client:
+        assert isinstance(client, Recording)
+        assert isinstance(client.inner, Offline)
+        assert (await client.complete(chat_request("stub", "Rewrite: be brief."))).text == answer.text
+        assert await client.embed(["be brief"]) == vectors
+    assert (stub.stats.requests, stub.stats.embeddings) == asked

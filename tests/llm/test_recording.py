@@ -1,4 +1,5 @@
-"""Record and replay through the forum store: identical hashes, zero calls in replay, loud misses."""
+"""Record and replay through the forum store: identical hashes, zero calls in replay (chat and
+embeddings), loud misses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from evoforum.errors import ReplayMiss
 from evoforum.forum import InMemoryStore
 from evoforum.llm import ChatMessage, Ledger, Metered, OpenAICompatible, Recording, Retrying, chat_request
-from evoforum.llm.recording import NAMESPACE, exchange_messages
+from evoforum.llm.recording import EMBEDDINGS, NAMESPACE, embedding_key, exchange_messages
 from evoforum.llm.stub import StubServer
 
 CODE = "```python\ndef f(x):\n    return x + 1 if x > 2 else x\n```"
@@ -24,7 +25,7 @@ REQUESTS = [
 
 def stack(url: str, store: InMemoryStore, mode: str, ledger: Ledger) -> Recording:
     inner = Retrying(Metered(OpenAICompatible(url, "stub"), ledger), rng=random.Random(0), base_delay=0.0)
-    return Recording(inner, store, mode)  # type: ignore[arg-type]
+    return Recording(inner, store, mode, model="stub")  # type: ignore[arg-type]
 
 
 async def test_record_then_replay_gives_identical_answers_and_no_calls() -> None:
@@ -109,3 +110,40 @@ def test_copies_of_a_request_get_their_own_hash() -> None:
     assert longer.hash == chat_request("m", [("user", "hi"), ("assistant", "hello")]).hash
     assert other_model.hash == chat_request("n", "hi").hash
     assert base.model_copy().hash == base.hash
+
+
+async def test_embeddings_are_recorded_and_replayed_without_a_call() -> None:
+    store = InMemoryStore()
+    texts = ["an edit of a workflow", "Be terse."]
+    async with StubServer(seed=4) as server:
+        recorder = stack(server.url, store, "record", Ledger())
+        recorded = await recorder.embed(texts)
+        await recorder.aclose()
+    assert server.stats.embeddings == 2
+    async with StubServer(seed=999) as silent:  # other vectors: replay must not ask it
+        player = stack(silent.url, store, "replay", Ledger())
+        replayed = await player.embed(texts)
+        await player.aclose()
+    assert silent.stats.embeddings == 0
+    assert replayed == recorded
+    (vectors_hash,) = await store.get_ref(EMBEDDINGS, embedding_key("stub", texts)) or []
+    branch = await store.branch(vectors_hash)
+    assert [m.sender for m in branch] == ["user", "embedder"]
+    assert branch[0].content == texts
+
+
+async def test_an_embedding_is_recorded_under_its_model() -> None:
+    store = InMemoryStore()
+    async with StubServer(seed=4) as server:
+        recorder = stack(server.url, store, "record", Ledger())
+        await recorder.embed(["one"])
+        await recorder.embed(["one"], model="other")
+        await recorder.aclose()
+    player = stack("http://127.0.0.1:9/v1", store, "replay", Ledger())
+    assert await player.embed(["one"], model="other")
+    assert await player.embed(["one"])
+    with pytest.raises(ReplayMiss, match="never recorded") as caught:
+        await player.embed(["one"], model="third")
+    assert caught.value.request_hash == embedding_key("third", ["one"])
+    with pytest.raises(ReplayMiss, match="model 'stub'"):
+        await player.embed(["one", "two"])  # another batch is another request

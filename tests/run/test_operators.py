@@ -105,6 +105,22 @@ async def test_cached_answers_a_recorded_request_without_asking_again(stub: Stub
     assert second.text == first.text
 
 
+async def test_cached_answers_a_recorded_embedding_without_asking_again(stub: StubServer) -> None:
+    inner = OpenAICompatible(stub.url, "stub")
+    recording = Recording(inner, InMemoryStore(), "record", model="stub")
+    client = Cached(recording, recording)
+    try:
+        first = await client.embed(["Be terse."])
+        second = await client.embed(["Be terse."])
+        other = await client.embed(["Be terse."], model="other")
+    finally:
+        await client.aclose()
+    assert stub.stats.embeddings == 2  # the first text, then the same text for another model
+    assert client.hits == 1
+    assert second == first
+    assert len(other) == 1
+
+
 async def test_sampling_seed_makes_a_distinct_request(stub: StubServer) -> None:
     inner = OpenAICompatible(stub.url, "stub")
     recording = Recording(inner, InMemoryStore(), "record")
