@@ -33,7 +33,9 @@ from evoforum.services.model import MODEL_NAME, ensure_model
 THREADS_ENV = "EVOFORUM_LLM_THREADS"
 SLOTS_ENV = "EVOFORUM_LLM_SLOTS"
 SLOT_CONTEXT = 4096
-"""Tokens of context per slot (the server's ``-c`` is this times the slots)."""
+"""Tokens of context per slot, on average: the server's ``-c`` is this times the slots, in one KV
+cache all slots share (``--kv-unified``), so one long request (an LMX prompt showing two parents)
+may use more than its share while the others are short."""
 SLOTS_PER_CORE = 4
 MAX_SLOTS = 16
 CACHE_REUSE = 256
@@ -126,6 +128,7 @@ class LLMService(Service):
             "--no-repack",
             "--parallel", str(settings.slots),
             "--ctx-size", str(settings.context),
+            "--kv-unified",
             "--cont-batching",
             "--cache-reuse", str(CACHE_REUSE),
             "--cache-ram", str(CACHE_RAM_MB),
