@@ -9,7 +9,9 @@ import pytest
 
 import search_spaces
 from evoforum.evolve.operators import STRUCTURAL, Operator, OperatorContext, operator
-from evoforum.genome import DagSpec, WorkflowGenome
+from evoforum.evolve.operators.structural import MAX_TOKENS_LADDER, mut_max_tokens
+from evoforum.genome import DagSpec, LLMAgentSpec, WorkflowGenome
+from tests.genome.helpers import machine
 
 from .conftest import SPACES, population
 
@@ -101,3 +103,32 @@ def _dags(genome: WorkflowGenome) -> list[DagSpec]:
     from evoforum.genome.flows import walk
 
     return [b for _, b in walk(genome.entry) if isinstance(b, DagSpec)]
+
+
+@pytest.mark.parametrize("space", SPACES)
+async def test_mut_max_tokens_moves_one_agents_cap_along_the_ladder(space: str) -> None:
+    context = OperatorContext(space=search_spaces.get(space))
+    rng = random.Random(5)
+    caps = set()
+    for parent in population(space):
+        genome = parent
+        for _ in range(4):  # children of children too: a cap already set moves on
+            [child] = await mut_max_tokens([genome], rng, context)
+            assert context.check(child) == []
+            changed = [(a, b) for a, b in zip(genome.agents, child.agents, strict=True) if a != b]
+            assert len(changed) == 1
+            before, after = changed[0]
+            assert isinstance(before, LLMAgentSpec)
+            assert isinstance(after, LLMAgentSpec)
+            assert after.max_tokens != before.max_tokens
+            assert after.max_tokens in MAX_TOKENS_LADDER
+            assert after.model_copy(update={"max_tokens": before.max_tokens}) == before
+            assert (child.inputs, child.code, child.entry) == (genome.inputs, genome.code, genome.entry)
+            caps.add(after.max_tokens)
+            genome = child
+    assert caps == set(MAX_TOKENS_LADDER)
+
+
+async def test_mut_max_tokens_leaves_a_genome_without_llm_agents_alone() -> None:
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"))
+    assert await mut_max_tokens([machine()], random.Random(0), context) == []
