@@ -162,6 +162,7 @@ def mut_add_task(parents: Sequence[WorkflowGenome], rng: random.Random, context:
         system_prompt=system,
         prompt=prompt,
         temperature=template.temperature,
+        max_tokens=template.max_tokens,
     )
     sink = not e.consumers(dag, task.name)
     refine = TaskSpec(
