@@ -15,7 +15,7 @@ _LINE = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), ma
 @st.composite
 def genomes(draw: st.DrawFn, spaces: tuple[str, ...] = tuple(SPACES), fuzz: bool = True) -> WorkflowGenome:
     """A random valid genome of one of ``spaces``; with ``fuzz``, its prompts, temperatures,
-    metadata and a trailing constant and comment of its code are arbitrary too."""
+    token caps, metadata and a trailing constant and comment of its code are arbitrary too."""
     space = SPACES[draw(st.sampled_from(spaces))]()
     genome = space.random_genome(np.random.default_rng(draw(st.integers(0, 2**32 - 1))))
     if not fuzz:
@@ -28,6 +28,7 @@ def genomes(draw: st.DrawFn, spaces: tuple[str, ...] = tuple(SPACES), fuzz: bool
                     "system_prompt": draw(_TEXT),
                     "prompt": draw(_TEXT),
                     "temperature": draw(st.floats(0.0, 2.0, allow_nan=False)),
+                    "max_tokens": draw(st.none() | st.integers(16, 4096)),
                 }
             )
         agents.append(agent)

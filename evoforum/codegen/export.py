@@ -113,6 +113,8 @@ def _agent(agent: AgentSpec) -> Node:
     if agent.prompt:
         args.append(Item(Str(agent.prompt), "prompt="))
     args.append(Item(Atom(repr(agent.temperature)), "temperature="))
+    if agent.max_tokens is not None:
+        args.append(Item(Atom(repr(agent.max_tokens)), "max_tokens="))
     if agent.tools:
         args.append(Item(literal(tuple(agent.tools)), "tools="))
     if agent.output_schema is not None:

@@ -21,7 +21,7 @@ from evoforum.genome import FunctionAgentSpec, LLMAgentSpec, Metadata, WorkflowG
 from evoforum.genome.agents import AgentSpec
 from evoforum.genome.model import normalize_code
 
-LLM_ARGS = ["name", "model", "system_prompt", "prompt", "temperature", "tools", "output_schema"]
+LLM_ARGS = ["name", "model", "system_prompt", "prompt", "temperature", "max_tokens", "tools", "output_schema"]
 TASK_ARGS = ["executor", "output"]
 EXECUTORS = ("asyncio", "process", "ray")
 SECTION = "(helper code belongs in the code section above '# -- workflow')"

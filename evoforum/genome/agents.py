@@ -30,6 +30,8 @@ class LLMAgentSpec(Frozen):
 
     ``prompt`` is the user message template; its ``{placeholders}`` are filled from the task's
     wired parameters. ``tools`` name functions of the genome's code the model may call.
+    ``max_tokens`` caps the completion tokens of each call, 16 to 4096 (None: the run's cap
+    applies); when None it is left out of the dumped data, so older genomes keep their hashes.
     """
 
     kind: Literal["llm"] = "llm"
@@ -40,6 +42,7 @@ class LLMAgentSpec(Frozen):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     tools: tuple[str, ...] = ()
     output_schema: OutputSchemaSpec | None = None
+    max_tokens: int | None = Field(default=None, ge=16, le=4096, exclude_if=lambda cap: cap is None)
 
 
 class FunctionAgentSpec(Frozen):

@@ -2,9 +2,10 @@
 
 The content hash (``WorkflowGenome.hash``) is ``evoforum.hashing.digest`` in domain ``"genome"`` over
 the JSON of every field that changes behaviour: ``inputs``, ``agents``, ``code`` and ``entry`` (with
-all defaults written out). ``metadata`` (name, notes, origin) is left out: renaming a genome or
-recording where it came from never changes its hash. Order counts where it is meaningful (agents
-and tasks in the order given, wires, states, transitions).
+all defaults written out, except an LLM agent's ``max_tokens`` when None: that key is left out,
+so genomes from before the gene hash as they did). ``metadata`` (name, notes, origin) is left out:
+renaming a genome or recording where it came from never changes its hash. Order counts where it
+is meaningful (agents and tasks in the order given, wires, states, transitions).
 """
 
 from __future__ import annotations

@@ -85,6 +85,7 @@ async def _ask(llm: LLMClient, agent: LLMAgentSpec, values: Mapping[str, Any], s
         system=agent.system_prompt or None,
         schema=schema.json_schema if schema is not None else None,
         temperature=agent.temperature,
+        max_tokens=agent.max_tokens,
         seed=seed,
     )
     if schema is not None:

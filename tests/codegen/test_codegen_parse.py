@@ -56,6 +56,25 @@ def test_edited_temperature_guard_and_step_limit() -> None:
     assert genome.entry.max_steps == 4  # type: ignore[union-attr]
 
 
+def test_a_token_cap_round_trips_and_an_unset_one_is_not_written() -> None:
+    writer, loud = pipeline().agents
+    capped = pipeline(agents=(writer.model_copy(update={"max_tokens": 512}), loud))
+    source = export(capped)
+    assert "max_tokens=512," in source
+    assert parse(source).hash == capped.hash != pipeline().hash
+    assert "max_tokens" not in export(pipeline())
+    assert parse(export(pipeline())).hash == pipeline().hash
+
+
+def test_a_token_cap_written_by_hand_is_read_and_checked() -> None:
+    source = export(pipeline()).replace("temperature=0.0,", "temperature=0.0,\n    max_tokens=300,")
+    writer = parse(source).agent("writer")
+    assert isinstance(writer, LLMAgentSpec)
+    assert writer.max_tokens == 300
+    error = rejected(source.replace("max_tokens=300", "max_tokens=8"))
+    assert "agent 'writer': max_tokens:" in str(error)
+
+
 def test_reformatted_module_still_parses() -> None:
     source = export(pipeline()).replace(
         "    return await ask(llm, writer, topic=topic)",

@@ -148,6 +148,16 @@ async def test_output_schema_answers_are_json_and_fields_can_be_wired() -> None:
     assert llm.requests[0].schema_name == "Draft"
 
 
+async def test_an_agents_token_cap_goes_into_its_requests() -> None:
+    writer, loud = pipeline().agents
+    capped = writer.model_copy(update={"max_tokens": 256})
+    llm = Scripted("short", "long")
+    async with Runtime(llm=llm, transcripts=False) as runtime:
+        await runtime.run(to_workflow(pipeline(agents=(capped, loud))), {"topic": "cats"})
+        await runtime.run(to_workflow(pipeline()), {"topic": "cats"})
+    assert [request.params.max_tokens for request in llm.requests] == [256, None]
+
+
 async def test_an_answer_that_is_not_json_is_an_llm_misbehaviour() -> None:
     writer = LLMAgentSpec(name="writer", model="m", output_schema=OutputSchemaSpec(name="Draft"))
     with pytest.raises(LLMMisbehaved) as caught:

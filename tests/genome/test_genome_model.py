@@ -6,7 +6,7 @@ import pydantic
 import pytest
 
 from evoforum.errors import GenomeInvalid
-from evoforum.genome import HASHED_FIELDS, CompareSpec, DagSpec, Metadata, WorkflowGenome
+from evoforum.genome import HASHED_FIELDS, CompareSpec, DagSpec, LLMAgentSpec, Metadata, WorkflowGenome
 from evoforum.hashing import is_hash
 from tests.genome.helpers import machine, pipeline
 
@@ -118,3 +118,37 @@ def test_flow_and_genome_share_the_step_limit_default() -> None:
 
     flow_default = StateMachine.model_fields["max_steps"].default
     assert flow_default == MachineSpec.model_fields["max_steps"].default == 20
+
+
+def capped(max_tokens: int | None) -> WorkflowGenome:
+    """``pipeline()`` with its writer's ``max_tokens`` set to ``max_tokens``."""
+    genome = pipeline()
+    writer = LLMAgentSpec.model_validate({**genome.agents[0].model_dump(), "max_tokens": max_tokens})
+    return pipeline(agents=(writer, genome.agents[1]))
+
+
+def test_an_unset_token_cap_keeps_the_hash_and_a_set_one_changes_it() -> None:
+    assert capped(None).hash == pipeline().hash == PINNED
+    assert "max_tokens" not in capped(None).model_dump(mode="json")["agents"][0]
+    assert capped(512).hash != PINNED
+    assert capped(512).hash != capped(256).hash
+    assert capped(512).model_dump(mode="json")["agents"][0]["max_tokens"] == 512
+
+
+def test_a_token_cap_survives_json_and_saved_genomes_without_it_load() -> None:
+    for genome in (capped(None), capped(512)):
+        loaded = WorkflowGenome.load(genome.model_dump_json())
+        assert loaded == genome
+        assert loaded.hash == genome.hash
+    saved = pipeline().model_dump(mode="json")
+    saved["agents"][0].pop("max_tokens", None)
+    assert WorkflowGenome.load(saved).agents[0] == capped(None).agents[0]
+
+
+@pytest.mark.parametrize("bad", [0, 15, 4097])
+def test_a_token_cap_out_of_range_is_rejected_with_its_path(bad: int) -> None:
+    data = capped(512).model_dump(mode="json")
+    data["agents"][0]["max_tokens"] = bad
+    with pytest.raises(GenomeInvalid) as caught:
+        WorkflowGenome.load(data)
+    assert "agents[0].llm.max_tokens" in [problem.path for problem in caught.value.problems]

@@ -18,7 +18,7 @@ from evoforum.genome import DagSpec, FromTaskSpec, FunctionAgentSpec, MachineSpe
 from evoforum.genome.flows import Trail
 from evoforum.genome.model import normalize_code
 
-AGENT_FIELDS = ("system_prompt", "prompt", "temperature")
+AGENT_FIELDS = ("system_prompt", "prompt", "temperature", "max_tokens")
 
 
 def _function_sources(code: str) -> dict[str, str]:
@@ -52,7 +52,7 @@ def bring(receiver: WorkflowGenome, donor: WorkflowGenome) -> WorkflowGenome:
 @operator("cx_agents", arity=2)
 def cx_agents(parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext) -> Children:
     """Uniform crossover of the LLM agents both parents have (by name): each of system prompt,
-    prompt and temperature is exchanged with probability one half."""
+    prompt, temperature and token cap is exchanged with probability one half."""
     a, b = parents[0], parents[1]
     theirs = {agent.name: agent for agent in e.llm_agents(b)}
     one, two = a, b

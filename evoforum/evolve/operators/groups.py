@@ -13,6 +13,7 @@ from evoforum.evolve.operators.structural import (
     mut_add_task,
     mut_examples,
     mut_fan_out,
+    mut_max_tokens,
     mut_prompt,
     mut_remove_task,
     mut_rewire,
@@ -23,6 +24,7 @@ from evoforum.evolve.operators.structural import (
 
 STRUCTURAL = (
     mut_temperature,
+    mut_max_tokens,
     mut_prompt,
     mut_step_limit,
     mut_swap_agent,

@@ -26,6 +26,8 @@ from evoforum.genome import (
 from evoforum.genome._code import read_code
 
 DEFAULT_TEMPERATURES = (0.0, 0.2, 0.5, 0.8)
+MAX_TOKENS_LADDER: tuple[int | None, ...] = (None, 256, 384, 512, 768)
+"""The caps ``mut_max_tokens`` gives an LLM agent (None: no cap of its own, the run's applies)."""
 REFINE_PROMPT = "Improve this answer. Keep what is right, fix what is wrong.\n\n{text}"
 REFINE_TASK_PROMPT = (
     "The task:\n\n{%s}\n\nImprove this answer to it. Keep what is right, fix what is wrong.\n\n{text}"
@@ -52,6 +54,21 @@ def mut_temperature(
     else:
         value = round(min(2.0, max(0.0, agent.temperature + rng.gauss(0.0, 0.2))), 3)
     return [e.with_agent(genome, agent.model_copy(update={"temperature": value}))]
+
+
+@operator("mut_max_tokens")
+def mut_max_tokens(
+    parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext
+) -> Children:
+    """Another cap on one LLM agent's completion tokens, from ``MAX_TOKENS_LADDER``: a lower cap
+    spends fewer tokens, a higher one leaves room for longer answers."""
+    genome = parents[0]
+    agent = e.choose(rng, e.llm_agents(genome))
+    if agent is None:
+        return []
+    options = [cap for cap in MAX_TOKENS_LADDER if cap != agent.max_tokens]
+    cap = options[rng.randrange(len(options))]
+    return [e.with_agent(genome, agent.model_copy(update={"max_tokens": cap}))]
 
 
 @operator("mut_prompt")
@@ -145,6 +162,7 @@ def mut_add_task(parents: Sequence[WorkflowGenome], rng: random.Random, context:
         system_prompt=system,
         prompt=prompt,
         temperature=template.temperature,
+        max_tokens=template.max_tokens,
     )
     sink = not e.consumers(dag, task.name)
     refine = TaskSpec(
