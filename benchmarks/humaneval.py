@@ -15,7 +15,7 @@ summary):
    the rewrites aimed at, and the ids of the train, valid and test problems.
 
 Writes ``benchmarks/results/humaneval.json`` and the winner's exported module as
-``benchmarks/results/humaneval_winner.py``.
+``benchmarks/results/humaneval_winner.py`` (into ``--out`` instead when ``--set`` changed the protocol).
 
     python benchmarks/humaneval.py [--out runs/humaneval] [--skip-random] [--set key=value ...]
 """
@@ -142,6 +142,7 @@ def report(evolution: Path, random_run: Path | None) -> dict[str, Any]:
             "model": "qwen2.5-coder-0.5b-instruct (Q4_K_M, llama-server)",
             "splits": {name: list(getattr(splits, name)) for name in ("train", "valid", "test")},
             "bootstrap": BOOTSTRAP,
+            "commit": _commit(),
         },
         "winner": {
             "genome_hash": best["genome_hash"],
@@ -190,6 +191,11 @@ def report(evolution: Path, random_run: Path | None) -> dict[str, Any]:
     return result
 
 
+def _commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout.strip()
+
+
 def _config(out: Path) -> dict[str, Any]:
     import yaml
 
@@ -222,10 +228,12 @@ def main() -> None:
         ]
         ensure_run(random_run, [*args.overrides, *budget])
     found = report(evolution, random_run)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    found["protocol"]["overrides"] = args.overrides
+    results = RESULTS if not args.overrides else args.out  # only the protocol as it is goes to results/
+    results.mkdir(parents=True, exist_ok=True)
     text = json.dumps(found, indent=2)
-    (RESULTS / "humaneval.json").write_text(text + "\n")
-    shutil.copyfile(evolution / "winner.py", RESULTS / "humaneval_winner.py")
+    (results / "humaneval.json").write_text(text + "\n")
+    shutil.copyfile(evolution / "winner.py", results / "humaneval_winner.py")
     print(text)
 
 
