@@ -4,10 +4,11 @@ The convention, checked in this order on the request:
 
 1. ``response_format`` carries a JSON schema (json_schema, or json_object with ``schema`` as
    llama.cpp takes it) -> a valid instance of it; json_object without one -> ``{"answer": ...}``.
-2. two or more fenced Python blocks in the last user turn -> their recombination, fenced.
-3. one fenced Python block -> a mutated version of it (constants, comparisons, operators), fenced.
-4. a ``def name(args)`` signature without fences (a code-writing prompt) -> a function, fenced.
-5. anything else -> a rewritten version of the last user turn (synonyms, an added instruction).
+2. a ``<prompt>`` element in the last user turn (a prompt to rewrite) -> its rewrite, in one.
+3. two or more fenced Python blocks in the last user turn -> their recombination, fenced.
+4. one fenced Python block -> a mutated version of it (constants, comparisons, operators), fenced.
+5. a ``def name(args)`` signature without fences (a code-writing prompt) -> a function, fenced.
+6. anything else -> a rewritten version of the last user turn (synonyms, an added instruction).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from evoforum.hashing import digest
 from evoforum.llm.stub import _code, _schema
 
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
+_PROMPT = re.compile(r"<prompt>\n?(.*?)\n?</prompt>", re.DOTALL)
 _SIGNATURE = re.compile(r"^def (\w+)\((.*?)\)(?:\s*->\s*[^:]+)?:", re.MULTILINE)
 _SYNONYMS = {
     "answer": "reply",
@@ -77,6 +79,9 @@ def answer(body: dict[str, Any], seed: int) -> str:
         }
         return orjson.dumps(_schema.instance(schema, rng)).decode()
     prompt = _last_user(body)
+    element = _PROMPT.search(prompt)
+    if element is not None:
+        return f"<prompt>\n{_rewrite(element[1], rng)}\n</prompt>"
     blocks = _FENCE.findall(prompt)
     if len(blocks) >= 2:
         return _fenced("Here is a combination of the parents:", _code.recombine(blocks, rng))
