@@ -36,10 +36,18 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from evoforum.config import ExperimentConfig
-from evoforum.errors import BudgetExceeded, ConfigError, RunError, Timeout, UsageError
+from evoforum.errors import (
+    BudgetExceeded,
+    ConfigError,
+    LLMUnavailable,
+    RunError,
+    ServiceUnavailable,
+    Timeout,
+    UsageError,
+)
 from evoforum.evolve.evaluate import ItemResult, Job
 from evoforum.evolve.operators.feedback import EXCERPT, EXCERPT_CHARS, FAILURE
 from evoforum.genome import WorkflowGenome
@@ -53,6 +61,9 @@ from evoforum.sandbox.sandbox import CANDIDATE_FILE
 
 ENTRIES = "llm_entries"
 _ITEM_ENTRIES: ContextVar[list[Entry] | None] = ContextVar("evoforum_item_entries", default=None)
+
+
+E = TypeVar("E", bound=BaseException)
 
 
 class WorkflowScorer:
@@ -113,7 +124,14 @@ class WorkflowScorer:
             info["scoring"] = verdict.reason
             info.update(item_excerpt(item, scoring_failure(verdict), result.output))
         except (RunError, TimeoutError) as error:
-            spent = _budget_error(error)
+            down = _cause(error, LLMUnavailable)
+            if down is not None and down.details.get("status") is None and down.details.get("retryable"):
+                await runtime.aclose()  # the server is gone, not the candidate wrong: stop the run
+                raise ServiceUnavailable(
+                    f"{down}; start it again (evoforum services up), then continue the run with"
+                    " evoforum resume: the generation it was in runs again"
+                ) from None
+            spent = _cause(error, BudgetExceeded)
             if spent is not None:  # not the candidate's failure: no score at all, and the run stops
                 self.on_budget()
                 await runtime.aclose()
@@ -133,12 +151,12 @@ class WorkflowScorer:
 _SCORING = SandboxLimits(cpu_s=5, wall_s=10.0, memory_mb=512)
 
 
-def _budget_error(error: BaseException) -> BudgetExceeded | None:
-    """The ``BudgetExceeded`` behind ``error`` (a task failure names its cause), if any."""
+def _cause(error: BaseException, kind: type[E]) -> E | None:
+    """The ``kind`` error behind ``error`` (a task failure names its cause), if any."""
     seen = 0
     current: object = error
     while current is not None and seen < 8:
-        if isinstance(current, BudgetExceeded):
+        if isinstance(current, kind):
             return current
         details = getattr(current, "details", {})
         current = details.get("cause") if isinstance(details, dict) else None

@@ -9,9 +9,11 @@ import pytest
 
 import experiments
 import search_spaces
+from evoforum.errors import ServiceUnavailable
 from evoforum.forum import Forum
 from evoforum.genome import DagSpec, FunctionAgentSpec, TaskSpec, WireSpec, WorkflowGenome
 from evoforum.genome.flows import FromInputSpec
+from evoforum.genome.library import library_files
 from evoforum.llm import OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.run.scoring import WorkflowScorer
@@ -64,14 +66,32 @@ async def test_answers_are_scored_by_the_items_tests(answer: str, score: float) 
 async def test_a_failing_workflow_scores_zero_and_keeps_its_conversation(stub_llm: OpenAICompatible) -> None:
     space = search_spaces.get("code_writing")
     rng = np.random.default_rng(0)
-    genome = next(g for g in (space.random_genome(rng) for _ in range(50)) if "has_passed" in g.code)
-    broken = genome.code.replace('return bool(report.get("passed"))', 'raise RuntimeError("broken guard")')
+    genome = next(g for g in (space.random_genome(rng) for _ in range(50)) if "def keep_better" in g.code)
+    keep = 'attempts = int(best.get("attempts", 0)) + 1'
+    broken = genome.code.replace(keep, 'raise RuntimeError("broken keeper")')
+    assert broken != genome.code
     genome = genome.model_copy(update={"code": broken})  # the space's loops end by themselves: break one
     forum = Forum()
-    fn = WorkflowScorer(QUICK, llm=stub_llm, forum=forum, sandbox=Sandbox(), model="stub", timeout_s=60).score
-    result = await fn(genome, "quick/largest", 0)  # a predicate guard: genome code run by the sandbox
+    sandbox = Sandbox(files=library_files())
+    fn = WorkflowScorer(QUICK, llm=stub_llm, forum=forum, sandbox=sandbox, model="stub", timeout_s=60).score
+    result = await fn(genome, "quick/largest", 0)  # genome code run by the sandbox
     assert result.values == (0.0,)
     assert result.info["tokens"] > 0
     branch = await forum.branch(result.transcripts[0])
     assert branch[-1].kind == "error"
     assert len(branch) > 2  # the steps before the failure are in the branch
+
+
+async def test_a_model_server_that_stopped_answering_stops_the_run_instead_of_failing_the_candidate() -> None:
+    async with StubServer(seed=2) as stub:
+        url = stub.url
+    client = OpenAICompatible(url, "stub")  # the server is gone: nothing listens at its port
+    try:
+        genome = search_spaces.get("code_writing").seeds()[2]  # the single call
+        scorer = WorkflowScorer(
+            QUICK, llm=client, forum=Forum(), sandbox=Sandbox(), model="stub", timeout_s=60
+        )
+        with pytest.raises(ServiceUnavailable, match="evoforum services up"):
+            await scorer.score(genome, "quick/largest", 0)
+    finally:
+        await client.aclose()
