@@ -78,6 +78,10 @@ class Depends:
         name = getattr(self.provider, "__qualname__", repr(self.provider))
         return f"Depends({name}, scope={self.scope!r})"
 
+    def __evoforum_fingerprint__(self) -> list[Any]:
+        """What an agent's identity counts of a ``Depends`` default (``evoforum/forum/_identity.py``)."""
+        return [self.provider, list(self.args), self.kwargs, self.scope, self.cache]
+
 
 def find_depends(annotation: Any, default: Any) -> Depends | None:
     """The ``Depends`` a parameter declares through its default or its ``Annotated`` metadata."""
