@@ -5,7 +5,9 @@ turn), every other task runs as one asyncio task whose done-callback releases it
 Nothing polls and nothing waits for a "phase": a fast branch runs on while a slow one is busy.
 
 A task is only marked done after its function returned; a failure fails every task downstream
-of it (``UPSTREAM_FAILED``, with the cause) while unrelated branches finish.
+of it (``UPSTREAM_FAILED``, with the cause) while unrelated branches finish. A call that raises
+before its coroutine exists (a positional-only parameter, say) is that task's failure too, and no
+error escapes a done-callback: the run always finishes.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class Execution:
             self.finished = asyncio.get_running_loop().create_future()
             try:
                 await self.finished
-            except asyncio.CancelledError:
+            except BaseException:  # cancelled, or a scheduler error set on ``finished``
                 self.stopped = True
                 for running in list(self.running.values()):
                     running.cancel()
@@ -120,7 +122,11 @@ class Execution:
                 continue
             if how == DIRECT:
                 self.attempts[i] = 1
-                work = topology.tasks[i].fn(**call)
+                try:  # calling a coroutine function can raise before any coroutine exists
+                    work = topology.tasks[i].fn(**call)
+                except Exception as error:
+                    self._fail(i, error)
+                    continue
             else:
                 work = self._attempts(i, call)
             running = self._start(work)
@@ -178,10 +184,17 @@ class Execution:
             self.finished.set_result(None)
 
     def _done(self, i: int, running: asyncio.Task[Any]) -> None:
+        """A task's done-callback: nothing may escape it, or ``finished`` would never be set."""
         del self.running[i]
-        self._finish(i, running)
-        if not self.stopped:
-            self._drain()
+        try:
+            self._finish(i, running)
+            if not self.stopped:
+                self._drain()
+        except BaseException as error:  # a scheduler bug: end the run with it rather than hang
+            if self.finished is not None and not self.finished.done():
+                self.finished.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
 
     def _finish(self, i: int, running: asyncio.Task[Any]) -> None:
         if self.states[i] is not _WAITING:
