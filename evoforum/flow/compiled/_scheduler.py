@@ -7,7 +7,9 @@ Nothing polls and nothing waits for a "phase": a fast branch runs on while a slo
 A task is only marked done after its function returned; a failure fails every task downstream
 of it (``UPSTREAM_FAILED``, with the cause) while unrelated branches finish. A call that raises
 before its coroutine exists (a positional-only parameter, say) is that task's failure too, and no
-error escapes a done-callback: the run always finishes.
+error escapes a done-callback: the run always finishes. What a task returns is checked against its
+return annotation (``evoforum/flow/compiled/_outputs.py``); a value that does not fit fails the task
+(on the full path, the attempt: retries apply).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from evoforum.flow.executors import EXECUTE
 from evoforum.flow.result import TaskOutcome, TaskState
 
 if TYPE_CHECKING:
+    from evoforum.flow.compiled._outputs import Check
     from evoforum.flow.compiled._validate import Topology
     from evoforum.flow.runtime import Runtime
     from evoforum.flow.task import Task
@@ -52,12 +55,14 @@ class Execution:
         self,
         topology: Topology,
         modes: tuple[int, ...],
+        checks: tuple[Check | None, ...],
         kwargs: list[dict[str, Any]],
         runtime: Runtime,
         scope: ScopeState,
     ) -> None:
         self.topology = topology
         self.modes = modes
+        self.checks = checks
         self.kwargs = kwargs
         self.runtime = runtime
         self.scope = scope
@@ -115,6 +120,8 @@ class Execution:
                 self.attempts[i] = 1
                 try:
                     output = topology.tasks[i].fn(**call)
+                    if (check := self.checks[i]) is not None:
+                        output = check(output)
                 except Exception as error:
                     self._fail(i, error)
                 else:
@@ -203,6 +210,13 @@ class Execution:
             self._fail(i, asyncio.CancelledError(), TaskState.CANCELLED)
         elif (error := running.exception()) is not None:
             self._fail(i, error)
+        elif (check := self.checks[i]) is not None and self.modes[i] == DIRECT:  # FULL checked already
+            try:
+                output = check(running.result())
+            except Exception as mismatch:
+                self._fail(i, mismatch)
+            else:
+                self._succeed(i, output)
         else:
             self._succeed(i, running.result())
 
@@ -211,25 +225,28 @@ class Execution:
         execute = EXECUTE[t.executor]
         depends = t.signature.depends
         policy = t.retry
+        check = self.checks[i]
         for attempt in range(1, policy.attempts + 1):
             self.attempts[i] = attempt
             scope = self.scope.child("task")
             try:
                 call = {**kwargs, **await resolve_all(self.runtime, depends, scope)} if depends else kwargs
                 if t.timeout is None:
-                    return await execute(t, call, self.runtime)
-                limit = asyncio.timeout(t.timeout)
-                try:
-                    async with limit:
-                        return await execute(t, call, self.runtime)
-                except TimeoutError:
-                    if not limit.expired():
-                        raise
-                    raise Timeout(
-                        f"task {t.name!r} ran past its timeout of {t.timeout}s",
-                        task=t.name,
-                        seconds=t.timeout,
-                    ) from None
+                    output = await execute(t, call, self.runtime)
+                else:
+                    limit = asyncio.timeout(t.timeout)
+                    try:
+                        async with limit:
+                            output = await execute(t, call, self.runtime)
+                    except TimeoutError:
+                        if not limit.expired():
+                            raise
+                        raise Timeout(
+                            f"task {t.name!r} ran past its timeout of {t.timeout}s",
+                            task=t.name,
+                            seconds=t.timeout,
+                        ) from None
+                return output if check is None else check(output)  # a wrong output fails the attempt
             except policy.on:
                 if attempt == policy.attempts:
                     raise
