@@ -1,8 +1,11 @@
 """``@agent``: turn an async function, async generator or class into an agent.
 
 An agent receives the branch (``list[Message]``, root first) and any keyword arguments the caller
-passes (a later runtime injects dependencies this way), and produces one answer message by
-yielding or returning:
+passes, and produces one answer message by yielding or returning. A parameter declared with
+``Depends(...)`` that the caller does not pass is resolved by the runtime the call runs in
+(``evoforum/forum/injection.py``): inside ``async with Runtime()``, a flow run or ``runtime.call``,
+also when the agent is called from a task or nested in another agent; outside any runtime the
+agent fails with a ``UsageError`` saying so. The answer is one of:
 
 - ``str``: tokens, streamed at once; the answer's text is their concatenation;
 - a ``MessagePromise`` (another agent's call): its tokens are streamed through as they come, and
@@ -34,6 +37,7 @@ from pydantic import BaseModel
 
 from evoforum.errors import NotSerializable, UsageError
 from evoforum.forum._identity import code_version
+from evoforum.forum.injection import INJECTOR, injected_parameters
 from evoforum.forum.message import Message
 from evoforum.forum.promise import DEFAULT_MAX_LAG, MessagePromise
 from evoforum.hashing import Hash
@@ -153,11 +157,26 @@ class Agent:
     async def _run(
         self, promise: MessagePromise, branch: list[Message], head: Hash | None, kwargs: dict[str, Any]
     ) -> Message:
-        target: Any = self.target
-        if inspect.isclass(target):
-            instance: Any = target()  # a class agent: a fresh instance per call
-            target = instance.run
-        result = target(list(branch), **kwargs)
+        declared: Any = self.target
+        target: Any = declared
+        if inspect.isclass(self.target):  # a class agent: a fresh instance per call
+            owner: Any = self.target
+            declared, target = owner.run, owner().run
+        missing = [name for name in injected_parameters(declared) if name not in kwargs]
+        if not missing:
+            return await self._answer(promise, target(list(branch), **kwargs), head)
+        inject = INJECTOR.get()
+        if inject is None:
+            raise UsageError(
+                f"agent {self.name!r} needs {', '.join(map(repr, missing))} from a provider (Depends):"
+                f" call it inside `async with Runtime(...)`, a flow run or runtime.call, or pass"
+                f" {missing[0]}=... yourself"
+            )
+        async with inject(declared, kwargs) as values:
+            return await self._answer(promise, target(list(branch), **kwargs, **values), head)
+
+    async def _answer(self, promise: MessagePromise, result: Any, head: Hash | None) -> Message:
+        """Stream what the agent's function gives (an async generator, an awaitable or a value)."""
         parts: list[str] = []
         answer: Message | None = None
         if inspect.isasyncgen(result):

@@ -22,9 +22,10 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from evoforum.errors import TaskFailed, Timeout
-from evoforum.flow._resolve import ScopeState, resolve_all
+from evoforum.flow._resolve import Injector, ScopeState, resolve_all
 from evoforum.flow.executors import EXECUTE
 from evoforum.flow.result import TaskOutcome, TaskState
+from evoforum.forum.injection import INJECTOR
 
 if TYPE_CHECKING:
     from evoforum.flow.compiled._outputs import Check
@@ -229,6 +230,7 @@ class Execution:
         for attempt in range(1, policy.attempts + 1):
             self.attempts[i] = attempt
             scope = self.scope.child("task")
+            INJECTOR.set(Injector(self.runtime, scope))  # this task's own context: agents it calls
             try:
                 call = {**kwargs, **await resolve_all(self.runtime, depends, scope)} if depends else kwargs
                 if t.timeout is None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
 from evoforum.errors import FlowInvalid
+from evoforum.flow._resolve import injecting
 from evoforum.flow._types import describe
 from evoforum.flow.compiled._outputs import output_check
 from evoforum.flow.compiled._scheduler import Execution, mode
@@ -128,9 +129,10 @@ class CompiledFlow:
         else:
             run_scope = (scope or active.experiment).child("run")
         try:
-            outcomes = await Execution(
-                self.topology, self._modes, self._checks, kwargs, active, run_scope
-            ).run()
+            with injecting(active, run_scope):
+                outcomes = await Execution(
+                    self.topology, self._modes, self._checks, kwargs, active, run_scope
+                ).run()
         finally:
             if run_scope is not scope:
                 await run_scope.close()
