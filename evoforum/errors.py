@@ -23,6 +23,7 @@ mlflow) are translated where evoforum meets the vendor, so callers catch only th
     └── RunError                   something failed while running a workflow or an experiment
         ├── AgentFailed            an agent raised; re-raised from its error message on demand
         ├── TaskFailed             a task (or an upstream task it needed) failed
+        ├── OutputMismatch         a task returned a value that does not fit its return annotation
         ├── StepLimitExceeded      a state machine ran past its step limit
         ├── Timeout                a call, task or candidate ran past its time limit
         ├── BudgetExceeded         tokens or money ran out
@@ -183,6 +184,10 @@ class AgentFailed(RunError):
 
 class TaskFailed(RunError):
     """A task failed, or an upstream task it needed failed."""
+
+
+class OutputMismatch(RunError):
+    """A task returned a value that does not fit its return annotation; ``fields`` says where."""
 
 
 class StepLimitExceeded(RunError):

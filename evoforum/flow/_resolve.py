@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from evoforum.errors import UsageError
-from evoforum.flow.depends import _ENTER_ATTR, SCOPES, Depends, Scope, find_depends, resolve_hints
+from evoforum.flow.depends import _ENTER_ATTR, SCOPES, Depends, Scope, find_depends
+from evoforum.forum.injection import INJECTOR, resolve_hints
 from evoforum.hashing import canonical_json
 
 if TYPE_CHECKING:
@@ -61,6 +62,46 @@ def parameters(fn: Callable[..., Any]) -> tuple[tuple[inspect.Parameter, Any], .
     hints, _ = resolve_hints(fn)
     params = inspect.signature(fn).parameters.values()
     return tuple((p, hints.get(p.name, p.annotation)) for p in params)
+
+
+def wanted(fn: Callable[..., Any], given: Mapping[str, Any]) -> list[tuple[str, Depends]]:
+    """The ``(parameter, Depends)`` pairs of ``fn`` that ``given`` does not fill."""
+    return [
+        (param.name, dep)
+        for param, hint in parameters(fn)
+        if param.name not in given and (dep := find_depends(hint, param.default)) is not None
+    ]
+
+
+class Injector:
+    """Resolves an agent's ``Depends`` parameters in a scope of its own below ``scope``
+    (``evoforum.forum.injection``): a run scope below the experiment, else a task scope."""
+
+    __slots__ = ("runtime", "scope")
+
+    def __init__(self, runtime: Runtime, scope: ScopeState) -> None:
+        self.runtime, self.scope = runtime, scope
+
+    @contextlib.asynccontextmanager
+    async def __call__(
+        self, fn: Callable[..., Any], given: Mapping[str, Any]
+    ) -> AsyncIterator[dict[str, Any]]:
+        scope = self.scope.child("run" if self.scope.kind == "experiment" else "task")
+        try:
+            yield await resolve_all(self.runtime, wanted(fn, given), scope)
+        finally:
+            await scope.close()
+
+
+@contextlib.contextmanager
+def injecting(runtime: Runtime, scope: ScopeState) -> Iterator[None]:
+    """Agents called in this block (and in tasks and agents started from it) resolve their
+    ``Depends`` from ``runtime`` below ``scope``."""
+    token = INJECTOR.set(Injector(runtime, scope))
+    try:
+        yield
+    finally:
+        INJECTOR.reset(token)
 
 
 async def resolve_all(

@@ -7,7 +7,8 @@ import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from evoforum.flow.depends import Depends, find_depends, resolve_hints
+from evoforum.flow.depends import Depends, find_depends
+from evoforum.forum.injection import resolve_hints
 
 REQUIRED: Any = inspect.Parameter.empty
 """The default of a port that has none."""

@@ -20,7 +20,9 @@ order of creation when their scope closes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
+
+from evoforum.forum.injection import Injected
 
 Scope = Literal["experiment", "run", "task"]
 """How long a provided value lives: the runtime's life, one run, or one task attempt."""
@@ -49,7 +51,7 @@ def provider(*, scope: Scope = "run", enter: bool = True) -> Callable[[F], F]:
     return mark
 
 
-class Depends:
+class Depends(Injected):
     """A parameter whose value a provider supplies at call time, instead of the flow wiring."""
 
     __slots__ = ("args", "cache", "enter", "kwargs", "provider", "scope")
@@ -78,6 +80,10 @@ class Depends:
         name = getattr(self.provider, "__qualname__", repr(self.provider))
         return f"Depends({name}, scope={self.scope!r})"
 
+    def __evoforum_fingerprint__(self) -> list[Any]:
+        """What an agent's identity counts of a ``Depends`` default (``evoforum/forum/_identity.py``)."""
+        return [self.provider, list(self.args), self.kwargs, self.scope, self.cache]
+
 
 def find_depends(annotation: Any, default: Any) -> Depends | None:
     """The ``Depends`` a parameter declares through its default or its ``Annotated`` metadata."""
@@ -88,22 +94,3 @@ def find_depends(annotation: Any, default: Any) -> Depends | None:
             if isinstance(extra, Depends):
                 return extra
     return None
-
-
-def resolve_hints(fn: Callable[..., Any]) -> tuple[dict[str, Any], set[str]]:
-    """Resolved annotations of ``fn``, and the names whose annotation could not be resolved
-    (evaluated one by one, so one local name does not hide the others)."""
-    try:
-        return get_type_hints(fn, include_extras=True), set()
-    except Exception:
-        pass
-    hints: dict[str, Any] = {}
-    unresolved: set[str] = set()
-    namespace = getattr(fn, "__globals__", {})
-    for name, raw in getattr(fn, "__annotations__", {}).items():
-        try:
-            hints[name] = eval(raw, namespace) if isinstance(raw, str) else raw
-        except Exception:
-            hints[name] = Any
-            unresolved.add(name)
-    return hints, unresolved

@@ -4,6 +4,10 @@ A runtime is the **experiment** scope: values of experiment-scoped providers liv
 ``aclose()`` (or the end of ``async with Runtime(...) as runtime``). Each flow or state-machine
 run opens a **run** scope inside it, each task attempt a **task** scope inside that.
 
+Agents resolve their ``Depends`` parameters from the runtime they are called in: inside
+``async with Runtime(...)``, ``runtime.call``, and every flow or machine run (so also from a task,
+or nested in another agent); see ``evoforum/forum/injection.py``.
+
 Tests replace a provider without patching anything::
 
     runtime = Runtime()
@@ -13,12 +17,14 @@ Tests replace a provider without patching anything::
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import contextvars
 import multiprocessing
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
-from evoforum.flow._resolve import ScopeState, parameters, resolve_all
-from evoforum.flow.depends import find_depends
+from evoforum.flow._resolve import Injector, ScopeState, injecting, resolve_all, wanted
+from evoforum.forum.injection import INJECTOR
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -81,6 +87,7 @@ class Runtime:
         self.experiment = ScopeState("experiment", None)
         self._processes = processes
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._entered: list[contextvars.Token[Any]] = []
 
     @property
     def forum(self) -> Any:
@@ -121,17 +128,13 @@ class Runtime:
         from evoforum.forum.agent import Agent
 
         declared = fn.target if isinstance(fn, Agent) else fn
-        injected = [
-            (param.name, dep)
-            for param, hint in parameters(declared)
-            if param.name not in kwargs and (dep := find_depends(hint, param.default)) is not None
-        ]
         scope = self.experiment.child("run")
         try:
-            values = await resolve_all(self, injected, scope)
-            result = fn(*args, **kwargs, **values)
-            if inspect.isawaitable(result):
-                result = await result
+            values = await resolve_all(self, wanted(declared, kwargs), scope)
+            with injecting(self, scope):  # agents it calls resolve theirs here too
+                result = fn(*args, **kwargs, **values)
+                if inspect.isawaitable(result):
+                    result = await result
             return result
         finally:
             await scope.close()
@@ -146,9 +149,15 @@ class Runtime:
                 self._pool = None
 
     async def __aenter__(self) -> Self:
+        """Enter the runtime: agents called in the block resolve their ``Depends`` from it."""
+        self._entered.append(INJECTOR.set(Injector(self, self.experiment)))
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if self._entered:
+            token = self._entered.pop()
+            with contextlib.suppress(ValueError):  # exited in another context than it was entered in
+                INJECTOR.reset(token)
         await self.aclose()

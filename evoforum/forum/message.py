@@ -12,8 +12,10 @@ The hash is taken over the canonical JSON of all seven fields (domain ``"message
     schema_name  data: the pydantic model's dotted name; else null
 
 Nothing is out of the hash: a message has no timestamps or ids of its own. The canonical bytes
-that were hashed are kept (``canonical()``) and are what a store writes, so a stored row is exactly
-what its hash names even if a caller later mutates a ``content`` dict it passed in. Messages are
+that were hashed are kept (``canonical()``) and are what a store writes. ``content`` and
+``metadata`` are deep-frozen copies (``evoforum/forum/frozen.py``): a message never holds a dict
+its caller can still change, and nobody can change the dicts it gives out, so a message (and every
+store serving it) always matches its hash. Messages are
 built by ``__init__`` without pydantic's validation pass (each field is checked by hand, which is
 several times faster); ``model_validate`` also works and gives the same hash.
 """
@@ -28,6 +30,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from evoforum.errors import AgentFailed, ForumError, NotSerializable
+from evoforum.forum.frozen import FrozenDict, freeze
 from evoforum.hashing import Hash, canonical_json, is_hash, prefix
 
 Kind = Literal["text", "data", "error", "forward", "reply", "cancelled"]
@@ -42,6 +45,8 @@ _dumps = orjson.dumps
 _SORTED = orjson.OPT_SORT_KEYS
 _set = object.__setattr__
 _NO_FIELDS_SET: frozenset[str] = frozenset()
+_NO_METADATA = FrozenDict()
+_METADATA_TYPES = (dict, FrozenDict)
 
 
 class Message(BaseModel):
@@ -77,7 +82,7 @@ class Message(BaseModel):
             schema_name = schema_name or _model_name(type(content))
             content = content.model_dump(mode="json")
         meta = {} if metadata is None else metadata
-        if kind not in KINDS or type(sender) is not str or type(meta) is not dict:
+        if kind not in KINDS or type(sender) is not str or type(meta) not in _METADATA_TYPES:
             _reject(kind, sender, meta)
         if (parent is not None and (type(parent) is not str or len(parent) != 64)) or (
             ref is not None and (type(ref) is not str or len(ref) != 64)
@@ -98,6 +103,9 @@ class Message(BaseModel):
             data = canonical_json(fields)  # raises NotSerializable with the reason
         if (type(content) is not str or meta) and b"null" in data:
             canonical_json([content, meta])  # rejects NaN and infinities, which orjson wrote as null
+        if type(content) is not str:
+            fields["content"] = freeze(content)
+        fields["metadata"] = freeze(meta) if meta else _NO_METADATA
         fields["hash"] = _sha256(_PREFIX + data).hexdigest()
         fields["_canonical"] = data
         _set(self, "__dict__", fields)
@@ -116,8 +124,7 @@ class Message(BaseModel):
             ref=self.ref,
             schema_name=self.schema_name,
         )
-        self.__dict__["hash"] = fresh.hash
-        self.__dict__["_canonical"] = fresh.canonical()
+        self.__dict__.update(fresh.__dict__)  # frozen content and metadata, hash, canonical bytes
 
     # -- typed constructors ---------------------------------------------------------------------
 

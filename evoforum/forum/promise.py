@@ -10,21 +10,27 @@ stops iterating (``break``, dropped) is forgotten at once (readers are held weak
 abandoned reader never stalls the producer.
 
 ``cancel()`` cancels the producing task and every promise created inside it (nested agents), and
-records a ``cancelled`` marker message (posted to the forum when the call was bound to one).
-Awaiting a cancelled promise raises ``PromiseCancelled``; awaiting a promise whose agent failed
-raises ``AgentFailed``; ``await promise.settled()`` returns the final message in every case.
+records a ``cancelled`` marker message (posted to the forum when the call was bound to one, by the
+``on_cancel`` callback: it must post whatever the marker's parent needs, since a promise cancelled
+at once has posted nothing yet). Awaiting a cancelled promise raises ``PromiseCancelled``, also
+when ``on_cancel`` failed: that error is logged (logger ``evoforum.forum``) and chained as the
+``PromiseCancelled``'s cause. Awaiting a promise whose agent failed raises ``AgentFailed``;
+``await promise.settled()`` returns the final message in every case.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from evoforum.errors import ForumError, PromiseCancelled
 from evoforum.forum.message import Message
+
+log = logging.getLogger("evoforum.forum")
 
 DEFAULT_MAX_LAG = 4096
 """How many tokens the producer may run ahead of its slowest active reader."""
@@ -43,6 +49,7 @@ class MessagePromise:
     __slots__ = (
         "__weakref__",
         "_background",
+        "_cancel_error",
         "_children",
         "_closed",
         "_cursors",
@@ -92,6 +99,7 @@ class MessagePromise:
         self._sinks: list[MessagePromise] = []
         self._on_cancel = on_cancel
         self._background: asyncio.Task[Any] | None = None
+        self._cancel_error: Exception | None = None
         self._done: asyncio.Future[None] = loop.create_future()
         self._outer = outer = _CURRENT.get()
         if outer is not None:
@@ -143,8 +151,16 @@ class MessagePromise:
             child.cancel()
         self._task.cancel()
         if self._on_cancel is not None:
-            self._background = self._loop.create_task(_call(self._on_cancel, marker))
+            self._background = self._loop.create_task(self._record_cancel(self._on_cancel, marker))
         return True
+
+    async def _record_cancel(self, callback: OnCancel, marker: Message) -> None:
+        """Run ``on_cancel``; its error is logged and kept as the cause of ``PromiseCancelled``."""
+        try:
+            await callback(marker)
+        except Exception as error:
+            self._cancel_error = error
+            log.warning("recording the cancel marker of %s failed: %r", self.sender, error, exc_info=error)
 
     async def _result(self, *, raise_failure: bool) -> Message:
         if not self._closed:
@@ -164,9 +180,12 @@ class MessagePromise:
             assert self._failure is not None
             raise self._failure
         if outcome.kind == "cancelled":
-            raise PromiseCancelled(
+            cancelled = PromiseCancelled(
                 f"the promise of {self.sender} was cancelled", sender=self.sender, marker_hash=outcome.hash
             )
+            if self._cancel_error is not None:
+                raise cancelled from self._cancel_error
+            raise cancelled
         outcome.raise_error()
 
     # -- the producing side (used by agents) ----------------------------------------------------
@@ -325,7 +344,3 @@ class _Cursor:
         if promise._drain is not None:
             promise._release()
         return tokens[index]
-
-
-async def _call(callback: OnCancel, marker: Message) -> None:
-    await callback(marker)

@@ -5,7 +5,8 @@ number of readers as the model writes them; ``await promise`` gives the answer `
 request's turns are posted below ``at`` (one message per turn, sender = role) and the answer
 after them, its metadata holding model, parameters, schema, usage and finish reason — the same
 branch ``Recording`` writes, so the answer's hash names the whole exchange. A failure is posted as
-an error message on the branch and raised to whoever awaits the promise.
+an error message on the branch and raised to whoever awaits the promise; a cancelled exchange
+leaves its turns and a ``cancelled`` marker there.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def chat(
             await forum.post(answer)
         return answer
 
-    return MessagePromise(
-        produce, sender="assistant", parent=head, on_cancel=forum.post if forum is not None else None
-    )
+    on_cancel = None
+    if forum is not None:
+
+        async def on_cancel(marker: Message) -> None:
+            await forum.post_many([*turns, marker])  # cancelled at once: the turns are not posted yet
+
+    return MessagePromise(produce, sender="assistant", parent=head, on_cancel=on_cancel)

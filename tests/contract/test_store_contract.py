@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from evoforum.errors import AgentFailed, IntegrityError, UnknownMessage
+from evoforum.errors import AgentFailed, ForumError, IntegrityError, UnknownMessage
 from evoforum.forum import Forum, InMemoryStore, Message, PostgresStore, agent
 
 Tamper = Callable[[str], Awaitable[None]]
+Relink = Callable[[str, str], Awaitable[None]]
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -21,11 +22,15 @@ def store_url(request: pytest.FixtureRequest) -> str | None:
     return None if request.param == "memory" else str(request.getfixturevalue("postgres_url"))
 
 
+BRANCH_LIMIT = 400
+"""The stores under test refuse branches deeper than this (their ``max_depth``)."""
+
+
 @pytest.fixture
 async def backend(store_url: str | None) -> AsyncIterator[tuple[Any, Tamper]]:
     """A fresh store (PostgreSQL: a schema of its own) and a way to corrupt one stored row."""
     if store_url is None:
-        memory = InMemoryStore()
+        memory = InMemoryStore(max_depth=BRANCH_LIMIT)
 
         async def tamper_memory(hash_: str) -> None:
             original = await memory.get(hash_)
@@ -33,7 +38,9 @@ async def backend(store_url: str | None) -> AsyncIterator[tuple[Any, Tamper]]:
 
         yield memory, tamper_memory
         return
-    store = await PostgresStore.connect(store_url, schema=f"t_{uuid.uuid4().hex[:12]}")
+    store = await PostgresStore.connect(
+        store_url, schema=f"t_{uuid.uuid4().hex[:12]}", max_depth=BRANCH_LIMIT
+    )
 
     async def tamper_postgres(hash_: str) -> None:
         async with store._pool.acquire() as conn:
@@ -49,6 +56,27 @@ async def backend(store_url: str | None) -> AsyncIterator[tuple[Any, Tamper]]:
     finally:
         await store.drop()
         await store.close()
+
+
+@pytest.fixture
+def relink(backend: tuple[Any, Tamper]) -> Relink:
+    """A way to change the parent one stored message is filed under, behind the store's back."""
+    store, _ = backend
+    if isinstance(store, InMemoryStore):
+
+        async def relink_memory(hash_: str, parent: str) -> None:
+            original = store._messages[hash_]
+            store._messages[hash_] = Message(original.content, original.sender, parent)
+
+        return relink_memory
+
+    async def relink_postgres(hash_: str, parent: str) -> None:
+        async with store._pool.acquire() as conn:
+            await conn.execute(
+                f'UPDATE "{store.schema}".messages SET parent = $2 WHERE hash = $1', hash_, parent
+            )
+
+    return relink_postgres
 
 
 def chain(*texts: str, sender: str = "user", parent: str | None = None) -> list[Message]:
@@ -198,6 +226,54 @@ async def test_tampered_row_is_reported_not_served(backend: tuple[Any, Tamper]) 
     with pytest.raises(IntegrityError):
         await store.children(messages[0].hash)
     assert await store.get(messages[0].hash) == messages[0]
+
+
+async def test_content_taken_from_a_message_or_the_store_cannot_change_what_is_served(
+    backend: tuple[Any, Tamper],
+) -> None:
+    store, _ = backend
+    content: dict[str, Any] = {"answer": 42, "steps": [1, 2], "nested": {"k": "v"}}
+    metadata: dict[str, Any] = {"usage": {"tokens": 7}}
+    root = Message(content, "solver", metadata=metadata)
+    child = Message("next", "user", root.hash)
+    await store.put_many([root, child])
+    content["answer"] = 0  # the caller's own dicts: the message holds copies
+    content["steps"].append(3)
+    metadata["usage"]["tokens"] = 0
+    for held in (root, await store.get(root.hash), (await store.branch(child.hash))[0]):
+        with pytest.raises(TypeError, match="immutable"):
+            held.content["answer"] = 0
+        with pytest.raises(TypeError, match="immutable"):
+            held.content["steps"].append(3)
+        with pytest.raises(TypeError, match="immutable"):
+            held.content["nested"].update(k="changed")
+        with pytest.raises(TypeError, match="immutable"):
+            held.metadata["usage"]["tokens"] = 0
+    served = await store.get(root.hash)
+    assert served.content == {"answer": 42, "steps": [1, 2], "nested": {"k": "v"}}
+    assert served.metadata == {"usage": {"tokens": 7}}
+    assert served == root
+    assert Message.from_canonical(served.canonical()).hash == root.hash
+
+
+async def test_a_branch_deeper_than_the_limit_is_refused(backend: tuple[Any, Tamper]) -> None:
+    store, _ = backend
+    messages = chain(*(f"d{i}" for i in range(BRANCH_LIMIT + 1)))
+    await store.put_many(messages)
+    assert len(await store.branch(messages[BRANCH_LIMIT - 1].hash)) == BRANCH_LIMIT
+    with pytest.raises(ForumError, match=f"deeper than {BRANCH_LIMIT} messages"):
+        await store.branch(messages[-1].hash)
+
+
+async def test_a_cycle_in_the_stored_parents_is_reported_not_walked_forever(
+    backend: tuple[Any, Tamper], relink: Relink
+) -> None:
+    store, _ = backend
+    messages = chain("first", "second", "third")
+    await store.put_many(messages)
+    await relink(messages[0].hash, messages[-1].hash)  # the root now names the leaf as its parent
+    with pytest.raises(IntegrityError):
+        await asyncio.wait_for(store.branch(messages[-1].hash), 30)
 
 
 async def test_refs_point_at_hashes(backend: tuple[Any, Tamper]) -> None:

@@ -214,3 +214,58 @@ async def test_runtime_call_injects_into_agents() -> None:
     answer = await Runtime().call(greeter, "world")
     assert isinstance(answer, Message)
     assert answer.text == "hello#1 world"
+
+
+async def test_an_agent_called_directly_inside_a_runtime_gets_its_dependencies() -> None:
+    from evoforum.forum import Message, agent
+
+    @agent(cache=False)
+    async def greeter(branch: list[Message], greeting: str = Depends(counter, "hello")) -> str:
+        return f"{greeting} {branch[-1].text}"
+
+    async with Runtime() as runtime:
+        with runtime.override(counter, lambda label: f"{label}!"):
+            assert (await greeter("world")).text == "hello! world"
+    assert (await greeter("you", greeting="hi")).text == "hi you"  # given: nothing to inject
+
+
+async def test_agents_nested_in_a_task_and_in_each_other_get_their_dependencies() -> None:
+    from evoforum.forum import Message, agent
+
+    @agent(cache=False)
+    async def inner(branch: list[Message], config: Any = Depends(providers.config)) -> str:
+        return f"inner sees {config['tone']}"
+
+    @agent(cache=False)
+    async def outer(
+        branch: list[Message], tag: Annotated[str, Depends(counter, "run")]
+    ) -> AsyncIterator[object]:
+        yield f"{tag}; "
+        yield inner(branch)
+
+    @task
+    async def ask(question: str) -> str:  # no Depends of its own: the agents find the runtime
+        return (await outer(question)).text
+
+    @task
+    async def ask_twice(question: str, tag: Annotated[str, Depends(counter, "run")]) -> str:
+        return f"{tag} | {(await outer(question)).text}"
+
+    result = (
+        await dag(ask, ask_twice).build().run({"question": "q"}, runtime=Runtime(config={"tone": "calm"}))
+    )
+    assert result.tasks["ask"].output == "run#1; inner sees calm"
+    assert result.tasks["ask_twice"].output == "run#1 | run#1; inner sees calm"  # one run scope
+    assert made == [("counter", "run")]
+
+
+async def test_an_agent_with_dependencies_outside_any_runtime_says_how_to_get_them() -> None:
+    from evoforum.errors import AgentFailed
+    from evoforum.forum import Message, agent
+
+    @agent(cache=False)
+    async def needy(branch: list[Message], llm: Any = Depends(providers.llm)) -> str:
+        return f"got {type(llm).__name__}"
+
+    with pytest.raises(AgentFailed, match=r"needs 'llm'.*Runtime"):
+        await needy("q")

@@ -240,3 +240,43 @@ async def test_many_sync_tasks_run_inline() -> None:
     result = await flow.build().run({"t0.value": 0}, runtime=Runtime(transcripts=False))
     assert result.output == 300
     assert list(result.tasks) == [f"t{i}" for i in range(300)]
+
+
+async def test_an_async_task_whose_call_raises_fails_with_its_downstream_and_the_run_ends() -> None:
+    """Calling ``late`` raises at once (its parameter is positional-only, tasks get keywords); it
+    is started from a done-callback, after ``first`` suspended, where an escaping error hung the run."""
+
+    @task
+    async def first() -> int:
+        await asyncio.sleep(0)
+        return 1
+
+    @task
+    async def late(first: int, /) -> int:
+        return first
+
+    @task
+    def after(late: int) -> int:
+        return late
+
+    @task
+    async def early(x: int, /) -> int:  # started by run() itself, before anything suspended
+        return x
+
+    @task
+    async def unrelated() -> str:
+        await asyncio.sleep(0)
+        return "fine"
+
+    flow = dag(first >> late >> after, early, unrelated)
+    result = await asyncio.wait_for(flow.build().run({"x": 2}), timeout=10)
+    assert {name: outcome.state for name, outcome in result.tasks.items()} == {
+        "first": TaskState.SUCCEEDED,
+        "late": TaskState.FAILED,
+        "after": TaskState.UPSTREAM_FAILED,
+        "early": TaskState.FAILED,
+        "unrelated": TaskState.SUCCEEDED,
+    }
+    assert "task 'late' failed: TypeError" in str(result.errors["late"])
+    assert "positional-only" in str(result.errors["late"])
+    assert result.errors["after"].upstream == "late"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
-from evoforum.forum import Forum, Message, agent
+import pytest
+
+from evoforum.errors import UsageError
+from evoforum.forum import Agent, Forum, Message, agent
 from evoforum.forum.agent import CACHE_NAMESPACE, code_version
 
 
@@ -91,3 +95,73 @@ async def test_without_a_forum_nothing_is_cached() -> None:
     await plain("q")
     await plain("q")
     assert calls == 2
+
+
+def _speaker(name: str, prompt: str, *, version: str | None = None) -> Agent:
+    @agent(name=name, version=version)
+    async def speak(branch: list[Message]) -> str:
+        return f"{prompt}: {branch[-1].content}"
+
+    return speak
+
+
+async def test_agents_of_one_factory_keep_their_own_answers() -> None:
+    forum = Forum()
+    alice, bob = _speaker("alice", "yes"), _speaker("bob", "no")
+    assert alice.identity != bob.identity
+    first = await alice("q", forum=forum)
+    second = await bob("q", forum=forum)
+    assert (first.sender, first.content) == ("alice", "yes: q")
+    assert (second.sender, second.content) == ("bob", "no: q")
+
+
+async def test_the_name_alone_tells_two_agents_apart() -> None:
+    forum = Forum()
+    one, two = _speaker("one", "same"), _speaker("two", "same")
+    assert (await one("q", forum=forum)).sender == "one"
+    assert (await two("q", forum=forum)).sender == "two"
+    again = _speaker("one", "same")
+    assert again.identity == one.identity  # the same factory call again: a hit
+
+
+async def test_defaults_are_part_of_the_identity() -> None:
+    forum = Forum()
+
+    def make(tone: str) -> Agent:
+        async def reply(branch: list[Message], tone: str = tone) -> str:
+            return tone
+
+        return agent(name="replier")(reply)
+
+    calm, loud = make("calm"), make("LOUD")
+    assert (await calm("q", forum=forum)).content == "calm"
+    assert (await loud("q", forum=forum)).content == "LOUD"
+
+
+async def test_a_closure_value_that_cannot_be_hashed_asks_for_a_version() -> None:
+    forum = Forum()
+    lock = asyncio.Lock()
+
+    @agent
+    async def guarded(branch: list[Message]) -> str:
+        async with lock:
+            return "done"
+
+    with pytest.raises(UsageError, match=r"closure value 'lock' of .*guarded is a Lock.*version="):
+        guarded("q", forum=forum)
+    assert (await guarded("q")).content == "done"  # without a forum there is nothing to key
+    pinned = agent(version="v1")(guarded.target)
+    assert (await pinned("q", forum=forum)).content == "done"
+    assert pinned.identity.endswith("@v1")
+
+
+def test_an_agent_held_in_a_closure_counts_by_its_identity() -> None:
+    def boss_over(inner: Agent) -> Agent:
+        @agent(name="boss")
+        async def boss(branch: list[Message]) -> AsyncIterator[object]:
+            yield inner(branch)
+
+        return boss
+
+    assert boss_over(_speaker("s", "yes")).identity != boss_over(_speaker("s", "no")).identity
+    assert boss_over(_speaker("s", "yes")).identity == boss_over(_speaker("s", "yes")).identity

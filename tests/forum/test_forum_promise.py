@@ -163,7 +163,7 @@ async def test_cancel_stops_the_agent_and_what_it_started() -> None:
             raise
         yield "never"
 
-    @agent
+    @agent(version="1")  # its closure holds events, which have no canonical value
     async def boss(branch: list[Message]) -> AsyncIterator[object]:
         yield "delegating "
         inner = sleeper(branch)
@@ -318,3 +318,25 @@ async def test_a_custom_producer_streams_through_push() -> None:
     promise = MessagePromise(produce, sender="stream", max_lag=1)
     assert await collect(promise) == ["a", "b", "c"]
     assert (await promise).content == "abc"
+
+
+async def test_an_error_in_on_cancel_is_chained_and_logged_not_raised_instead(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def produce(promise: MessagePromise) -> Message:
+        await asyncio.sleep(3600)
+        return Message("never")
+
+    async def broken(marker: Message) -> None:
+        raise RuntimeError("cannot record the marker")
+
+    promise = MessagePromise(produce, sender="slow", on_cancel=broken)
+    assert promise.cancel()
+    with pytest.raises(PromiseCancelled) as raised:
+        await promise
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert (await promise.settled()).kind == "cancelled"
+    tokens, ended = await read_until_raised(promise)
+    assert tokens == []
+    assert isinstance(ended, PromiseCancelled)
+    assert "cannot record the marker" in caplog.text

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import cast
 
 import pytest
 
-from evoforum.errors import LLMUnavailable
+from evoforum.errors import LLMUnavailable, PromiseCancelled
 from evoforum.forum import Forum, InMemoryStore, Message
 from evoforum.llm import OpenAICompatible, Recording, Retrying, chat, chat_request
 from evoforum.llm.exchange import request_from_branch
+from evoforum.llm.protocol import LLMClient
 from evoforum.llm.recording import NAMESPACE, request_messages
 from evoforum.llm.stub import StubServer
+from evoforum.llm.types import ChatRequest, Completion
 
 CODE = "```python\ndef grow(n):\n    return [i * 2 for i in range(n) if i > 1]\n```"
 
@@ -91,3 +94,23 @@ async def test_cancel_stops_the_call_and_leaves_a_marker() -> None:
         await client.aclose()
     assert marker.kind == "cancelled"
     assert (await forum.get(marker.hash)).kind == "cancelled"
+
+
+class _Silent:
+    """A model that never answers."""
+
+    async def complete(self, request: ChatRequest, *, on_token: object = None) -> Completion:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+async def test_cancelling_an_exchange_at_once_raises_cancelled_and_records_the_marker() -> None:
+    forum = Forum()
+    request = chat_request("stub", "hello", system="Be brief.")
+    promise = chat(cast(LLMClient, _Silent()), request, forum=forum)
+    assert promise.cancel()
+    with pytest.raises(PromiseCancelled):
+        await promise
+    marker = await promise.settled()
+    assert marker.kind == "cancelled"
+    assert [m.sender for m in await forum.branch(marker.hash)] == ["system", "user", "assistant"]

@@ -5,7 +5,11 @@ turn), every other task runs as one asyncio task whose done-callback releases it
 Nothing polls and nothing waits for a "phase": a fast branch runs on while a slow one is busy.
 
 A task is only marked done after its function returned; a failure fails every task downstream
-of it (``UPSTREAM_FAILED``, with the cause) while unrelated branches finish.
+of it (``UPSTREAM_FAILED``, with the cause) while unrelated branches finish. A call that raises
+before its coroutine exists (a positional-only parameter, say) is that task's failure too, and no
+error escapes a done-callback: the run always finishes. What a task returns is checked against its
+return annotation (``evoforum/flow/compiled/_outputs.py``); a value that does not fit fails the task
+(on the full path, the attempt: retries apply).
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from evoforum.errors import TaskFailed, Timeout
-from evoforum.flow._resolve import ScopeState, resolve_all
+from evoforum.flow._resolve import Injector, ScopeState, resolve_all
 from evoforum.flow.executors import EXECUTE
 from evoforum.flow.result import TaskOutcome, TaskState
+from evoforum.forum.injection import INJECTOR
 
 if TYPE_CHECKING:
+    from evoforum.flow.compiled._outputs import Check
     from evoforum.flow.compiled._validate import Topology
     from evoforum.flow.runtime import Runtime
     from evoforum.flow.task import Task
@@ -50,12 +56,14 @@ class Execution:
         self,
         topology: Topology,
         modes: tuple[int, ...],
+        checks: tuple[Check | None, ...],
         kwargs: list[dict[str, Any]],
         runtime: Runtime,
         scope: ScopeState,
     ) -> None:
         self.topology = topology
         self.modes = modes
+        self.checks = checks
         self.kwargs = kwargs
         self.runtime = runtime
         self.scope = scope
@@ -79,7 +87,7 @@ class Execution:
             self.finished = asyncio.get_running_loop().create_future()
             try:
                 await self.finished
-            except asyncio.CancelledError:
+            except BaseException:  # cancelled, or a scheduler error set on ``finished``
                 self.stopped = True
                 for running in list(self.running.values()):
                     running.cancel()
@@ -113,6 +121,8 @@ class Execution:
                 self.attempts[i] = 1
                 try:
                     output = topology.tasks[i].fn(**call)
+                    if (check := self.checks[i]) is not None:
+                        output = check(output)
                 except Exception as error:
                     self._fail(i, error)
                 else:
@@ -120,7 +130,11 @@ class Execution:
                 continue
             if how == DIRECT:
                 self.attempts[i] = 1
-                work = topology.tasks[i].fn(**call)
+                try:  # calling a coroutine function can raise before any coroutine exists
+                    work = topology.tasks[i].fn(**call)
+                except Exception as error:
+                    self._fail(i, error)
+                    continue
             else:
                 work = self._attempts(i, call)
             running = self._start(work)
@@ -178,10 +192,17 @@ class Execution:
             self.finished.set_result(None)
 
     def _done(self, i: int, running: asyncio.Task[Any]) -> None:
+        """A task's done-callback: nothing may escape it, or ``finished`` would never be set."""
         del self.running[i]
-        self._finish(i, running)
-        if not self.stopped:
-            self._drain()
+        try:
+            self._finish(i, running)
+            if not self.stopped:
+                self._drain()
+        except BaseException as error:  # a scheduler bug: end the run with it rather than hang
+            if self.finished is not None and not self.finished.done():
+                self.finished.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
 
     def _finish(self, i: int, running: asyncio.Task[Any]) -> None:
         if self.states[i] is not _WAITING:
@@ -190,6 +211,13 @@ class Execution:
             self._fail(i, asyncio.CancelledError(), TaskState.CANCELLED)
         elif (error := running.exception()) is not None:
             self._fail(i, error)
+        elif (check := self.checks[i]) is not None and self.modes[i] == DIRECT:  # FULL checked already
+            try:
+                output = check(running.result())
+            except Exception as mismatch:
+                self._fail(i, mismatch)
+            else:
+                self._succeed(i, output)
         else:
             self._succeed(i, running.result())
 
@@ -198,25 +226,29 @@ class Execution:
         execute = EXECUTE[t.executor]
         depends = t.signature.depends
         policy = t.retry
+        check = self.checks[i]
         for attempt in range(1, policy.attempts + 1):
             self.attempts[i] = attempt
             scope = self.scope.child("task")
+            INJECTOR.set(Injector(self.runtime, scope))  # this task's own context: agents it calls
             try:
                 call = {**kwargs, **await resolve_all(self.runtime, depends, scope)} if depends else kwargs
                 if t.timeout is None:
-                    return await execute(t, call, self.runtime)
-                limit = asyncio.timeout(t.timeout)
-                try:
-                    async with limit:
-                        return await execute(t, call, self.runtime)
-                except TimeoutError:
-                    if not limit.expired():
-                        raise
-                    raise Timeout(
-                        f"task {t.name!r} ran past its timeout of {t.timeout}s",
-                        task=t.name,
-                        seconds=t.timeout,
-                    ) from None
+                    output = await execute(t, call, self.runtime)
+                else:
+                    limit = asyncio.timeout(t.timeout)
+                    try:
+                        async with limit:
+                            output = await execute(t, call, self.runtime)
+                    except TimeoutError:
+                        if not limit.expired():
+                            raise
+                        raise Timeout(
+                            f"task {t.name!r} ran past its timeout of {t.timeout}s",
+                            task=t.name,
+                            seconds=t.timeout,
+                        ) from None
+                return output if check is None else check(output)  # a wrong output fails the attempt
             except policy.on:
                 if attempt == policy.attempts:
                     raise

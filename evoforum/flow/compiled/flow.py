@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
 from evoforum.errors import FlowInvalid
+from evoforum.flow._resolve import injecting
 from evoforum.flow._types import describe
+from evoforum.flow.compiled._outputs import output_check
 from evoforum.flow.compiled._scheduler import Execution, mode
 from evoforum.flow.compiled._transcript import write_transcript
 from evoforum.flow.compiled._validate import analyze
@@ -49,6 +51,7 @@ class CompiledFlow:
         self.topology = topology = analyze(flow, declared)
         self.inputs: Mapping[str, Any] = dict(topology.inputs)
         self._modes = tuple(mode(t) for t in topology.tasks)
+        self._checks = tuple(output_check(t) for t in topology.tasks)
         self._adapters = {name: _validator(kind) for name, kind in topology.inputs.items()}
         self._leaf_names = tuple(topology.tasks[i].name for i in topology.leaves)
         self._output_names = {t.name: t.output_name for t in topology.tasks}
@@ -126,7 +129,10 @@ class CompiledFlow:
         else:
             run_scope = (scope or active.experiment).child("run")
         try:
-            outcomes = await Execution(self.topology, self._modes, kwargs, active, run_scope).run()
+            with injecting(active, run_scope):
+                outcomes = await Execution(
+                    self.topology, self._modes, self._checks, kwargs, active, run_scope
+                ).run()
         finally:
             if run_scope is not scope:
                 await run_scope.close()

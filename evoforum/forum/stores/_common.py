@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from evoforum.errors import IntegrityError, UnknownMessage
+from evoforum.errors import ForumError, IntegrityError, UnknownMessage
 from evoforum.forum.message import Message
 from evoforum.hashing import Hash, digest_bytes
 
 MIN_PREFIX = 4
+MAX_BRANCH_DEPTH = 100_000
+"""The longest branch a store walks (its ``max_depth`` unless given): deeper is ``ForumError``."""
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -40,6 +42,21 @@ def outside_parents(messages: Sequence[Message]) -> set[str]:
 
 def unknown(hash_: str, what: str = "message") -> UnknownMessage:
     return UnknownMessage(f"no {what} {hash_[:12]}… in the store", hash=hash_)
+
+
+def too_deep(hash_: str, limit: int) -> ForumError:
+    return ForumError(
+        f"the branch of {hash_[:12]}… is deeper than {limit} messages (the store's max_depth); refusing to"
+        " walk it",
+        hash=hash_,
+        max_depth=limit,
+    )
+
+
+def cyclic(hash_: str) -> IntegrityError:
+    return IntegrityError(
+        f"the branch of {hash_[:12]}… loops back on itself: a stored parent was changed", hash=hash_
+    )
 
 
 def verified(hash_: str, data: bytes) -> Message:

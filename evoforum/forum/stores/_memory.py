@@ -7,14 +7,26 @@ from collections.abc import Sequence
 
 from evoforum.errors import IntegrityError
 from evoforum.forum.message import Message
-from evoforum.forum.stores._common import check_prefix, one_match, outside_parents, parents_first, unknown
+from evoforum.forum.stores._common import (
+    MAX_BRANCH_DEPTH,
+    check_prefix,
+    one_match,
+    outside_parents,
+    parents_first,
+    too_deep,
+    unknown,
+)
 from evoforum.hashing import Hash
 
 
 class InMemoryStore:
-    """Messages, children and refs in dicts; the same contract as the PostgreSQL store."""
+    """Messages, children and refs in dicts; the same contract as the PostgreSQL store.
 
-    def __init__(self) -> None:
+    Messages are immutable (their content deep-frozen), so the store holds them as they are.
+    """
+
+    def __init__(self, *, max_depth: int = MAX_BRANCH_DEPTH) -> None:
+        self.max_depth = max_depth
         self._messages: dict[str, Message] = {}
         self._children: dict[str, list[str]] = {}
         self._refs: dict[tuple[str, str], list[Hash]] = {}
@@ -42,9 +54,13 @@ class InMemoryStore:
         return self._checked(hash_)
 
     async def branch(self, hash_: str) -> list[Message]:
+        # No cycle check: every message read is checked against its hash, which covers its parent,
+        # so a loop would need a loop of sha256 hashes.
         chain = [self._checked(hash_)]
-        while chain[-1].parent is not None:
-            chain.append(self._checked(chain[-1].parent))
+        while (parent := chain[-1].parent) is not None:
+            if len(chain) >= self.max_depth:
+                raise too_deep(hash_, self.max_depth)
+            chain.append(self._checked(parent))
         chain.reverse()
         return chain
 

@@ -7,6 +7,8 @@ Tables (in one schema, ``evoforum`` unless told otherwise)::
 
 ``payload`` holds the canonical JSON bytes the hash was taken over, so every read re-hashes the
 row and a row changed behind the store's back is reported (``IntegrityError``), never served.
+``branch`` walks the ``parent`` column in one recursive query, guarded against a changed parent
+that loops (``IntegrityError``) and against branches deeper than ``max_depth`` (``ForumError``).
 Parents are checked inside the writing transaction (messages are never deleted, so a parent seen
 there stays); a foreign key would only repeat that check, row by row, at a third of the speed.
 Batches go in one transaction: the rows not stored yet are COPYed in (small batches use one
@@ -24,10 +26,13 @@ from typing import Any
 from evoforum.errors import BackendError, IntegrityError
 from evoforum.forum.message import Message
 from evoforum.forum.stores._common import (
+    MAX_BRANCH_DEPTH,
     check_prefix,
+    cyclic,
     one_match,
     outside_parents,
     parents_first,
+    too_deep,
     unknown,
     verified,
 )
@@ -41,22 +46,29 @@ COPY_THRESHOLD = 64
 class PostgresStore:
     """The forum store in PostgreSQL. Build it with ``await PostgresStore.connect(url)``."""
 
-    def __init__(self, pool: Any, schema: str = "evoforum") -> None:
+    def __init__(self, pool: Any, schema: str = "evoforum", *, max_depth: int = MAX_BRANCH_DEPTH) -> None:
         if not _SCHEMA_NAME.fullmatch(schema):
             raise BackendError(f"schema name {schema!r} must match {_SCHEMA_NAME.pattern}")
         self._pool = pool
         self.schema = schema
+        self.max_depth = max_depth
         self._m = f'"{schema}".messages'
         self._r = f'"{schema}".refs'
 
     @classmethod
-    async def connect(cls, url: str, *, schema: str = "evoforum", max_size: int = 4) -> PostgresStore:
-        """Connect a pool to ``url`` and create the schema and tables when missing."""
+    async def connect(
+        cls, url: str, *, schema: str = "evoforum", max_size: int = 4, max_depth: int = MAX_BRANCH_DEPTH
+    ) -> PostgresStore:
+        """Connect a pool to ``url`` and create the schema and tables when missing.
+
+        ``branch`` refuses a branch deeper than ``max_depth`` messages (``ForumError``) and one
+        whose stored parents loop (``IntegrityError``).
+        """
         try:
             import asyncpg
         except ImportError as error:  # pragma: no cover - asyncpg is a dependency
             raise BackendError("the PostgreSQL store needs asyncpg: pip install asyncpg") from error
-        store = cls(None, schema)
+        store = cls(None, schema, max_depth=max_depth)
         try:
             store._pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size)
         except (OSError, asyncpg.PostgresError) as error:
@@ -148,17 +160,25 @@ class PostgresStore:
         return verified(hash_, data)
 
     async def branch(self, hash_: str) -> list[Message]:
+        # The walk follows the parent column, which a changed row could make loop or run on: it
+        # stops at a repeated hash (CYCLE) and one row past max_depth, and says which it was.
         async with self._connection() as conn:
             rows = await conn.fetch(
                 f"WITH RECURSIVE chain(hash, parent, payload, depth) AS ("
-                f" SELECT hash, parent, payload, 0 FROM {self._m} WHERE hash = $1"
+                f" SELECT hash, parent, payload, 1 FROM {self._m} WHERE hash = $1"
                 f" UNION ALL SELECT m.hash, m.parent, m.payload, c.depth + 1"
-                f" FROM {self._m} m JOIN chain c ON m.hash = c.parent)"
-                f" SELECT hash, payload FROM chain ORDER BY depth DESC",
+                f" FROM {self._m} m JOIN chain c ON m.hash = c.parent WHERE c.depth <= $2)"
+                f" CYCLE hash SET looped USING path"
+                f" SELECT hash, payload, looped FROM chain ORDER BY depth DESC",
                 hash_,
+                self.max_depth,
             )
         if not rows:
             raise unknown(hash_)
+        if any(r["looped"] for r in rows):
+            raise cyclic(hash_)
+        if len(rows) > self.max_depth:
+            raise too_deep(hash_, self.max_depth)
         chain = [verified(r["hash"], r["payload"]) for r in rows]
         expected: str | None = None
         for message in chain:  # the parent column must agree with the hashed payloads

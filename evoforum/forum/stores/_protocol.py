@@ -28,7 +28,8 @@ class MessageStore(Protocol):
         ...
 
     async def branch(self, hash_: str) -> list[Message]:
-        """The messages from the root down to (and including) ``hash_``."""
+        """The messages from the root down to (and including) ``hash_``; ``ForumError`` when
+        there are more than the store's ``max_depth``, ``IntegrityError`` when stored parents loop."""
         ...
 
     async def children(self, hash_: str) -> list[Message]:
