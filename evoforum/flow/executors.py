@@ -1,8 +1,11 @@
-"""Where a task's function runs: the event loop, a thread, a process pool, or Ray.
+"""Where a task's function runs: the event loop, a thread, a worker process, or Ray.
 
 Each executor is one function ``(task, kwargs, runtime) -> awaitable output``; ``EXECUTE`` maps
 executor names to them. Process and Ray tasks get arguments and return values by pickling;
-a process task's function must be importable by module and qualified name.
+a process task's function must be importable by module and qualified name. Cancelling a process
+or Ray call (a task timeout, a cancelled run) stops it: the worker process running it is killed
+(``evoforum.flow.workers``), the Ray call is ``ray.cancel``led with ``force=True``. A thread
+cannot be stopped: a timed-out thread task only stops being waited for.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +22,8 @@ from evoforum.errors import UsageError
 if TYPE_CHECKING:
     from evoforum.flow.runtime import Runtime
     from evoforum.flow.task import Task
+
+log = logging.getLogger("evoforum.flow")
 
 Executor = Callable[["Task[Any]", dict[str, Any], "Runtime"], Awaitable[Any]]
 
@@ -38,10 +44,9 @@ async def in_thread(t: Task[Any], kwargs: dict[str, Any], runtime: Runtime) -> A
 
 
 async def in_process(t: Task[Any], kwargs: dict[str, Any], runtime: Runtime) -> Any:
-    """Run the function in the runtime's process pool, found there by module and name."""
-    loop = asyncio.get_running_loop()
-    call = functools.partial(call_by_reference, t.fn.__module__, t.fn.__qualname__, kwargs)
-    return await loop.run_in_executor(runtime.process_pool(), call)
+    """Run the function in one of the runtime's worker processes, found there by module and name;
+    cancelling the call (a timeout) kills that worker."""
+    return await runtime.process_pool().call(t.fn.__module__, t.fn.__qualname__, kwargs)
 
 
 async def on_ray(t: Task[Any], kwargs: dict[str, Any], runtime: Runtime) -> Any:
@@ -52,14 +57,26 @@ async def on_ray(t: Task[Any], kwargs: dict[str, Any], runtime: Runtime) -> Any:
         raise UsageError("executor='ray' needs ray: pip install 'ray[default]'") from None
     if not ray.is_initialized():
         raise UsageError(f"task {t.name!r} runs on Ray, but ray.init() has not been called")
-    remote = _remote_call(ray)
+    ref = _remote_call(ray).remote(t.fn, kwargs)
     try:
-        return await remote.remote(t.fn, kwargs)
+        return await ref
     except ray.exceptions.RayTaskError as error:
         cause = getattr(error, "cause", None)
         if isinstance(cause, BaseException):
             raise cause from None
         raise
+    except asyncio.CancelledError:  # a timeout or a cancelled run: stop the remote call too
+        cancel_remote(ray, ref)
+        raise
+
+
+def cancel_remote(ray: Any, ref: Any) -> None:
+    """Cancel a Ray call, killing the worker that runs it (a call stuck in C code or a sleep does
+    not see a gentler interrupt); a call that already finished is left alone."""
+    try:
+        ray.cancel(ref, force=True)
+    except Exception as error:  # best effort: the caller is being cancelled already
+        log.debug("could not cancel a Ray call: %r", error)
 
 
 @functools.cache

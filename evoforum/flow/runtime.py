@@ -16,14 +16,14 @@ Tests replace a provider without patching anything::
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import contextlib
 import contextvars
-import multiprocessing
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from evoforum.flow._resolve import Injector, ScopeState, injecting, resolve_all, wanted
+from evoforum.flow.workers import WorkerPool
 from evoforum.forum.injection import INJECTOR
 
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ class Runtime:
     """Holds the resources (forum, bus, memory, llm, config, pools) and the experiment scope.
 
     ``forum`` defaults to an in-memory ``Forum`` (created on first use); run transcripts are
-    written there unless ``transcripts=False``. ``processes`` sizes the process pool used by
-    ``executor="process"`` tasks (created on first use, shut down by ``aclose()``).
+    written there unless ``transcripts=False``. ``processes`` sizes the pool of worker processes
+    ``executor="process"`` tasks run in (started on first use; a cancelled or timed-out call kills
+    its worker; ``aclose()`` stops them from a thread, so the event loop never waits for them).
     """
 
     def __init__(
@@ -86,7 +87,7 @@ class Runtime:
         self.overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self.experiment = ScopeState("experiment", None)
         self._processes = processes
-        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._entered: list[contextvars.Token[Any]] = []
 
     @property
@@ -104,11 +105,10 @@ class Runtime:
         self.overrides[provider] = replacement
         return Override(self, provider, previous)
 
-    def process_pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        """The runtime's process pool (forkserver workers), created on first use."""
+    def process_pool(self) -> WorkerPool:
+        """The runtime's worker processes (forkserver workers), created on first use."""
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            self._pool = concurrent.futures.ProcessPoolExecutor(self._processes, mp_context=context)
+            self._pool = WorkerPool(self._processes)
         return self._pool
 
     async def run(self, target: Any, inputs: Mapping[str, Any] | None = None) -> Any:
@@ -140,13 +140,14 @@ class Runtime:
             await scope.close()
 
     async def aclose(self) -> None:
-        """Close experiment-scoped resources and the process pool."""
+        """Close experiment-scoped resources and the worker processes (off the event loop: a
+        worker still running a call is killed, its call fails)."""
         try:
             await self.experiment.close()
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
+            pool, self._pool = self._pool, None
+            if pool is not None:
+                await asyncio.to_thread(pool.close)
 
     async def __aenter__(self) -> Self:
         """Enter the runtime: agents called in the block resolve their ``Depends`` from it."""

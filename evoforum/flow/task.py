@@ -47,8 +47,10 @@ R = TypeVar("R")
 ExecutorName = Literal["asyncio", "thread", "process", "ray"]
 """Where a task runs: on the event loop (default: coroutine functions are awaited there; plain
 functions run inline, so keep them short, or in a thread when they have a timeout), in a
-thread, in the runtime's process pool (CPU-bound; the function must be importable by module and
-name), or as a Ray remote call (``ray`` is imported on first use; call ``ray.init`` first)."""
+thread, in one of the runtime's worker processes (CPU-bound; the function must be importable by
+module and name), or as a Ray remote call (``ray`` is imported on first use; call ``ray.init``
+first). A timeout stops a process or Ray task (its worker is killed, the Ray call cancelled); a
+thread cannot be stopped, only no longer waited for."""
 
 EXECUTORS: tuple[ExecutorName, ...] = ("asyncio", "thread", "process", "ray")
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import time
+from pathlib import Path
 
 from pydantic import BaseModel
 
+from evoforum.errors import Timeout
 from evoforum.flow import Flow, Runtime, TaskState, dag, task
 
 
@@ -100,3 +104,65 @@ async def test_outputs_json_cannot_hold_are_written_as_text() -> None:
     assert branch[1].content == "nan"
     assert branch[1].metadata["repr"] is True
     assert branch[2].content.startswith("<object object")
+
+
+@task(executor="process", timeout=0.5)
+def sleeps_past_its_timeout(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@task(executor="process")
+def sleeps(seconds: float, marker: str) -> float:
+    Path(marker).touch()
+    time.sleep(seconds)
+    return seconds
+
+
+async def test_a_timeout_stops_a_process_task_and_the_pool_serves_the_next_call(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    async with Runtime(processes=1, transcripts=False) as runtime:
+        started = loop.time()
+        result = await Flow.of(sleeps_past_its_timeout).build().run({"seconds": 6.0}, runtime=runtime)
+        took = loop.time() - started
+        assert result.tasks["sleeps_past_its_timeout"].state is TaskState.FAILED
+        assert isinstance(result.errors["sleeps_past_its_timeout"].cause, Timeout)
+        assert took < 3.0  # the 6 s call was stopped, not waited for
+        marker = str(tmp_path / "started")
+        again = await Flow.of(sleeps).build().run({"seconds": 0.0, "marker": marker}, runtime=runtime)
+        assert again.output == 0.0  # the one worker was replaced, not left busy with the 6 s call
+    assert loop.time() - started < 4.0  # closing waited for nothing
+
+
+async def test_closing_the_runtime_stops_running_process_tasks_off_the_event_loop(tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    runtime = Runtime(processes=1, transcripts=False)
+    marker = tmp_path / "started"
+    running = asyncio.create_task(
+        Flow.of(sleeps).build().run({"seconds": 6.0, "marker": str(marker)}, runtime=runtime)
+    )
+    for _ in range(3000):  # until the call runs in its worker
+        if marker.exists():
+            break
+        await asyncio.sleep(0.01)
+    gaps: list[float] = []
+
+    async def ticks() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    ticker = asyncio.create_task(ticks())
+    await asyncio.sleep(0.05)
+    started = loop.time()
+    await runtime.aclose()
+    took = loop.time() - started
+    await asyncio.sleep(0.05)
+    ticker.cancel()
+    result = await running
+    assert took < 3.0
+    assert max(gaps) < 0.5  # the loop kept running while the pool closed
+    assert result.tasks["sleeps"].state is TaskState.FAILED
