@@ -35,7 +35,7 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 
 SUBPACKAGES = {
-    "evoforum.bus": "Bus, Envelope, ForumHook, ForumLike, HASH_HEADER, Handler, MemoryBus, MessageFactory, NatsBus, Subject, Subscription",
+    "evoforum.bus": "Bus, DeadLetter, DeadLetters, Envelope, ForumHook, ForumLike, HASH_HEADER, Handler, MemoryBus, MessageFactory, NatsBus, Subject, Subscription",
     "evoforum.cli": "main",
     "evoforum.codegen": "export, parse, run_script",
     "evoforum.config": "ExperimentConfig, json_schema, load_config, validate_config",

@@ -13,12 +13,23 @@ from typing import TYPE_CHECKING
 
 from evoforum.bus._memory import MemoryBus
 from evoforum.bus._nats import NatsBus
-from evoforum.bus._protocol import Bus, ForumHook, ForumLike, Handler, MessageFactory, Subscription
+from evoforum.bus._protocol import (
+    Bus,
+    DeadLetter,
+    DeadLetters,
+    ForumHook,
+    ForumLike,
+    Handler,
+    MessageFactory,
+    Subscription,
+)
 from evoforum.bus._subject import HASH_HEADER, Envelope, Subject
 
 __all__ = [
     "HASH_HEADER",
     "Bus",
+    "DeadLetter",
+    "DeadLetters",
     "Envelope",
     "ForumHook",
     "ForumLike",

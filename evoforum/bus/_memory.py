@@ -2,7 +2,8 @@
 
 Messages travel as JSON bytes plus headers, exactly like on NATS, so schema checks on receive
 behave the same. Durable subjects keep every message in a per-subject log; each named consumer
-works through it and gets a message again while its handler raises (up to ``max_attempts``).
+works through it and gets a message again while its handler raises (up to ``max_attempts``);
+then the message is a ``DeadLetter``, told to ``on_dead``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evoforum.bus._dispatch import Dispatch, check_consumer, check_request, raise_remote
-from evoforum.bus._protocol import ForumHook, Rejected, log, log_rejection
+from evoforum.bus._protocol import (
+    DeadLetter,
+    DeadLetters,
+    ForumHook,
+    Rejected,
+    log_dead_letter,
+    log_rejection,
+    report_dead,
+)
 from evoforum.bus._subject import Envelope, R, Subject, T, headers_for, transcript_of
 from evoforum.errors import BackendError, Timeout
 
@@ -94,6 +103,7 @@ class MemoryBus:
         consumer: str | None = None,
         max_attempts: int = 5,
         on_reject: Rejected = log_rejection,
+        on_dead: DeadLetters = log_dead_letter,
     ) -> _MemorySubscription:
         self._check_open()
         check_consumer(subject, consumer, max_attempts)
@@ -104,7 +114,7 @@ class MemoryBus:
         else:
             state = self._consumer(subject.name, consumer)
             subscription.task = asyncio.create_task(
-                self._serve_durable(subscription, subject.name, state, max_attempts)
+                self._serve_durable(subscription, subject.name, consumer, state, max_attempts, on_dead)
             )
         self._subscriptions.append(subscription)
         return subscription
@@ -182,7 +192,13 @@ class MemoryBus:
                 reply.set_result((outcome.reply, outcome.reply_headers))
 
     async def _serve_durable(
-        self, subscription: _MemorySubscription, stream: str, state: _Consumer, max_attempts: int
+        self,
+        subscription: _MemorySubscription,
+        stream: str,
+        name: str,
+        state: _Consumer,
+        max_attempts: int,
+        on_dead: DeadLetters,
     ) -> None:
         while True:
             index, attempt = await state.queue.get()
@@ -195,7 +211,9 @@ class MemoryBus:
             if outcome.status != "failed":
                 continue
             if attempt >= max_attempts:
-                log.error("gave up on a message on %r after %d attempts", stream, attempt)
+                report_dead(
+                    on_dead, DeadLetter.handler_failed(stream, name, attempt, outcome.error, data, headers)
+                )
                 continue
             retry = (index, attempt + 1)
             asyncio.get_running_loop().call_later(_RETRY_DELAY * attempt, state.queue.put_nowait, retry)

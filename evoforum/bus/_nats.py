@@ -5,6 +5,9 @@ stream (``Subject.stream``); ``publish`` returns once JetStream acknowledged the
 with the same ``Nats-Msg-Id`` across a reconnect, so a retry never stores twice), and a durable
 pull consumer acknowledges a message only after the handler returned. A handler that raises
 naks it (redelivered after a short back-off); a message that fails the schema is terminated.
+A consumer the bus creates waits ``ack_wait`` seconds for an acknowledgement before the server
+redelivers; a handler running longer sends ``in_progress`` heartbeats meanwhile. Messages given
+up on are reported to ``on_dead`` (see ``_jetstream``).
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from evoforum.bus._dispatch import Dispatch, check_consumer, check_request, raise_remote
-from evoforum.bus._jetstream import consume
+from evoforum.bus._jetstream import Durable, consume, watch_dead_letters
 from evoforum.bus._nats_private import connect_client, flush_in_order, is_transient, nats_errors, translate
-from evoforum.bus._protocol import ForumHook, Rejected, log, log_rejection
+from evoforum.bus._protocol import DeadLetters, ForumHook, Rejected, log, log_dead_letter, log_rejection
 from evoforum.bus._subject import Envelope, R, Subject, T, headers_for, transcript_of
-from evoforum.errors import BackendError, Timeout
+from evoforum.errors import BackendError, Timeout, UsageError
+
+ACK_WAIT = 30.0
+"""Seconds the server waits for a durable message's acknowledgement before redelivering it."""
 
 
 class _NatsSubscription:
@@ -46,6 +52,8 @@ class NatsBus:
 
     ``await NatsBus.connect(url)`` opens (and owns) a connection that reconnects forever;
     ``NatsBus(client)`` wraps a connected ``nats.aio.client.Client`` that the caller closes.
+    ``ack_wait`` (seconds) is the acknowledgement wait of the durable consumers it creates (one
+    that exists keeps its own; heartbeats follow whichever the server holds).
     """
 
     def __init__(
@@ -54,22 +62,32 @@ class NatsBus:
         *,
         forum: ForumHook | None = None,
         publish_timeout: float = 30.0,
+        ack_wait: float = ACK_WAIT,
         owns: bool = False,
     ) -> None:
+        if ack_wait <= 0:
+            raise UsageError(f"ack_wait must be positive, not {ack_wait}")
         self._nc = client
         self._js = client.jetstream()
         self._forum = forum
         self._publish_timeout = publish_timeout
+        self._ack_wait = ack_wait
         self._owns = owns
         self._streams: set[str] = set()  # subjects whose stream is known to exist
         self._subscriptions: list[_NatsSubscription] = []
 
     @classmethod
     async def connect(
-        cls, url: str, *, forum: ForumHook | None = None, publish_timeout: float = 30.0
+        cls,
+        url: str,
+        *,
+        forum: ForumHook | None = None,
+        publish_timeout: float = 30.0,
+        ack_wait: float = ACK_WAIT,
     ) -> NatsBus:
         """Connect to ``url``; the bus closes the connection in ``close()``."""
-        return cls(await connect_client(url), forum=forum, publish_timeout=publish_timeout, owns=True)
+        client = await connect_client(url)
+        return cls(client, forum=forum, publish_timeout=publish_timeout, ack_wait=ack_wait, owns=True)
 
     @property
     def client(self) -> Any:
@@ -98,6 +116,7 @@ class NatsBus:
         consumer: str | None = None,
         max_attempts: int = 5,
         on_reject: Rejected = log_rejection,
+        on_dead: DeadLetters = log_dead_letter,
     ) -> _NatsSubscription:
         check_consumer(subject, consumer, max_attempts)
         dispatch = Dispatch(subject, handler, on_reject, self._forum)
@@ -105,7 +124,9 @@ class NatsBus:
             if consumer is None:
                 subscription = await self._subscribe_core(subject, dispatch)
             else:
-                subscription = await self._subscribe_durable(subject, consumer, dispatch, max_attempts)
+                subscription = await self._subscribe_durable(
+                    subject, consumer, dispatch, max_attempts, on_dead
+                )
         except nats_errors() as error:
             raise translate(error, f"subscribe to {subject.name!r}") from None
         subscription.on_close = self._subscriptions.remove
@@ -227,23 +248,38 @@ class NatsBus:
                 await asyncio.sleep(0.1)
 
     async def _subscribe_durable(
-        self, subject: Subject[Any, Any], consumer: str, dispatch: Dispatch, max_attempts: int
+        self,
+        subject: Subject[Any, Any],
+        consumer: str,
+        dispatch: Dispatch,
+        max_attempts: int,
+        on_dead: DeadLetters,
     ) -> _NatsSubscription:
         from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
         await self._ensure_stream(subject)
         config = ConsumerConfig(
-            ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_deliver=max_attempts
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            max_deliver=max_attempts,
+            ack_wait=self._ack_wait,
         )
         pull = await self._js.pull_subscribe(
             subject.name, durable=consumer, stream=subject.stream, config=config
         )
-        task = asyncio.create_task(consume(self._nc, subject, pull, dispatch, max_attempts))
+        info = await pull.consumer_info()  # a consumer made earlier keeps its own ack_wait
+        ack_wait = float(info.config.ack_wait or self._ack_wait)
+        durable = Durable(subject, consumer, pull, dispatch, max_attempts, ack_wait, on_dead)
+        advisories = await watch_dead_letters(self._nc, self._js, durable)
+        await flush_in_order(self._nc)  # the server sends advisories once the first fetch is out
+        task = asyncio.create_task(consume(self._nc, durable))
 
         async def closer() -> None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            with contextlib.suppress(*nats_errors()):
+                await advisories.unsubscribe()
             with contextlib.suppress(*nats_errors()):
                 await pull.unsubscribe()
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -27,6 +27,58 @@ def log_rejection(error: SchemaMismatch) -> None:
     log.warning("dropped a bus message: %s", error)
 
 
+@dataclass(frozen=True)
+class DeadLetter:
+    """A durable message the bus gave up on after ``attempts`` deliveries to ``consumer``: its
+    handler failed every time, or no delivery was acknowledged in time (the consumers holding it
+    died or hung). ``reason`` says which (with the handler's last error); ``data`` and
+    ``headers`` are the message as it was stored (empty when the stream no longer holds it)."""
+
+    subject: str
+    consumer: str
+    attempts: int
+    reason: str
+    data: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def handler_failed(
+        cls,
+        subject: str,
+        consumer: str,
+        attempts: int,
+        error: object,
+        data: bytes,
+        headers: Mapping[str, str],
+    ) -> DeadLetter:
+        """The dead letter of a message whose handler failed on each of ``attempts`` deliveries."""
+        reason = f"the handler failed on every delivery, last: {error!r}"
+        return cls(subject, consumer, attempts, reason, data, dict(headers))
+
+
+DeadLetters = Callable[[DeadLetter], None]
+"""Told about every durable message given up on (``DeadLetter``); it is never delivered again."""
+
+
+def log_dead_letter(letter: DeadLetter) -> None:
+    """The default ``on_dead``: an error in the ``evoforum.bus`` log."""
+    log.error(
+        "gave up on a message on %r (consumer %r) after %d deliveries: %s",
+        letter.subject,
+        letter.consumer,
+        letter.attempts,
+        letter.reason,
+    )
+
+
+def report_dead(on_dead: DeadLetters, letter: DeadLetter) -> None:
+    """Tell ``on_dead`` about ``letter``; an ``on_dead`` that raises is logged, never raised."""
+    try:
+        on_dead(letter)
+    except Exception:
+        log.exception("on_dead failed on a dead letter of %r", letter.subject)
+
+
 class Subscription(Protocol):
     """A running subscription; ``close()`` stops it (pending work finishes first)."""
 
@@ -45,7 +97,8 @@ class Bus(Protocol):
     handler (others are dropped and reported to ``on_reject``); ``request`` waits for one reply
     and raises ``evoforum.errors.Timeout`` past ``timeout`` seconds. On a durable subject a
     message is stored before ``publish`` returns and acknowledged only after ``consumer``'s
-    handler returned; a handler that raises gets the message again (up to ``max_attempts``).
+    handler returned; a handler that raises gets the message again (up to ``max_attempts``
+    deliveries), and a message given up on is told to ``on_dead`` as a ``DeadLetter``.
     """
 
     async def publish(self, subject: Subject[Any, Any], value: Any, *, transcript: str | None = None) -> None:
@@ -60,6 +113,7 @@ class Bus(Protocol):
         consumer: str | None = None,
         max_attempts: int = 5,
         on_reject: Rejected = log_rejection,
+        on_dead: DeadLetters = log_dead_letter,
     ) -> Subscription:
         """Run ``handler`` for each valid message; ``consumer`` names a durable subject's consumer."""
         ...

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from evoforum.bus import Envelope, ForumHook, MemoryBus, NatsBus, Subject
+from evoforum.bus import DeadLetter, Envelope, ForumHook, MemoryBus, NatsBus, Subject
 from evoforum.errors import BackendError, SchemaMismatch, Timeout, UsageError
 from evoforum.hashing import digest
 
@@ -258,13 +258,15 @@ async def test_durable_ack_only_after_the_handler_returned(bus: Any) -> None:
     await eventually(lambda: done == [ReviewRequest(code="important", lines=1)])
 
 
-async def test_durable_gives_up_after_max_attempts_and_drops_garbage(
+async def test_durable_gives_up_after_max_attempts_reports_the_dead_letter_and_drops_garbage(
     backend: tuple[Any, RawPublish],
 ) -> None:
     bus, raw = backend
     subject = Subject(name("review.jobs"), ReviewRequest, durable=True)
+    consumer = f"c{uuid.uuid4().hex[:6]}"
     calls: list[int] = []
     reported: list[SchemaMismatch] = []
+    dead: list[DeadLetter] = []
 
     async def always_fails(envelope: Envelope[ReviewRequest]) -> None:
         calls.append(envelope.attempt)
@@ -273,12 +275,21 @@ async def test_durable_gives_up_after_max_attempts_and_drops_garbage(
     await bus.publish(subject, ReviewRequest(code="poison", lines=1))  # creates the stream
     await raw(subject.name, b'{"nonsense": true}', True)
     await bus.subscribe(
-        subject, always_fails, consumer=f"c{uuid.uuid4().hex[:6]}", max_attempts=3, on_reject=reported.append
+        subject,
+        always_fails,
+        consumer=consumer,
+        max_attempts=3,
+        on_reject=reported.append,
+        on_dead=dead.append,
     )
-    await eventually(lambda: calls == [1, 2, 3] and len(reported) == 1)
+    await eventually(lambda: calls == [1, 2, 3] and len(reported) == 1 and len(dead) == 1)
     await asyncio.sleep(0.5)
     assert calls == [1, 2, 3]
     assert len(reported) == 1
+    [letter] = dead  # the schema failure is rejected, not dead: it never reached the handler
+    assert (letter.subject, letter.consumer, letter.attempts) == (subject.name, consumer, 3)
+    assert subject.decode(letter.data) == ReviewRequest(code="poison", lines=1)
+    assert "poison" in letter.reason
 
 
 async def test_usage_errors(bus: Any) -> None:
