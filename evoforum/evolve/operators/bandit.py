@@ -3,8 +3,10 @@ serialisable for checkpoints.
 
 The reward of one use of an operator is its fitness improvement per unit of cost
 (``OperatorBandit.reward``): one unit per call plus one per ``token_unit`` LLM tokens, so an LLM
-operator must improve more than a free one to be preferred. All randomness comes from the
-``random.Random`` passed to ``select``.
+operator must improve more than a free one to be preferred. A failed child (its fitness is the
+failure sentinel, ``evoforum.evolve.individual.FAILED``) earns the worst finite reward seen
+(``OperatorBandit.worst``), never -1e300, so one failure does not set ``scale`` to 1e300. All
+randomness comes from the ``random.Random`` passed to ``select``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from evoforum.evolve.individual import is_failure
 
 Policy = Literal["ucb1", "thompson"]
 
@@ -60,8 +64,23 @@ class OperatorBandit:
         return cls({name: Arm() for name in names}, policy, **options)
 
     def reward(self, improvement: float, tokens: int = 0) -> float:
-        """Fitness improvement per unit of cost (one per call plus tokens / ``token_unit``)."""
-        return improvement / (1.0 + tokens / self.token_unit)
+        """Fitness improvement per unit of cost (one per call plus tokens / ``token_unit``).
+
+        An improvement that is no measurement (the size of the failure fitness, or not finite)
+        never reaches the arms: one below zero (a failed child) is the worst finite outcome,
+        ``worst(tokens)``; one above (a child of a failed parent) is no improvement.
+        """
+        if not math.isfinite(improvement) or is_failure((improvement,)):
+            return self.worst(tokens) if not improvement > 0 else 0.0
+        return improvement / self._cost(tokens)
+
+    def worst(self, tokens: int = 0) -> float:
+        """The reward of a child that failed: minus the largest reward magnitude seen (1 before
+        any), per unit of cost, so it weighs like the worst measured outcome, not like 1e300."""
+        return -(self.scale or 1.0) / self._cost(tokens)
+
+    def _cost(self, tokens: int) -> float:
+        return 1.0 + tokens / self.token_unit
 
     def select(self, rng: random.Random, among: Sequence[str] | None = None) -> str:
         """The arm to use next (only from ``among`` when given)."""
@@ -89,7 +108,9 @@ class OperatorBandit:
         return rng.gauss(mean, 1.0 / math.sqrt(precision))
 
     def update(self, name: str, reward: float) -> None:
-        """Record one use of ``name`` that earned ``reward``."""
+        """Record one use of ``name`` that earned ``reward`` (a finite one: see ``reward``)."""
+        if not math.isfinite(reward) or is_failure((reward,)):
+            raise ValueError(f"a reward must be finite and measured, not {reward!r}: use reward() or worst()")
         arm = self.arms.setdefault(name, Arm())
         arm.pulls += 1
         arm.total += reward

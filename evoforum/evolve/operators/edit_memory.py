@@ -19,11 +19,13 @@ with ties, so a resumed run sees the same examples as one that was never stopped
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from evoforum.evolve.individual import is_failure
 from evoforum.hashing import digest
 from evoforum.memory import SemanticMemory
 
@@ -31,6 +33,8 @@ EDIT_KEY = "edit"
 """Where an LLM operator writes the edit it made into the child's ``metadata.origin``."""
 BATCH = 32
 """Texts per embedding request when the store is rebuilt."""
+
+log = logging.getLogger("evoforum.evolve")
 
 
 class Edit(BaseModel):
@@ -88,9 +92,15 @@ class EditMemory:
         return edit.id
 
     async def record_child(self, child: Any, parent_score: float, child_score: float) -> str | None:
-        """Remember the edit an LLM operator wrote into ``child.metadata.origin`` (if any)."""
+        """Remember the edit an LLM operator wrote into ``child.metadata.origin`` (if any).
+
+        An edit whose child or parent failed (the failure fitness, ``FAILED``) is not remembered:
+        its delta is no measurement, and 1e300 would drown every real one."""
         edit = child.metadata.origin.get(EDIT_KEY)
         if not isinstance(edit, Mapping):
+            return None
+        if is_failure((child_score,)) or is_failure((parent_score,)):
+            log.debug("edit of %s not remembered: its child or parent failed", child.hash[:12])
             return None
         return await self.record(
             Edit(

@@ -5,7 +5,8 @@ pick an operator of that arity, runs it through ``vary`` (so only valid children
 falls back to the parent when an operator produced nothing valid (an operator with one child,
 such as LMX, in the crossover slot gives that child and the second parent unchanged). Each child names its operator
 in ``metadata.origin["operator"]``. Once the engine knows a child's fitness, ``observe`` pays the
-bandit (improvement per cost) and stores the edit in the edit memory.
+bandit (improvement per cost; a failed child the worst finite reward, a child of a failed parent
+nothing) and stores the edit in the edit memory (not when either failed: no delta was measured).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evoforum.evolve.individual import Individual
+from evoforum.evolve.individual import Individual, is_failure
 from evoforum.evolve.operators.bandit import OperatorBandit
 from evoforum.evolve.operators.base import Operator
 from evoforum.evolve.operators.coevolve import CoEvolution
@@ -121,7 +122,13 @@ class VariationPolicy:
             return
         name, tokens = found
         if self.bandit is not None:
-            self.bandit.update(name, self.bandit.reward(child_score - parent_score, tokens))
+            if is_failure((child_score,)):
+                reward = self.bandit.worst(tokens)
+            elif is_failure((parent_score,)):  # nothing measured to improve on
+                reward = self.bandit.reward(0.0, tokens)
+            else:
+                reward = self.bandit.reward(child_score - parent_score, tokens)
+            self.bandit.update(name, reward)
         if self.context.memory is not None:
             await self.context.memory.record_child(child, parent_score, child_score)
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import random
 
 import search_spaces
+from evoforum.evolve.individual import FAILED
 from evoforum.evolve.operators import Edit, EditMemory, OperatorContext
+from evoforum.evolve.operators.edit_memory import EDIT_KEY
 from evoforum.evolve.operators.llm_ops import llm_rewrite
+from evoforum.genome import Metadata
 from evoforum.llm import OpenAICompatible
 from evoforum.memory import MemoryVectorStore, SemanticMemory
 
@@ -57,3 +60,16 @@ async def test_children_of_llm_operators_are_remembered_and_offered(stub_llm: Op
     assert found.delta == 0.25
     assert found.operator == "llm_rewrite"
     assert await memory.record_child(parent, 0.0, 1.0) is None
+
+
+async def test_an_edit_whose_child_or_parent_failed_is_not_remembered(stub_llm: OpenAICompatible) -> None:
+    memory = _memory(stub_llm)
+    parent = population("qa_ensemble")[0]
+    edit = {"kind": "prompt", "before": "Answer.", "after": "Answer briefly."}
+    metadata = Metadata(origin={"operator": "llm_rewrite", EDIT_KEY: edit})
+    child = parent.model_copy(update={"metadata": metadata})
+    assert await memory.record_child(child, parent_score=0.5, child_score=-FAILED) is None
+    assert await memory.record_child(child, parent_score=-FAILED, child_score=0.5) is None
+    assert memory.edits == []  # no delta of 1e300 either way
+    assert await memory.record_child(child, parent_score=0.5, child_score=0.25) is not None
+    assert [e.delta for e in memory.edits] == [-0.25]

@@ -6,9 +6,11 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import search_spaces
 from evoforum.evolve import Engine, InMemoryLineage, LocalEvaluator, MuPlusLambda
+from evoforum.evolve.individual import FAILED
 from evoforum.evolve.operators import CODE_GP, OperatorBandit, OperatorContext, VariationPolicy
 from evoforum.evolve.operators.crossover import cx_agents
 from evoforum.evolve.operators.structural import mut_prompt, mut_temperature
@@ -110,3 +112,33 @@ async def test_the_engine_names_operators_in_lineage_pays_the_bandit_and_checkpo
     await engine(resumed, InMemoryLineage(), generations=2).run(resume=True)
     assert resumed.bandit is not None
     assert resumed.bandit.state() == policy.bandit.state()
+
+
+async def test_a_failed_child_is_the_worst_finite_outcome_for_the_bandit_not_minus_1e300() -> None:
+    context = OperatorContext(space=SPACE)
+    bandit = OperatorBandit.over(["mut_temperature"])
+    policy = VariationPolicy([mut_temperature], context, bandit)
+    rng = random.Random(0)
+    parent = SPACE.seeds()[1]
+    observed = [(0.75, 0.5), (-FAILED, 0.5), (0.5, -FAILED), (-FAILED, -FAILED), (0.25, 0.5)]
+    for child_score, parent_score in observed:  # (child, its best parent)
+        child = parent
+        while child.hash == parent.hash:
+            child = await policy.mutate(parent, rng)
+        await policy.observe(child, child_score, parent_score)
+    arm = bandit.arms["mut_temperature"]
+    assert arm.pulls >= len(observed)  # an attempt that made no child is paid 0 as well
+    assert bandit.scale == pytest.approx(0.25)  # the largest measured gain, not 1e300
+    # a failed child costs the worst finite outcome (-scale); a child of a failed parent gains nothing
+    assert arm.total == pytest.approx(0.25 - 0.25 + 0.0 - 0.25 - 0.25)
+    assert arm.squares == pytest.approx(4 * 0.25**2)
+
+
+def test_a_failure_sized_reward_never_reaches_the_arms() -> None:
+    bandit = OperatorBandit.over(["a"])
+    bandit.update("a", bandit.reward(0.5))
+    assert bandit.reward(-FAILED - 0.5) == bandit.worst() == -0.5
+    assert bandit.reward(0.5 + FAILED) == 0.0
+    with pytest.raises(ValueError, match="finite"):
+        bandit.update("a", -FAILED)
+    assert bandit.scale == 0.5
