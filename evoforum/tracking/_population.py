@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from evoforum.evolve.lineage import LineageRecord
-from evoforum.tracking.runs import TAG, Describe, pinned_tags, read_runs, unified_diff
+from evoforum.tracking.runs import TAG, Describe, log_transcripts, pinned_tags, read_runs, unified_diff
 
 if TYPE_CHECKING:
     from evoforum.tracking.mlflow_sink import MlflowLineage
@@ -79,6 +79,7 @@ class PopulationLineage:
         name = f"{self.name}-g{record.generation}-{record.genome_hash[:10]}"
         run_id = self.owner.nested_run(tags, name)
         self._update(run_id, record)
+        log_transcripts(self.owner.client, run_id, record)
         self._artifacts(run_id, record, text, before)
         self.owner.client.set_terminated(run_id)
         self.run_ids[record.genome_hash] = run_id

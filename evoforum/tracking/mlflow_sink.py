@@ -40,6 +40,7 @@ from evoforum.tracking.runs import (
     WORKFLOWS,
     CandidateFiles,
     Describe,
+    log_transcripts,
     pinned_tags,
     read_runs,
     unified_diff,
@@ -213,6 +214,7 @@ class MlflowLineage:
         ]
         metrics.append(Metric("items", float(record.items), 0, record.generation))
         self._client.log_batch(run_id, metrics=metrics, tags=[RunTag(f"{TAG}cached", str(record.cached))])
+        log_transcripts(self._client, run_id, record)
         self._candidate_artifacts(run_id, record, files, before)
         self._client.set_terminated(run_id)
         self.run_ids[record.genome_hash] = run_id

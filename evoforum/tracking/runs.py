@@ -1,7 +1,7 @@
 """What a candidate's MLflow run carries, and which genome went to which run.
 
-The tags docs/design.md "Lineage in MLflow" pins on every candidate run, the files logged as its
-artifacts, and ``mlflow_runs.jsonl``, the output folder's record of run ids by genome hash and
+The tags docs/design.md "Lineage in MLflow" pins on every candidate run (transcripts too many for
+MLflow's tag limit move to an artifact the tag names), the files logged as its artifacts, and ``mlflow_runs.jsonl``, the output folder's record of run ids by genome hash and
 population.
 Shared by ``mlflow_sink`` (the workflow candidates) and ``_population`` (other populations).
 """
@@ -9,9 +9,10 @@ Shared by ``mlflow_sink`` (the workflow candidates) and ``_population`` (other p
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -21,6 +22,10 @@ TAG = "evoforum."
 """The prefix of every tag evoforum sets on a run."""
 WORKFLOWS = "workflows"
 """The population of workflow candidates (the ``evoforum.population`` tag of their runs)."""
+TAG_LIMIT = 8000
+"""MLflow's longest tag value (``MAX_TAG_VAL_LENGTH``); a Postgres- or MySQL-backed server refuses more."""
+TRANSCRIPTS_FILE = "transcripts.json"
+"""The artifact holding a run's transcripts when they do not fit its tag."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,24 @@ def pinned_tags(record: LineageRecord, run_ids: Mapping[str, str]) -> dict[str, 
         f"{TAG}parent_runs": ",".join(parent_runs),
         f"{TAG}operator": record.operator,
         f"{TAG}generation": str(record.generation),
-        f"{TAG}transcripts": ",".join(record.transcripts),
+        f"{TAG}transcripts": transcripts_tag(record.transcripts),
     }
+
+
+def transcripts_tag(transcripts: Sequence[str]) -> str:
+    """The ``evoforum.transcripts`` tag: the hashes, comma-separated, when they fit ``TAG_LIMIT``;
+    else a reference to the ``TRANSCRIPTS_FILE`` artifact that holds them (``log_transcripts``)."""
+    joined = ",".join(transcripts)
+    if len(joined) <= TAG_LIMIT:
+        return joined
+    return f"artifact:{TRANSCRIPTS_FILE} ({len(transcripts)} hashes)"
+
+
+def log_transcripts(client: Any, run_id: str, record: LineageRecord) -> None:
+    """Log the record's transcripts as the ``TRANSCRIPTS_FILE`` artifact (a JSON list) when its
+    tag holds a reference to it rather than the hashes themselves."""
+    if len(",".join(record.transcripts)) > TAG_LIMIT:
+        client.log_text(run_id, orjson.dumps(list(record.transcripts)).decode(), TRANSCRIPTS_FILE)
 
 
 def unified_diff(before: str, after: str, fromfile: str, tofile: str) -> str:

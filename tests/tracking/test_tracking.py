@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,24 @@ def test_a_resumed_run_reuses_its_parent_run_and_logs_no_candidate_twice(
         filter_string=f"tags.mlflow.parentRunId = '{first.run_id}'",
     )
     assert sorted(run.data.tags["evoforum.genome_hash"] for run in children) == ["a", "b", "c", "d", "e"]
+
+
+def test_transcripts_beyond_the_tag_limit_go_to_an_artifact_the_tag_names(
+    tmp_path: Path, tracking_uri: str
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    many = tuple(f"{i:064x}" for i in range(500))  # 500 message-tree hashes: 32,500 characters
+    few, long = record(0, "few", (), 0, 0.5), record(1, "long", (), 0, 0.6)
+    long = long.model_copy(update={"transcripts": many})
+    sink = MlflowLineage(tracking_uri, "exp", tmp_path / "run", describe=describe)
+    sink.emit([few, long])
+    sink.finish()
+    client = MlflowClient(tracking_uri)
+    tag = client.get_run(sink.run_ids["long"]).data.tags["evoforum.transcripts"]
+    assert len(tag) <= 8000  # MLflow's limit; a Postgres- or MySQL-backed server refuses more
+    assert tag == "artifact:transcripts.json (500 hashes)"
+    path = client.download_artifacts(sink.run_ids["long"], "transcripts.json", str(tmp_path))
+    assert tuple(json.loads(Path(path).read_text())) == many
+    assert client.get_run(sink.run_ids["few"]).data.tags["evoforum.transcripts"] == "tfew"
+    assert "transcripts.json" not in {a.path for a in client.list_artifacts(sink.run_ids["few"])}
