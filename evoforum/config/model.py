@@ -48,7 +48,11 @@ class AlgorithmSection(Section):
     islands: PositiveInt = 2
     migration_every: PositiveInt = 2
     migrants: PositiveInt = 1
-    objectives: tuple[Objective, ...] = ("quality",)
+    objectives: tuple[Objective, ...] = Field(
+        default=("quality",),
+        description="quality first; then any of cost (tokens per item) and latency (wall seconds of "
+        "an item's workflow run), both minimised",
+    )
 
     @model_validator(mode="after")
     def _rates(self) -> AlgorithmSection:
@@ -56,6 +60,9 @@ class AlgorithmSection(Section):
             raise ValueError("crossover_rate + mutation_rate must be at most 1")
         if self.objectives[0] != "quality":
             raise ValueError("the first objective must be 'quality'")
+        twice = sorted({o for o in self.objectives if self.objectives.count(o) > 1})
+        if twice:
+            raise ValueError(f"objectives: {', '.join(twice)} named more than once")
         return self
 
 

@@ -58,7 +58,7 @@ from evoforum.memory import Database, Embedder, MemoryVectorStore, PgVectorStore
 from evoforum.run.folder import RunFolder
 from evoforum.run.llm import Sampling
 from evoforum.run.resources import Resources
-from evoforum.run.scoring import WorkflowScorer
+from evoforum.run.scoring import MEASURED, WorkflowScorer
 from evoforum.sandbox import Sandbox, SandboxLimits
 
 OPERATORS = "operators"
@@ -161,18 +161,15 @@ def design(config: ExperimentConfig) -> Design:
     )  # few-shot: train items
     if config.search_space.options:
         raise ConfigError("search_space.options: the search spaces take no options yet")
-    extra = [o for o in config.algorithm.objectives[1:] if o != "cost"]
-    if extra:
-        raise ConfigError(f"algorithm.objectives: {extra[0]!r} is not measured yet (quality and cost are)")
-    cost = "cost" in config.algorithm.objectives
+    measured = config.algorithm.objectives[1:]
     weights = config.operators.weights
     llm_operators = any(weights.get(name, 0) > 0 for name in ("rewrite", "lmx"))
     return Design(
         **common,
         describe=_genome_json,
         export=export,
-        weights=(1.0, -1.0) if cost else (1.0,),
-        objectives=("quality", "tokens") if cost else ("quality",),
+        weights=(1.0, *(-1.0 for _ in measured)),
+        objectives=("quality", *(MEASURED[o] for o in measured)),
         baselines=experiment.baselines(),
         space=space,
         needs_store=True,
@@ -236,7 +233,7 @@ async def plan(
         sandbox=Sandbox(limits, files=library_files()),
         model=resources.model,
         timeout_s=evaluation.timeout_s,
-        cost_objective="cost" in config.algorithm.objectives,
+        objectives=config.algorithm.objectives[1:],
         on_budget=partial(stop.set, LLM_BUDGET),
     )
     return Plan(

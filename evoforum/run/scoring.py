@@ -60,6 +60,11 @@ from evoforum.sandbox import Sandbox, SandboxLimits
 from evoforum.sandbox.sandbox import CANDIDATE_FILE
 
 ENTRIES = "llm_entries"
+MEASURED: dict[str, str] = {"cost": "tokens", "latency": "latency_s"}
+"""The objectives after quality (``algorithm.objectives``) and what measures each: the item's
+``info`` key, also the objective's name in lineage, MLflow and ``summary.json``. ``tokens``: the
+model tokens the item's workflow used; ``latency_s``: the wall seconds of its run (up to the
+failure or the time limit when it failed). Both are minimised."""
 _ITEM_ENTRIES: ContextVar[list[Entry] | None] = ContextVar("evoforum_item_entries", default=None)
 
 
@@ -72,6 +77,8 @@ class WorkflowScorer:
     ``score`` is the item function; it runs on the event loop of whoever holds the services: the
     driver (the ``Plan`` holds its scorer) or a Ray worker (``RemoteItems``). Compiled genomes are
     kept per scorer. ``on_budget`` is told when a model call did not fit the run's LLM budget.
+    ``objectives`` are the objectives after quality (keys of ``MEASURED``): an item's values are
+    its score, then each of them in that order.
     """
 
     def __init__(
@@ -83,16 +90,19 @@ class WorkflowScorer:
         sandbox: Sandbox,
         model: str | None,
         timeout_s: float,
-        cost_objective: bool = False,
+        objectives: Sequence[str] = (),
         on_budget: Callable[[], None] = lambda: None,
     ) -> None:
+        unknown = [o for o in objectives if o not in MEASURED]
+        if unknown:
+            raise ConfigError(f"objective {unknown[0]!r} is not measured (these are: {', '.join(MEASURED)})")
         self.experiment = experiment
         self.llm = llm
         self.forum = forum
         self.sandbox = sandbox
         self.model = model
         self.timeout_s = timeout_s
-        self.cost_objective = cost_objective
+        self.objectives = tuple(objectives)
         self.on_budget = on_budget
         self.compiled: dict[str, Any] = {}
 
@@ -113,10 +123,15 @@ class WorkflowScorer:
         runtime = Runtime(forum=written, llm=client)
         transcripts: tuple[str, ...] = ()
         info: dict[str, Any] = {}
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
-            with charged_to(candidate=key):
-                async with asyncio.timeout(self.timeout_s):
-                    result = await runtime.run(self.compiled[key], self.experiment.inputs(item))
+            try:
+                with charged_to(candidate=key):
+                    async with asyncio.timeout(self.timeout_s):
+                        result = await runtime.run(self.compiled[key], self.experiment.inputs(item))
+            finally:
+                info["latency_s"] = loop.time() - started
             transcripts = (str(result.transcript),) if result.transcript else ()
             source, entry = self.experiment.score(item, result.output)
             verdict = await self.sandbox.call(source, entry, limits=_SCORING)
@@ -142,9 +157,8 @@ class WorkflowScorer:
             transcripts = (await _failure_transcript(self.forum, error, key, item, written.last),)
         finally:
             await runtime.aclose()
-        tokens = client.tokens if client is not None else 0
-        info["tokens"] = tokens
-        values = (score, float(tokens)) if self.cost_objective else (score,)
+        info["tokens"] = client.tokens if client is not None else 0
+        values = (score, *(float(info[MEASURED[o]]) for o in self.objectives))
         return ItemResult(values, transcripts=transcripts, info=info)
 
 
@@ -213,7 +227,8 @@ class RemoteItems:
     """The workers' model (None: the workflows ask no model)."""
     sandbox: SandboxLimits
     timeout_s: float
-    cost_objective: bool = False
+    objectives: tuple[str, ...] = ()
+    """The objectives after quality (``WorkflowScorer.objectives``)."""
     files: Mapping[str, str] = field(default_factory=dict)
     """Files every sandboxed call gets (the tool libraries genome code imports)."""
     budget: BudgetPool | None = None
@@ -239,7 +254,7 @@ class RemoteItems:
             model=scorer.model if scorer.llm else None,
             sandbox=scorer.sandbox.limits,
             timeout_s=scorer.timeout_s,
-            cost_objective=scorer.cost_objective,
+            objectives=scorer.objectives,
             budget=budget,
             files=scorer.sandbox.files,
         )
@@ -323,7 +338,7 @@ class _Worker:
             sandbox=Sandbox(spec.sandbox, files=spec.files),
             model=spec.model,
             timeout_s=spec.timeout_s,
-            cost_objective=spec.cost_objective,
+            objectives=spec.objectives,
         )
 
     def close(self) -> None:

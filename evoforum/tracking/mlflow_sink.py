@@ -293,6 +293,7 @@ class MlflowLineage:
         ]
         if any(len(r.values) >= 2 for r in self._records):
             points = [(r.values[0], r.values[1]) for r in self._records if len(r.values) >= 2]
-            paths.append(plots.cost_quality_front(points, pictures / "pareto.png"))
+            cost = self._objectives[1] if len(self._objectives) > 1 else "cost"
+            paths.append(plots.cost_quality_front(points, pictures / "pareto.png", cost))
         for path in paths:
             self._client.log_artifact(self.run_id, str(path), "plots")

@@ -75,8 +75,9 @@ def fitness_over_generations(records: Sequence[LineageRecord], path: Path, objec
     return _save(plt, figure, path)
 
 
-def cost_quality_front(points: Sequence[tuple[float, float]], path: Path) -> Path:
-    """Quality against cost of every candidate, the non-dominated ones (high quality, low cost) joined."""
+def cost_quality_front(points: Sequence[tuple[float, float]], path: Path, cost: str = "cost") -> Path:
+    """Quality against cost of every candidate, the non-dominated ones (high quality, low cost)
+    joined; ``cost`` names the minimised objective (tokens, latency_s)."""
     plt = _pyplot()
     figure, axes = plt.subplots(figsize=(6, 4.5))
     if points:
@@ -88,9 +89,9 @@ def cost_quality_front(points: Sequence[tuple[float, float]], path: Path) -> Pat
             [costs[i] for i in front], [qualities[i] for i in front], "o-", color="crimson", label="front"
         )
         axes.legend()
-    axes.set_xlabel("cost")
+    axes.set_xlabel(cost)
     axes.set_ylabel("quality")
-    axes.set_title("cost / quality")
+    axes.set_title(f"{cost} / quality")
     return _save(plt, figure, path)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from evoforum.config import validate_config
 from evoforum.config.model import AlgorithmSection
+from evoforum.errors import ConfigError
 from evoforum.evolve import Operators
 from evoforum.run import ALGORITHMS, RunFolder, StopFlag, design, plan
 from evoforum.run.algorithms import BestOfN, Origins, RandomSearch
@@ -81,3 +82,23 @@ async def test_a_scorer_that_meets_the_llm_budget_sets_the_stop_flag(tmp_path: P
     assert planned.scorer is not None
     planned.scorer.on_budget()
     assert stop() == "llm_budget"
+
+
+@pytest.mark.parametrize(
+    ("objectives", "weights", "names"),
+    [
+        (["quality", "latency"], (1.0, -1.0), ("quality", "latency_s")),
+        (["quality", "latency", "cost"], (1.0, -1.0, -1.0), ("quality", "latency_s", "tokens")),
+    ],
+)
+def test_latency_is_an_objective_minimised_like_cost(
+    objectives: list[str], weights: tuple[float, ...], names: tuple[str, ...]
+) -> None:
+    designed = design(validate_config({**QUICK, "algorithm": {"kind": "nsga2", "objectives": objectives}}))
+    assert designed.weights == weights
+    assert designed.objectives == names
+
+
+def test_an_objective_named_twice_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="more than once"):
+        validate_config({**QUICK, "algorithm": {"objectives": ["quality", "cost", "cost"]}})

@@ -95,3 +95,24 @@ async def test_a_model_server_that_stopped_answering_stops_the_run_instead_of_fa
             await scorer.score(genome, "quick/largest", 0)
     finally:
         await client.aclose()
+
+
+async def test_the_latency_and_cost_objectives_are_measured_in_the_configs_order(
+    stub_llm: OpenAICompatible,
+) -> None:
+    seed = search_spaces.get("code_writing").seeds()[0]
+    scorer = WorkflowScorer(
+        QUICK,
+        llm=stub_llm,
+        forum=Forum(),
+        sandbox=Sandbox(),
+        model="stub",
+        timeout_s=60,
+        objectives=("latency", "cost"),
+    )
+    result = await scorer.score(seed, "quick/largest", 0)
+    quality, latency, tokens = result.values
+    assert 0.0 <= quality <= 1.0
+    assert latency == result.info["latency_s"]
+    assert 0.0 < latency < 60.0  # wall seconds of the workflow's run
+    assert tokens == result.info["tokens"] > 0
