@@ -2,7 +2,7 @@
 
 The protocol (``configs/humaneval.yaml``): 4 train, 30 valid and 130 test problems of HumanEval's
 164; selection sees the valid split only. Three runs, each resumable (``evoforum resume`` is what
-continues a run that was stopped; this script calls it when a run folder has a checkpoint but no
+continues a run that was stopped; this script calls it when a run folder holds a run but no
 summary):
 
 1. ``evolution``: the config as it is. Its summary holds the winner's test pass@1 and, scored on
@@ -52,7 +52,7 @@ def ensure_run(out: Path, overrides: list[str]) -> dict[str, Any]:
     """The summary of the run in ``out``: read, resumed, or run from the config."""
     summary = out / "summary.json"
     if not summary.exists():
-        if (out / "checkpoint.pkl").exists():
+        if (out / "config.yaml").exists():  # started before: resume (model answers are recorded)
             _evoforum("resume", str(out))
         else:
             _evoforum("run", str(CONFIG), "--out", str(out), *(f"--set={o}" for o in overrides))
