@@ -15,15 +15,9 @@ from evoforum.services._pginstall import PostgresFiles, closed_folder, installed
 
 def _other_user() -> str:
     """A user other than this process's, as the PostgreSQL server's user is when evoforum runs as root."""
-    return next(user for user in ("nobody", "embedded_postgres") if _exists(user))
-
-
-def _exists(user: str) -> bool:
-    try:
-        pwd.getpwnam(user)
-    except KeyError:
-        return False
-    return True
+    return next(
+        entry.pw_name for entry in map(pwd.getpwnam, ("nobody", "root")) if entry.pw_uid != os.geteuid()
+    )
 
 
 def test_the_own_user_runs_the_installed_programs_in_place() -> None:
