@@ -11,8 +11,11 @@ import asyncio
 import logging
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from evoforum.cli._signals import run_stoppable
 
 
 def _quiet() -> None:
@@ -28,8 +31,11 @@ def run_command(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     _quiet()
-    summary = asyncio.run(run_experiment(config, Path(args.out), state_dir=args.state_dir))
-    _report(summary, Path(args.out))
+    out = Path(args.out)
+    summary = run_stoppable(
+        run_experiment(config, out, state_dir=args.state_dir), stopped=partial(_stopped, out)
+    )
+    _report(summary, out)
     return 0
 
 
@@ -41,9 +47,18 @@ def resume_command(args: argparse.Namespace) -> int:
         print(f"evoforum: {out} is finished already ({RunFolder.SUMMARY})", file=sys.stderr)
         return 0
     _quiet()
-    summary = asyncio.run(resume_experiment(out, state_dir=args.state_dir))
+    summary = run_stoppable(resume_experiment(out, state_dir=args.state_dir), stopped=partial(_stopped, out))
     _report(summary, out)
     return 0
+
+
+def _stopped(out: Path) -> str:
+    """What to tell the user of a run a signal stopped."""
+    from evoforum.run import RunFolder
+
+    if RunFolder(out).holds_run():
+        return f"interrupted; 'evoforum resume {out}' continues the run"
+    return "interrupted before the run started"
 
 
 def _report(summary: dict[str, Any], out: Path) -> None:

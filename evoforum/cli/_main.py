@@ -35,6 +35,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvoforumError as error:
         print(f"evoforum: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("evoforum: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stopped:  # Ctrl-C, or a signal that stopped a run (``Stopped``)
+        print(f"evoforum: {stopped or 'interrupted'}", file=sys.stderr)
+        return getattr(stopped, "status", 130)

@@ -58,10 +58,20 @@ class Status:
 
 
 class Manager:
-    def __init__(self, state: StateDir, *, owned: bool, external: Mapping[str, str] | None = None) -> None:
+    """The services of one state folder; ``services`` replaces the embedded ones by name (tests)."""
+
+    def __init__(
+        self,
+        state: StateDir,
+        *,
+        owned: bool,
+        external: Mapping[str, str] | None = None,
+        services: Mapping[str, Service] | None = None,
+    ) -> None:
         self.state = state
         self.owned = owned
         self.external = dict(external or {})
+        self.services = {**SERVICES, **(services or {})}
         self._started: dict[str, tuple[dict[str, Any], subprocess.Popen[bytes]]] = {}
 
     @property
@@ -82,7 +92,7 @@ class Manager:
         return {name: str(url) for name, url in zip(names, urls, strict=True)}
 
     async def _ensure_one(self, name: str) -> str:
-        service = SERVICES[name]
+        service = self.services[name]
         if name in self.external:
             url = self.external[name]
             await service.check(url)
@@ -150,7 +160,7 @@ class Manager:
         chosen = set(self._started) if names is None else set(names) & set(self._started)
         for name in chosen:
             record, process = self._started.pop(name)
-            await asyncio.to_thread(stop, record, SERVICES[name].stop_signal, process=process)
+            await asyncio.to_thread(stop, record, self.services[name].stop_signal, process=process)
             if self.state.read_record(name) == record:
                 self.state.drop_record(name)
 
@@ -161,7 +171,7 @@ class Manager:
         done = []
         async with self.state.locked():
             for name in names:
-                service = SERVICES[name]
+                service = self.services[name]
                 record = self.state.read_record(name)
                 running = record is not None and is_ours(record)
                 if record is not None:
@@ -177,7 +187,7 @@ class Manager:
         return list(await asyncio.gather(*(self._status_one(name) for name in names)))
 
     async def _status_one(self, name: str) -> Status:
-        service = SERVICES[name]
+        service = self.services[name]
         if name in self.external:
             external = self.external[name]
             try:

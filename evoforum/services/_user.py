@@ -6,6 +6,8 @@ folder may sit below folders only root may enter (``/root``, pytest's temporary 
 pytest keeps at mode 0700): rather than opening those folders to everybody, the server gets the one
 capability ``CAP_DAC_READ_SEARCH`` (it may search any folder and read any file, never write). Where
 that capability cannot be granted, the folders above the cluster get the "search" bit for others.
+The capability does not help with the server's programs (``access(2)`` ignores it): ``_pginstall``
+copies them where the system user can reach them.
 """
 
 from __future__ import annotations

@@ -9,15 +9,13 @@ against a pinned sha256. A stamp next to it (size, mtime, sha256) spares later s
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
+from evoforum._files import folder_lock, sha256_of
 from evoforum.errors import ServiceStartFailed
 
 MODEL_NAME = "qwen2.5-coder-0.5b-instruct"
@@ -61,10 +59,10 @@ def ensure_model() -> Path:
     target = folder / MODEL_FILE
     if _stamp_matches(target):
         return target
-    with _folder_lock(folder):
+    with folder_lock(folder):
         if _stamp_matches(target):  # assembled meanwhile by another process
             return target
-        if target.is_file() and target.stat().st_size == MODEL_SIZE and _sha256(target) == MODEL_SHA256:
+        if target.is_file() and target.stat().st_size == MODEL_SIZE and sha256_of(target) == MODEL_SHA256:
             _write_stamp(target)
             return target
         _assemble(target)
@@ -115,21 +113,3 @@ def _stamp_matches(target: Path) -> bool:
         stamp == {"sha256": MODEL_SHA256, "size": info.st_size, "mtime_ns": info.st_mtime_ns}
         and info.st_size == MODEL_SIZE
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while block := source.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _folder_lock(folder: Path) -> Iterator[None]:
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)

