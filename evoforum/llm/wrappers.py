@@ -10,7 +10,8 @@ They compose by wrapping, never by inheritance from a concrete client::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from evoforum.errors import EvoforumError, LLMMisbehaved, LLMUnavailable, Timeout
@@ -119,21 +120,40 @@ class _Resume:
 
 
 class Limited(Wrapper):
-    """At most ``max_concurrent`` calls (chat and embed together) in flight at once."""
+    """At most ``max_concurrent`` calls (chat and embed together) in flight at once.
+
+    ``in_flight`` counts the calls sent and not yet answered, ``queued`` those waiting for a slot.
+    """
 
     def __init__(self, inner: LLMClient, max_concurrent: int) -> None:
         super().__init__(inner)
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self.max_concurrent = max_concurrent
+        self.in_flight = 0
+        self.queued = 0
         self._slots = asyncio.Semaphore(max_concurrent)
 
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        self.queued += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.queued -= 1
+        self.in_flight += 1
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            self._slots.release()
+
     async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
-        async with self._slots:
+        async with self._slot():
             return await self.inner.complete(request, on_token=on_token)
 
     async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
-        async with self._slots:
+        async with self._slot():
             return await self.inner.embed(texts, model=model)
 
 

@@ -130,6 +130,20 @@ async def test_limited_bounds_concurrency() -> None:
     assert inner.calls == 20
 
 
+async def test_limited_counts_the_calls_in_flight_and_queued() -> None:
+    inner = Scripted(["ok"], delay=0.05)
+    client = Limited(inner, 3)
+    calls = [asyncio.create_task(client.complete(REQUEST)) for _ in range(5)]
+    await asyncio.sleep(0.01)
+    assert (client.in_flight, client.queued) == (3, 2)
+    await asyncio.gather(*calls)
+    assert (client.in_flight, client.queued) == (0, 0)
+    failing = Limited(Scripted([LLMUnavailable("down")]), 1)
+    with pytest.raises(LLMUnavailable):
+        await failing.complete(REQUEST)
+    assert (failing.in_flight, failing.queued) == (0, 0)
+
+
 async def test_timed_raises_timeout_and_retrying_recovers() -> None:
     slow = Scripted(["late"], delay=5.0)
     with pytest.raises(Timeout, match=r"within 0\.05 s"):
