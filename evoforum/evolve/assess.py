@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from evoforum.evolve.cache import Key, ResultCache
 from evoforum.evolve.evaluate import Evaluator, ItemResult, Job
 from evoforum.evolve.individual import Genome, Individual, failure_fitness
+from evoforum.evolve.watch import Unwatched, WorkWatcher
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class Assessor:
     ``pending`` holds keys whose results were recovered from the journal of a killed run: they
     count as run by the generation that resumes them, exactly as in the uninterrupted run (and
     are not evidence before then). ``rungs`` holds the racing scores per rung size (checkpointed).
+    ``watcher`` is told the candidates, each batch of jobs and what got done (``WorkWatcher``).
     """
 
     evaluator: Evaluator
@@ -92,6 +94,7 @@ class Assessor:
     pending: set[Key] = field(default_factory=set)
     jobs_run: int = 0
     rungs: dict[int, dict[str, float]] = field(default_factory=dict)
+    watcher: WorkWatcher = field(default_factory=Unwatched)
 
     def __post_init__(self) -> None:
         if not self.failure_values:
@@ -100,12 +103,14 @@ class Assessor:
     async def assess(self, genomes: Sequence[Genome]) -> dict[str, Assessment]:
         """Fitness for each distinct genome (by hash), in a deterministic order of work."""
         unique = list({str(g.hash): g for g in genomes}.values())
+        self.watcher.candidates([str(g.hash) for g in unique])
         ran: dict[str, int] = {}
         if self.racing is None:
             counts = {str(g.hash): len(self.items) for g in unique}
             await self._run(unique, len(self.items), ran)
         else:
             counts = await self._race(unique, ran)
+        self.watcher.settled(list(counts))
         return {h: self._aggregate(h, max(counts[h], self.depth(h)), ran.get(h, 0)) for h in counts}
 
     def current(self, genome_hash: str) -> Assessment:
@@ -170,7 +175,7 @@ class Assessor:
         rungs = self.racing.rungs(len(self.items))
         sign = 1.0 if self.weights[0] >= 0 else -1.0
         for rung, size in enumerate(rungs):
-            await self._run(alive, size, ran)
+            await self._run(alive, size, ran, final=rung == len(rungs) - 1)
             scores = self.rungs.setdefault(size, {})
             for genome in alive:
                 counts[str(genome.hash)] = size
@@ -179,12 +184,16 @@ class Assessor:
                 break
             ranked = sorted(scores, key=lambda h: sign * scores[h], reverse=True)
             top = set(ranked[: max(1, math.ceil(len(ranked) / self.racing.eta))])
+            self.watcher.settled([str(g.hash) for g in alive if str(g.hash) not in top])
             alive = [genome for genome in alive if str(genome.hash) in top]
             if not alive:
                 break
         return counts
 
-    async def _run(self, genomes: Sequence[Genome], size: int, ran: dict[str, int]) -> None:
+    async def _run(
+        self, genomes: Sequence[Genome], size: int, ran: dict[str, int], *, final: bool = True
+    ) -> None:
+        """Score ``genomes`` on the first ``size`` items (``final``: their assessment is then complete)."""
         jobs: dict[Key, Job] = {}
         for genome in genomes:
             for item in self.items[:size]:
@@ -196,9 +205,11 @@ class Assessor:
                     self.jobs_run += 1
                 elif key not in self.cache and key not in jobs:
                     jobs[key] = job
+        self.watcher.planned([str(g.hash) for g in genomes], list(jobs), final=final)
         if not jobs:
             return
         results = await self.evaluator.evaluate(list(jobs.values()))
+        self.watcher.done(list(zip(jobs, results, strict=True)))
         self.cache.put_many(zip(jobs, results, strict=True))
         self.jobs_run += len(jobs)
         for key in jobs:

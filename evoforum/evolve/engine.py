@@ -30,6 +30,7 @@ from evoforum.evolve.evaluate import Evaluator
 from evoforum.evolve.individual import Individual
 from evoforum.evolve.lineage import LineageRecord, LineageSink
 from evoforum.evolve.variation import Operators, settle
+from evoforum.evolve.watch import Unwatched, WorkWatcher
 
 JOURNAL = "cache.journal"
 
@@ -92,6 +93,9 @@ class Engine:
     population and the archive (``Known``: fitness, item count, item results); a pure function of
     the checkpoint and the cache, so a resumed run tells them what the uninterrupted one did. ``max_jobs`` is a budget of item evaluations: no new generation starts
     once it is spent (the run then reports ``stopped="budget"`` and can be resumed with more).
+    ``watcher`` is told each stage of each generation (``init`` or ``breed``, then ``assess``) and,
+    through the assessor, the candidates and item jobs as they are planned and done
+    (``evoforum.evolve.watch``), for a live progress display.
 
     Fitness is the mean over every item a genome has been scored on so far, refreshed each
     generation. With racing, every survivor of a generation is scored on the next rung of items
@@ -127,6 +131,7 @@ class Engine:
     stop: Callable[[], str | None] = lambda: None
     """Asked before each new generation: a reason to stop early (a wall clock or an LLM budget
     spent), or None to go on. The run then ends with ``stopped`` set to that reason."""
+    watcher: WorkWatcher = field(default_factory=Unwatched)
 
     def __post_init__(self) -> None:
         self.weights = tuple(float(w) for w in self.weights)
@@ -140,6 +145,7 @@ class Engine:
             self.eval_seed,
             self.racing,
             self.failure_values,
+            watcher=self.watcher,
         )
         self.ranking = LowerBound(self.assessor, self.confidence)
         self.archive = Archive(len(self.weights), self.archive_size, key=self.ranking)
@@ -162,11 +168,13 @@ class Engine:
             self._inform()
         else:
             self.cache.reset()
+            self.watcher.begin("init", 0)
             size = self.algorithm.population_size
             self.population = [
                 [Individual(await settle(self.operators.init(self.rng)), self.weights) for _ in range(size)]
                 for _ in range(self.islands.count)
             ]
+            self.watcher.begin("assess", 0)
             await self._assess([(i, ind) for i, island in enumerate(self.population) for ind in island], 0)
             self._end_generation(0, self.population)
         for generation in range(self.generation + 1, self.generations + 1):
@@ -177,6 +185,7 @@ class Engine:
             if reason is not None:
                 self._sync()
                 return self.result(stopped=reason)
+            self.watcher.begin("breed", generation)
             offspring = [
                 await self.algorithm.breed(island, self.operators, self.rng, generation)
                 for island in self.population
@@ -184,6 +193,7 @@ class Engine:
             fresh = {
                 id(ind): (i, ind) for i, off in enumerate(offspring) for ind in off if not ind.fitness.valid
             }
+            self.watcher.begin("assess", generation)
             await self._assess(list(fresh.values()), generation)
             self._refresh([ind for island in self.population for ind in island])
             self.population = [
@@ -206,7 +216,14 @@ class Engine:
         """Score genomes on other items (the test split for the final report), through the same
         evaluator and cache; selection never sees these scores."""
         assessor = Assessor(
-            self.evaluator, self.cache, list(items), self.weights, self.eval_seed, None, self.failure_values
+            self.evaluator,
+            self.cache,
+            list(items),
+            self.weights,
+            self.eval_seed,
+            None,
+            self.failure_values,
+            watcher=self.watcher,
         )
         return await assessor.assess(genomes)
 

@@ -19,6 +19,8 @@ from typing import Any, Protocol, runtime_checkable
 from evoforum.errors import RunError
 
 ItemFn = Callable[[Any, str, int], "ItemResult | float | Sequence[float] | Awaitable[Any]"]
+OnDone = Callable[[Sequence[tuple[tuple[str, str, int], "ItemResult"]]], None]
+"""Told each job's key and result as soon as it is done (a ``WorkWatcher``'s ``done``)."""
 
 
 @dataclass(frozen=True)
@@ -82,16 +84,22 @@ def run_jobs(fn: ItemFn, jobs: Sequence[Job], concurrency: int = 8) -> list[Item
     return [run_job(fn, job) for job in jobs]
 
 
-async def gather_jobs(fn: ItemFn, jobs: Sequence[Job], concurrency: int) -> list[ItemResult]:
-    """Run an async item function over ``jobs`` on the current loop, ``concurrency`` at a time."""
+async def gather_jobs(
+    fn: ItemFn, jobs: Sequence[Job], concurrency: int, on_done: OnDone | None = None
+) -> list[ItemResult]:
+    """Run an async item function over ``jobs`` on the current loop, ``concurrency`` at a time;
+    ``on_done`` is told each job as it finishes."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(job: Job) -> ItemResult:
         async with gate:
             try:
-                return as_result(await fn(job.genome, job.item, job.seed))  # type: ignore[misc]
+                result = as_result(await fn(job.genome, job.item, job.seed))  # type: ignore[misc]
             except RunError as error:
-                return ItemResult((), error=f"{type(error).__name__}: {error}")
+                result = ItemResult((), error=f"{type(error).__name__}: {error}")
+        if on_done is not None:
+            on_done([(job.key, result)])
+        return result
 
     return list(await asyncio.gather(*(one(job) for job in jobs)))
 
@@ -121,13 +129,17 @@ class LocalEvaluator:
     """Jobs in this process (``processes=0``) or in a pool of forked worker processes.
 
     In process, an async item function runs on the caller's event loop with at most
-    ``concurrency`` jobs at once; a sync one runs inline.
+    ``concurrency`` jobs at once; a sync one runs inline. ``on_done`` is told each job as it
+    finishes (in a pool, each worker's share as it comes back).
     """
 
-    def __init__(self, fn: ItemFn, *, processes: int = 0, concurrency: int = 8) -> None:
+    def __init__(
+        self, fn: ItemFn, *, processes: int = 0, concurrency: int = 8, on_done: OnDone | None = None
+    ) -> None:
         self.fn = fn
         self.processes = processes
         self.concurrency = concurrency
+        self.on_done = on_done
         self._pool: ProcessPoolExecutor | None = None
 
     async def evaluate(self, jobs: Sequence[Job]) -> list[ItemResult]:
@@ -136,8 +148,16 @@ class LocalEvaluator:
         if self.processes > 0:
             return await self._in_pool(jobs)
         if inspect.iscoroutinefunction(self.fn):
-            return await gather_jobs(self.fn, jobs, self.concurrency)
-        return run_jobs(self.fn, jobs)
+            return await gather_jobs(self.fn, jobs, self.concurrency, self.on_done)
+        results = []
+        for job in jobs:
+            results.append(run_job(self.fn, job))
+            self._tell([job], results[-1:])
+        return results
+
+    def _tell(self, jobs: Sequence[Job], results: Sequence[ItemResult]) -> None:
+        if self.on_done is not None:
+            self.on_done([(job.key, result) for job, result in zip(jobs, results, strict=True)])
 
     async def _in_pool(self, jobs: Sequence[Job]) -> list[ItemResult]:
         if self._pool is None:
@@ -145,9 +165,13 @@ class LocalEvaluator:
             self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
         loop = asyncio.get_running_loop()
         parts = chunks(jobs, self.processes * 4)
-        done = await asyncio.gather(
-            *(loop.run_in_executor(self._pool, run_jobs, self.fn, part) for part in parts)
-        )
+
+        async def share(part: list[Job]) -> list[ItemResult]:
+            results = await loop.run_in_executor(self._pool, run_jobs, self.fn, part)
+            self._tell(part, results)
+            return results
+
+        done = await asyncio.gather(*(share(part) for part in parts))
         return [result for part in done for result in part]
 
     async def aclose(self) -> None:
