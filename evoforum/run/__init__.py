@@ -6,7 +6,9 @@
     summary = await resume_experiment(Path("runs/quickstart"))      # after a crash or a kill
     winner_source(Path("runs/quickstart"))                          # the winner as Python code
 
-Modules, by what they hold: ``experiment`` (``run_experiment``, the progress line), ``plan`` (what
+Modules, by what they hold: ``experiment`` (``run_experiment``), ``progress`` (the live
+progress, ``progress.json`` and the wall-clock and LLM budgets) and ``display`` (how progress is
+shown: live, plain, JSON or not at all), ``plan`` (what
 the config asks for: ``design``, ``plan``, ``StopFlag``, the operators and the edit memory),
 ``algorithms`` (``ALGORITHMS`` and the baselines), ``scoring`` (the workflow item scorer, on the
 driver or on Ray workers), ``resources`` (services, forum store, model client), ``llm`` (the

@@ -1,13 +1,15 @@
 """``run_experiment(config, out)``: everything an experiment needs, wired, run, reported.
 
 The order: the folder and the experiment are checked; services, forum store and model client are
-opened (``open_resources``) and the config is saved into the folder; the MLflow tracker starts;
-``plan`` builds the operators and the item function; the engine runs with the valid split as its
-items, lineage going to JSONL, MLflow and the progress line; the winner is scored on the test
-split (with the experiment's baselines), exported to ``winner.py``, and ``summary.json`` (a
-``RunSummary``) is written. Everything opened is closed by one ``AsyncExitStack``, also when the
-run fails: the lineage files, the MLflow run (ended as failed or killed unless it finished), the
-evaluator and the services.
+opened (``open_resources``, after a note saying so) and the config is saved into the folder; the
+live progress starts (``evoforum.run.progress``); the MLflow tracker starts; ``plan`` builds the
+operators and the item function; the engine runs with the valid split as its items, lineage going
+to JSONL, MLflow and the progress, and its work to the progress's ``WorkTally``; the winner is
+scored on the test split (with the experiment's baselines), exported to ``winner.py``, and
+``summary.json`` (a ``RunSummary``) is written. Everything opened is closed by one
+``AsyncExitStack``, also when the run fails: the lineage files, the MLflow run (ended as failed or
+killed unless it finished), the evaluator, the progress (``progress.json`` saying how the run
+ended) and the services.
 """
 
 from __future__ import annotations
@@ -15,39 +17,49 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import Any
 
 import orjson
 
 from evoforum.config import ExperimentConfig
 from evoforum.errors import BudgetExceeded, ConfigError, EvoforumError
-from evoforum.evolve import Engine, EvolutionResult, JsonlLineage, LineageRecord, LocalEvaluator, Racing
+from evoforum.evolve import Engine, EvolutionResult, JsonlLineage, LocalEvaluator, Racing
 from evoforum.evolve.checkpoint import load_checkpoint
-from evoforum.evolve.engine import GenerationStats
 from evoforum.evolve.individual import Individual, is_failure
-from evoforum.llm import Ledger
+from evoforum.evolve.watch import WorkTally
 from evoforum.run.algorithms import ALGORITHMS, Origins, base_of, describe_sample, unwrap_samples
+from evoforum.run.display import Display, Mode
 from evoforum.run.folder import GenomeBook, RunFolder, RunSummary
+from evoforum.run.llm import calls_in_flight
 from evoforum.run.plan import LLM_BUDGET, Design, Plan, StopFlag, design, plan
+from evoforum.run.progress import Earlier, ModelUse, Progress
 from evoforum.run.resources import Resources, open_resources
 from evoforum.run.scoring import RemoteItems, Tallied
 
 
 async def run_experiment(
-    config: ExperimentConfig, out: Path, *, resume: bool = False, state_dir: str | None = None
+    config: ExperimentConfig,
+    out: Path,
+    *,
+    resume: bool = False,
+    state_dir: str | None = None,
+    progress: Mode = "auto",
 ) -> dict[str, Any]:
     """Run (or, with ``resume``, continue) the experiment of ``config`` in folder ``out``; the
-    summary, as ``summary.json`` holds it (``RunSummary``)."""
+    summary, as ``summary.json`` holds it (``RunSummary``). ``progress`` says how progress is
+    shown on stderr (``evoforum.run.display.Mode``); ``progress.json`` is kept current in any mode."""
     started = time.monotonic()
     folder = RunFolder(out)
     earlier = _prepare(config, folder, resume)
+    display = Display(progress)
     async with AsyncExitStack() as stack:
         designed = design(config)
+        _note_services(display, config, designed)
         resources = await open_resources(
             stack,
             config,
@@ -60,31 +72,38 @@ async def run_experiment(
         if not resume:  # only once the services answer: a run that never started leaves no config
             folder.save_config(config)
         book = GenomeBook(folder / folder.GENOMES, partial(describe_sample, designed.describe))
-        tracker = _tracker(config, folder, designed, book)
-        stack.push(partial(_end_tracker, tracker))
-        stop = StopFlag()
-        planned = await plan(designed, resources, folder=folder, stack=stack, tracker=tracker, stop=stop)
         usage = ModelUse(resources.ledger, earlier)
         checkpoint = load_checkpoint(folder.path)
-        progress = Progress.of_run(
+        stop = StopFlag()
+        status = Progress.of_run(
             folder,
             checkpoint,
             usage,
             stop,
+            tally=_tally(config, designed),
+            display=display,
+            load=partial(calls_in_flight, resources.llm, resources.operator_llm),
             wall_s=config.budget.wall_s,
             limits=partial(_llm_limits, config, usage),
             report=partial(_report_of, book, designed),
         )
-        engine = _engine(config, folder, planned, book, resources, stop, progress, tracker, stack)
+        stack.push(partial(_end_progress, status))
+        status.tally.begin("setup")
+        status.start()
+        tracker = _tracker(config, folder, designed, book)
+        stack.push(partial(_end_tracker, tracker))
+        planned = await plan(designed, resources, folder=folder, stack=stack, tracker=tracker, stop=stop)
+        engine = _engine(config, folder, planned, book, resources, stop, status, tracker, stack)
         if checkpoint is not None:  # a resumed run: its genomes, for tracking and export
             book.remember_checkpoint(checkpoint)
         try:
             result = await engine.run(resume=resume)
         except BudgetExceeded as spent:  # an operator's model call did not fit: stop cleanly
-            print(f"evoforum: stopping: {spent}", file=sys.stderr)
+            display.note("stopping", f"stopping: {spent}", reason=LLM_BUDGET)
             result = engine.result(stopped=LLM_BUDGET)
         if result.best is None:
             raise ConfigError("no candidate was evaluated: the budget allows no evaluation")
+        status.tally.begin("test")
         test_score, test_tokens, baselines = await _test_scores(engine, designed, book, result.best)
         winner, _ = base_of(result.best.genome)
         (folder / folder.WINNER).write_text(designed.export(winner), encoding="utf-8")
@@ -205,149 +224,44 @@ def _summary(
     )
 
 
-async def resume_experiment(out: Path, *, state_dir: str | None = None) -> dict[str, Any]:
+async def resume_experiment(
+    out: Path, *, state_dir: str | None = None, progress: Mode = "auto"
+) -> dict[str, Any]:
     """Continue the run in ``out`` with the config saved there; the summary."""
-    return await run_experiment(RunFolder(out).read_config(), out, resume=True, state_dir=state_dir)
+    config = RunFolder(out).read_config()
+    return await run_experiment(config, out, resume=True, state_dir=state_dir, progress=progress)
 
 
-class Earlier:
-    """What earlier sessions of a resumed run spent (``progress.json``): time, model calls, tokens, dollars."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.wall_s = float(data.get("wall_s", 0.0))
-        self.calls = int(data.get("llm_calls", 0))
-        self.tokens = int(data.get("llm_tokens", 0))
-        self.cost = float(data.get("llm_cost_usd", 0.0))
-
-
-class ModelUse:
-    """The run's model use so far: this session's ledger on top of what earlier sessions spent."""
-
-    def __init__(self, ledger: Ledger, earlier: Earlier) -> None:
-        self.ledger = ledger
-        self.earlier = earlier
-
-    def totals(self) -> tuple[int, int, float]:
-        """Calls, tokens and dollars."""
-        total = self.ledger.total()
-        earlier = self.earlier
-        return earlier.calls + total.calls, earlier.tokens + total.tokens, earlier.cost + total.cost
+def _note_services(display: Display, config: ExperimentConfig, designed: Design) -> None:
+    """Say which services the run starts (or finds running) before it waits for them."""
+    names = ["PostgreSQL"] if designed.needs_store else []
+    if designed.needs_llm and config.llm.mode != "replay":
+        names.append("the model server")
+    if names:
+        display.note("services", f"starting services: {' and '.join(names)} (or finding them running)")
 
 
-class Progress:
-    """Live progress on stderr, one line per generation, and the run's wall-clock and LLM budgets.
-
-    A lineage sink (the engine hands it each batch of assessed candidates) and a generation hook:
-    at the end of each generation it prints the generation, the engine's current winner's fitness,
-    the mean fitness of the generation's newcomers, evaluations, tokens, cost and time left; when
-    the wall clock or an LLM budget (``limits``) is spent it sets ``stop``, so that no new
-    generation starts; then it tells ``on_generation`` (which writes the run's progress files).
-    """
-
-    def __init__(
-        self,
-        *,
-        totals: Callable[[], tuple[int, int, float]],
-        wall_s: float | None,
-        stop: StopFlag,
-        limits: Callable[[], str | None] = lambda: None,
-        elapsed_before: float = 0.0,
-        evaluations: int = 0,
-        best: tuple[float | None, str | None] = (None, None),
-        on_generation: Sequence[Callable[[Progress, GenerationStats], None]] = (),
-        out: TextIO | None = None,
-    ) -> None:
-        self.totals = totals
-        self.wall_s = wall_s
-        self.stop = stop
-        self.limits = limits
-        self.started = time.monotonic() - elapsed_before
-        self.evaluations = evaluations
-        self.best, self.best_hash = best
-        self.on_generation = tuple(on_generation)
-        self.out = out or sys.stderr
-        self._scores: list[float] = []
-
-    @classmethod
-    def of_run(
-        cls,
-        folder: RunFolder,
-        state: dict[str, Any] | None,
-        usage: ModelUse,
-        stop: StopFlag,
-        *,
-        wall_s: float | None,
-        limits: Callable[[], str | None],
-        report: Callable[[str], dict[str, Any]],
-    ) -> Progress:
-        """The progress of the run in ``folder``, continuing from its checkpoint ``state`` (if any),
-        writing ``progress.json`` and, with the experiment's ``report`` of the best so far (by genome
-        hash), ``reports.jsonl`` each generation."""
-        evaluations, best = 0, (None, None)
-        if state is not None:
-            evaluations = int(state["evaluations"])
-            last = state["history"][-1] if state["history"] else None
-            if last is not None and not is_failure(last.best):
-                best = (last.best[0], last.best_hash)
-        return cls(
-            totals=usage.totals,
-            wall_s=wall_s,
-            stop=stop,
-            limits=limits,
-            elapsed_before=usage.earlier.wall_s,
-            evaluations=evaluations,
-            best=best,
-            on_generation=[partial(_write_progress, folder, report)],
-        )
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def emit(self, records: Sequence[LineageRecord]) -> None:
-        """Count a batch of newly assessed candidates (the line is printed once the generation ends)."""
-        self.evaluations += len(records)
-        self._scores += [r.values[0] for r in records if not is_failure(r.values)]
-
-    def generation_done(self, stats: GenerationStats) -> None:
-        """Print the generation's line (best: the engine's current winner), check the budgets."""
-        if not is_failure(stats.best):
-            self.best, self.best_hash = stats.best[0], stats.best_hash
-        scores, self._scores = self._scores, []
-        mean = sum(scores) / len(scores) if scores else float("nan")
-        calls, tokens, cost = self.totals()
-        left = ""
-        if self.wall_s is not None:
-            left = f"  left {max(0.0, self.wall_s - self.elapsed()):.0f}s"
-        best = f"{self.best:.4g}" if self.best is not None else "-"
-        print(
-            f"gen {stats.generation:>3}  best {best:>9}  mean {mean:>9.4g}  evals {self.evaluations:>5}"
-            f"  llm {calls} calls {tokens} tok ${cost:.4f}  {self.elapsed():.0f}s{left}",
-            file=self.out,
-            flush=True,
-        )
-        if self.wall_s is not None and self.elapsed() >= self.wall_s:
-            self.stop.set("wall_s")
-        spent = self.limits()
-        if spent is not None:
-            self.stop.set(spent)
-        for hook in self.on_generation:
-            hook(self, stats)
-
-    def close(self) -> None:
-        return None
+def _tally(config: ExperimentConfig, designed: Design) -> WorkTally:
+    """The run's ``WorkTally``: its last generation, the first objective's direction, and a later
+    generation's share of generation 0's candidates (offspring over population)."""
+    section = config.algorithm
+    return WorkTally(
+        last_generation=section.generations,
+        sign=designed.weights[0],
+        later_share=(section.offspring or section.population) / section.population,
+    )
 
 
-def _write_progress(
-    folder: RunFolder, report_of: Callable[[str], dict[str, Any]], progress: Progress, stats: GenerationStats
-) -> None:
-    """``progress.json`` (time and model use so far) and the experiment's report of the best so far."""
-    calls, tokens, cost = progress.totals()
-    state = {"wall_s": progress.elapsed(), "llm_calls": calls, "llm_tokens": tokens, "llm_cost_usd": cost}
-    folder.write_json(folder.PROGRESS, state)
-    report = report_of(progress.best_hash or "")
-    if report:
-        row = {"generation": stats.generation, "evaluations": progress.evaluations, "jobs": stats.jobs}
-        folder.append_json(folder.REPORTS, {**row, "best": progress.best_hash, **report})
+def _end_progress(
+    progress: Progress,
+    kind: type[BaseException] | None,
+    error: BaseException | None,
+    trace: TracebackType | None,
+) -> bool:
+    """Exit callback: the progress display ends, ``progress.json`` saying how the run ended."""
+    interrupted = kind is not None and issubclass(kind, (KeyboardInterrupt, asyncio.CancelledError))
+    progress.close("done" if kind is None else "interrupted" if interrupted else "failed")
+    return False
 
 
 def _score(values: Sequence[float]) -> float | None:
@@ -401,7 +315,7 @@ def _engine(
     search = ALGORITHMS[section.kind](section, book.remembering(planned.operators), origins)
     lineage = JsonlLineage(folder / folder.LINEAGE)
     stack.callback(lineage.close)
-    evaluator = _evaluator(config, folder, planned, resources, stop)
+    evaluator = _evaluator(config, folder, planned, resources, stop, progress.tally)
     stack.push_async_callback(evaluator.aclose)
     return Engine(
         operators=search.operators,
@@ -421,19 +335,27 @@ def _engine(
         stateful=planned.stateful,
         on_generation=[progress.generation_done],
         stop=stop,
+        watcher=progress.tally,
     )
 
 
 def _evaluator(
-    config: ExperimentConfig, folder: RunFolder, planned: Plan, resources: Resources, stop: StopFlag
+    config: ExperimentConfig,
+    folder: RunFolder,
+    planned: Plan,
+    resources: Resources,
+    stop: StopFlag,
+    tally: WorkTally | None = None,
 ) -> Any:
     """The evaluator of ``evaluation.backend``; on Ray, a workflow experiment's items are scored by
     ``RemoteItems`` (workers open the run's services themselves) and their model calls are
-    tallied into the driver's ledger."""
+    tallied into the driver's ledger. A local evaluator tells ``tally`` each item as it is done
+    (on Ray the assessor tells it each batch)."""
     evaluation = config.evaluation
     if evaluation.backend != "ray":
         concurrency = evaluation.items_at_once(resources.llm_slots)
-        return LocalEvaluator(unwrap_samples(planned.item_fn), concurrency=concurrency)
+        on_done = tally.done if tally is not None else None
+        return LocalEvaluator(unwrap_samples(planned.item_fn), concurrency=concurrency, on_done=on_done)
     from evoforum.evolve import RayTuneEvaluator
 
     scorer = planned.scorer

@@ -163,8 +163,10 @@ class RunFolder:
             )
         return load_config(self / self.CONFIG)
 
-    def write_json(self, name: str, data: Any) -> None:
-        write_atomic(self / name, orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
+    def write_json(self, name: str, data: Any, *, durable: bool = True) -> None:
+        """Write ``data`` whole (``durable``: fsynced too, see ``write_atomic``)."""
+        text = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
+        write_atomic(self / name, text, durable=durable)
 
     def read_json(self, name: str, default: Any = None) -> Any:
         path = self / name

@@ -34,7 +34,7 @@ from typing import Any
 from evoforum.config import ExperimentConfig
 from evoforum.errors import BackendError, BudgetExceeded, ConfigError, UsageError
 from evoforum.evolve.rng import derive_seed
-from evoforum.llm import Budget, Completion, Ledger, LLMClient, Recording, TokenSink
+from evoforum.llm import Budget, Completion, Ledger, Limited, LLMClient, Recording, TokenSink
 from evoforum.llm.accounting import Price, PriceTable
 from evoforum.llm.budget import Account, BudgetPool
 from evoforum.llm.config import LLMConfig, build_client
@@ -111,6 +111,19 @@ class Sampling(Wrapper):
 
     async def aclose(self) -> None:
         return None  # the shared client below is closed by its owner
+
+
+def calls_in_flight(*clients: LLMClient | None) -> tuple[int, int]:
+    """Model calls sent and not yet answered, and calls waiting for a slot, over the ``Limited``
+    layers of ``clients`` (a layer two clients share counts once)."""
+    layers: dict[int, Limited] = {}
+    for client in clients:
+        layer: Any = client
+        while layer is not None:
+            if isinstance(layer, Limited):
+                layers[id(layer)] = layer
+            layer = getattr(layer, "inner", None)
+    return sum(x.in_flight for x in layers.values()), sum(x.queued for x in layers.values())
 
 
 def sampling_seed(run_seed: int, item: str, site: int) -> int:

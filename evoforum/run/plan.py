@@ -14,7 +14,7 @@ small populations that evolve with the run (``CoEvolution``); their lineage goes
 ``coevolution.jsonl`` and, as runs of population ``operators``, to the run's MLflow tracker.
 
 A ``StopFlag`` says why the run stops early (the LLM budget, the wall clock); the scorer and the
-progress line set it, the engine asks it before each generation.
+progress (``evoforum.run.progress``) set it, the engine asks it before each generation.
 
 The edit memory's table is ``edit_memory_`` and a hash of the host and the output folder's
 absolute path, so two runs never share one and a resumed run finds its own (an earlier run in the
