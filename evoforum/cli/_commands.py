@@ -33,7 +33,8 @@ def run_command(args: argparse.Namespace) -> int:
     _quiet()
     out = Path(args.out)
     summary = run_stoppable(
-        run_experiment(config, out, state_dir=args.state_dir), stopped=partial(_stopped, out)
+        run_experiment(config, out, state_dir=args.state_dir, progress=args.progress),
+        stopped=partial(_stopped, out),
     )
     _report(summary, out)
     return 0
@@ -47,7 +48,10 @@ def resume_command(args: argparse.Namespace) -> int:
         print(f"evoforum: {out} is finished already ({RunFolder.SUMMARY})", file=sys.stderr)
         return 0
     _quiet()
-    summary = run_stoppable(resume_experiment(out, state_dir=args.state_dir), stopped=partial(_stopped, out))
+    summary = run_stoppable(
+        resume_experiment(out, state_dir=args.state_dir, progress=args.progress),
+        stopped=partial(_stopped, out),
+    )
     _report(summary, out)
     return 0
 

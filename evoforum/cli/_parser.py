@@ -21,6 +21,26 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(status)
 
 
+def _progress_flags(parser: argparse.ArgumentParser) -> None:
+    """How a run shows its progress on stderr (``args.progress``: auto, quiet or json)."""
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--quiet",
+        dest="progress",
+        action="store_const",
+        const="quiet",
+        default="auto",
+        help="no progress output",
+    )
+    shown.add_argument(
+        "--json-progress",
+        dest="progress",
+        action="store_const",
+        const="json",
+        help="progress as one JSON object per line on stderr",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="evoforum", description="Evolve LLM multi-agent workflows.")
     parser.add_argument(
@@ -42,9 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="override one config value (repeatable)",
     )
+    _progress_flags(run)
 
     resume = commands.add_parser("resume", help="continue a killed run from its output folder")
     resume.add_argument("out", metavar="DIR", help="output folder of the run")
+    _progress_flags(resume)
 
     export = commands.add_parser("export", help="write a run's winner as a Python module")
     export.add_argument("out", metavar="DIR", help="output folder of the run")

@@ -179,6 +179,44 @@ def test_ctrl_c_stops_a_run_with_model_calls_in_flight_and_resume_finishes_it(
     assert summary_of(out)["generations"] == 2
 
 
+def test_json_progress_tells_items_as_they_go_and_progress_json_follows_the_run(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    out, err = tmp_path / "json", tmp_path / "stderr.txt"
+    seen: dict[float, dict[str, object]] = {}  # progress.json while the run goes, by its updated_at
+    with err.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "evoforum", "run", QUICKSTART, "--out", str(out), *TINY, "--json-progress"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+        try:
+            while process.poll() is None:
+                if (out / "progress.json").exists() and not (out / "summary.json").exists():
+                    data = orjson.loads((out / "progress.json").read_bytes())  # written whole, never torn
+                    seen[data["updated_at"]] = data
+                time.sleep(0.05)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
+    assert process.returncode == 0, err.read_text()
+    events = [orjson.loads(line) for line in err.read_text().splitlines() if line.startswith("{")]
+    assert events[-1]["event"] == "done"
+    assert [e["generation"] for e in events if e["event"] == "generation"] == [0, 1, 2]
+    working = [e for e in events if e["event"] == "progress" and e["items_planned"]]
+    assert working
+    assert all(0 <= e["items_done"] <= e["items_planned"] for e in working)
+    assert all(e["candidates_done"] <= e["candidates_planned"] for e in working)
+    during = [data for data in seen.values() if data["generation"] is not None and data["items_planned"]]
+    assert len(seen) >= 2
+    assert during, (
+        f"progress.json never showed a generation at work: {sorted(d['stage'] for d in seen.values())}"
+    )
+    final = orjson.loads((out / "progress.json").read_bytes())
+    assert final["stage"] == "done"
+    assert final["llm_calls"] == summary_of(out)["llm_calls"]
+
+
 def test_a_malformed_config_exits_2_with_one_clear_message(env: dict[str, str], tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(
