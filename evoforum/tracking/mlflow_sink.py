@@ -45,6 +45,7 @@ from evoforum.tracking.runs import (
     read_runs,
     unified_diff,
 )
+from evoforum.tracking.traces import ConversationTraces
 
 Described = tuple[LineageRecord, CandidateFiles | None, str | None]
 """A record to log, its files and its first parent's code."""
@@ -67,6 +68,7 @@ class MlflowLineage:
         log: Literal["all", "elites"] = "all",
         objectives: Sequence[str] = ("quality",),
         describe: Describe | None = None,
+        traces: ConversationTraces | None = None,
     ) -> None:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         from mlflow.tracking import MlflowClient
@@ -77,6 +79,7 @@ class MlflowLineage:
         self._log = log
         self._objectives = tuple(objectives)
         self._describe = describe
+        self._traces = traces
         self._records: list[LineageRecord] = []
         self._code: dict[str, str | None] = {}
         self._queued: set[str] = set()
@@ -153,6 +156,13 @@ class MlflowLineage:
         if self._log == "elites":
             chosen = self._described(closure(self._records, elites or self._best()))
             self._queue.put(partial(self._log_batch, chosen))
+        if self._traces is not None and self._traces.mode == "elites" and status != "KILLED":
+            chosen_elites = list(elites or self._best())
+            self._queue.put(
+                partial(
+                    self._traces.log_elites, self._experiment_id, self.run_ids, self._records, chosen_elites
+                )
+            )
         self._queue.put(_STOP)
         self._worker.join()
         try:
@@ -219,6 +229,8 @@ class MlflowLineage:
         self._client.log_batch(run_id, metrics=metrics, tags=[RunTag(f"{TAG}cached", str(record.cached))])
         log_transcripts(self._client, run_id, record)
         self._candidate_artifacts(run_id, record, files, before)
+        if self._traces is not None and self._traces.mode == "all":
+            self._traces.log(self._experiment_id, run_id, record)
         self._client.set_terminated(run_id)
         self.run_ids[record.genome_hash] = run_id
         self.remember(record.genome_hash, run_id)
