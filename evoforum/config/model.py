@@ -182,6 +182,11 @@ class TrackingSection(Section):
     mlflow_uri: str | None = Field(default=None, description="unset: sqlite in the output folder")
     experiment_name: str | None = None
     log: Literal["all", "elites"] = "all"
+    traces: Literal["all", "elites", "none"] = Field(
+        default="elites",
+        description="which candidate runs get their items' conversations as MLflow traces (one per item,"
+        " a span per message): every logged candidate, the elites, or none; traces cost storage",
+    )
 
 
 class BudgetSection(Section):
