@@ -38,7 +38,7 @@ from evoforum.run.folder import GenomeBook, RunFolder, RunSummary
 from evoforum.run.llm import calls_in_flight
 from evoforum.run.plan import LLM_BUDGET, Design, Plan, StopFlag, design, plan
 from evoforum.run.progress import Earlier, ModelUse, Progress
-from evoforum.run.resources import Resources, open_resources
+from evoforum.run.resources import Resources, forum_at, open_resources
 from evoforum.run.scoring import RemoteItems, Tallied
 
 
@@ -90,7 +90,7 @@ async def run_experiment(
         stack.push(partial(_end_progress, status))
         status.tally.begin("setup")
         status.start()
-        tracker = _tracker(config, folder, designed, book)
+        tracker = _tracker(config, folder, designed, book, resources)
         stack.push(partial(_end_tracker, tracker))
         planned = await plan(designed, resources, folder=folder, stack=stack, tracker=tracker, stop=stop)
         engine = _engine(config, folder, planned, book, resources, stop, status, tracker, stack)
@@ -372,9 +372,12 @@ def _evaluator(
     return Tallied(evaluator, resources.ledger, partial(stop.set, LLM_BUDGET))
 
 
-def _tracker(config: ExperimentConfig, folder: RunFolder, designed: Design, book: GenomeBook) -> Any:
-    """The run's ``MlflowLineage``: one parent run, a nested run per logged candidate."""
-    from evoforum.tracking import CandidateFiles, MlflowLineage
+def _tracker(
+    config: ExperimentConfig, folder: RunFolder, designed: Design, book: GenomeBook, resources: Resources
+) -> Any:
+    """The run's ``MlflowLineage``: one parent run, a nested run per logged candidate; with a forum
+    store and ``tracking.traces`` other than ``none``, their items' conversations as traces."""
+    from evoforum.tracking import CandidateFiles, ConversationTraces, MlflowLineage
 
     uri = config.tracking.mlflow_uri or f"sqlite:///{(folder / folder.MLFLOW_DB).resolve()}"
 
@@ -386,6 +389,10 @@ def _tracker(config: ExperimentConfig, folder: RunFolder, designed: Design, book
         code = designed.export(base_of(genome)[0]) if genome is not None else None
         return CandidateFiles(genome_json=text, code=code)
 
+    mode, url = config.tracking.traces, resources.postgres_url
+    traces = None
+    if mode != "none" and resources.store is not None and url is not None:
+        traces = ConversationTraces(uri, forum_at(url), mode)
     return MlflowLineage(
         uri,
         config.tracking.experiment_name or f"evoforum-{config.experiment.name}",
@@ -395,6 +402,7 @@ def _tracker(config: ExperimentConfig, folder: RunFolder, designed: Design, book
         log=config.tracking.log,
         objectives=designed.objectives,
         describe=describe,
+        traces=traces,
     )
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -81,6 +82,23 @@ async def open_store(url: str) -> Any:
         ) from None
     except Exception as error:  # BackendError and vendor errors: one clear line
         raise ServiceUnavailable(f"cannot use PostgreSQL at {_safe(url)}: {error}") from None
+
+
+def forum_at(url: str) -> Callable[[], AbstractAsyncContextManager[Any]]:
+    """Opens a ``Forum`` on its own connection to the store at ``url`` (for a thread with its own
+    event loop, such as the MLflow tracker's, which reads conversations to log them as traces)."""
+
+    @asynccontextmanager
+    async def opened() -> AsyncIterator[Any]:
+        from evoforum.forum import Forum
+
+        store = await open_store(url)
+        try:
+            yield Forum(store)
+        finally:
+            await store.close()
+
+    return opened
 
 
 def _safe(url: str) -> str:
