@@ -86,6 +86,31 @@ def test_lineage_goes_from_the_winner_to_the_seeds_and_show_resolves_it(
     assert "def " in shown.stdout  # the conversation starts from the problem the workflow was given
 
 
+def test_the_winners_conversations_are_traces_of_its_mlflow_run(finished: Path, env: dict[str, str]) -> None:
+    from mlflow.tracing.client import TracingClient
+    from mlflow.tracking import MlflowClient
+
+    from evoforum.tracking.runs import read_runs
+
+    uri = f"sqlite:///{(finished / 'mlflow.db').resolve()}"
+    runs = read_runs(finished / "mlflow_runs.jsonl")
+    experiment = MlflowClient(uri).get_run(next(iter(runs.values()))).info.experiment_id
+    client = TracingClient(uri)
+    traced = {g for g, run in runs.items() if client.search_traces(locations=[experiment], run_id=run)}
+    best = summary_of(finished)["best"]
+    assert isinstance(best, dict)
+    assert traced == {best["genome_hash"]}  # tracking.traces defaults to the elites
+    trace = client.search_traces(locations=[experiment], run_id=runs[best["genome_hash"]])[0]
+    root = next(s for s in trace.data.spans if s.parent_id is None)
+    spans = sorted(
+        (s for s in trace.data.spans if s.parent_id == root.span_id), key=lambda s: s.start_time_ns
+    )
+    shown = evoforum("show", trace.info.tags["evoforum.transcript"], "--out", str(finished), env=env)
+    assert shown.returncode == 0, shown.stderr
+    headers = [line.split()[-1] for line in shown.stdout.splitlines() if line.startswith("[")]
+    assert [s.get_attribute("evoforum.message_hash")[:16] for s in spans] == headers
+
+
 def test_show_of_an_unknown_hash_is_one_clear_line(finished: Path, env: dict[str, str]) -> None:
     done = evoforum("show", "0000ffff0000", "--out", str(finished), env=env)
     assert done.returncode == 2
