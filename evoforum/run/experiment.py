@@ -377,7 +377,8 @@ def _tracker(
 ) -> Any:
     """The run's ``MlflowLineage``: one parent run, a nested run per logged candidate; with a forum
     store and ``tracking.traces`` other than ``none``, their items' conversations as traces."""
-    from evoforum.tracking import CandidateFiles, ConversationTraces, MlflowLineage
+    from evoforum.tracking import CandidateFiles, MlflowLineage
+    from evoforum.tracking.traces import ConversationTraces
 
     uri = config.tracking.mlflow_uri or f"sqlite:///{(folder / folder.MLFLOW_DB).resolve()}"
 

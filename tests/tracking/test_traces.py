@@ -12,8 +12,8 @@ import pytest
 
 from evoforum.evolve.lineage import LineageRecord
 from evoforum.forum import Forum, Message
-from evoforum.tracking import ConversationTraces, MlflowLineage
-from evoforum.tracking.traces import OpenForum, trace_id
+from evoforum.tracking import MlflowLineage
+from evoforum.tracking.traces import ConversationTraces, OpenForum, trace_id
 
 
 def conversation() -> list[Message]:
