@@ -39,11 +39,10 @@ import orjson
 from evoforum.errors import UnknownMessage
 from evoforum.evolve.lineage import LineageRecord
 from evoforum.forum.message import Message
+from evoforum.tracking.runs import TAG
 
 TraceMode = Literal["all", "elites"]
 """Which candidates get traces (``tracking.traces``; ``none`` is no ``ConversationTraces``)."""
-ATTR = "evoforum."
-"""The prefix of evoforum's span attributes and trace tags."""
 PREVIEW = 1000
 """Characters of the first and last message kept as the trace's request and response preview."""
 _STEP_NS = 1_000_000
@@ -181,9 +180,9 @@ def _trace(experiment_id: str, run_id: str, genome_hash: str, conversation: Conv
             "mlflow.spanType": SpanType.WORKFLOW,
             "mlflow.spanInputs": first.content,
             "mlflow.spanOutputs": last.content,
-            f"{ATTR}transcript": conversation.transcript,
-            f"{ATTR}genome_hash": genome_hash,
-            f"{ATTR}messages": len(messages),
+            f"{TAG}transcript": conversation.transcript,
+            f"{TAG}genome_hash": genome_hash,
+            f"{TAG}messages": len(messages),
         },
         error=None,
     )
@@ -220,8 +219,8 @@ def _trace(experiment_id: str, run_id: str, genome_hash: str, conversation: Conv
         trace_metadata={TraceMetadataKey.SOURCE_RUN: run_id},
         tags={
             TraceTagKey.TRACE_NAME: "conversation",
-            f"{ATTR}genome_hash": genome_hash,
-            f"{ATTR}transcript": conversation.transcript,
+            f"{TAG}genome_hash": genome_hash,
+            f"{TAG}transcript": conversation.transcript,
         },
     )
     return Trace(info=info, data=TraceData(spans=spans))
@@ -233,11 +232,11 @@ def _message_attributes(message: Message, index: int) -> dict[str, Any]:
 
     metadata = dict(message.metadata)
     attributes: dict[str, Any] = {
-        f"{ATTR}message_hash": message.hash,
-        f"{ATTR}sender": message.sender,
-        f"{ATTR}kind": message.kind,
-        f"{ATTR}index": index,
-        f"{ATTR}metadata": metadata,
+        f"{TAG}message_hash": message.hash,
+        f"{TAG}sender": message.sender,
+        f"{TAG}kind": message.kind,
+        f"{TAG}index": index,
+        f"{TAG}metadata": metadata,
     }
     usage = metadata.get("usage")
     if isinstance(usage, Mapping):
