@@ -229,11 +229,11 @@ class MlflowLineage:
         self._client.log_batch(run_id, metrics=metrics, tags=[RunTag(f"{TAG}cached", str(record.cached))])
         log_transcripts(self._client, run_id, record)
         self._candidate_artifacts(run_id, record, files, before)
-        if self._traces is not None and self._traces.mode == "all":
-            self._traces.log(self._experiment_id, run_id, record)
         self._client.set_terminated(run_id)
         self.run_ids[record.genome_hash] = run_id
         self.remember(record.genome_hash, run_id)
+        if self._traces is not None and self._traces.mode == "all":
+            self._traces.log(self._experiment_id, run_id, record)
 
     def _names(self, record: LineageRecord) -> list[str]:
         names = list(self._objectives[: len(record.values)])
