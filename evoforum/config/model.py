@@ -49,6 +49,13 @@ class AlgorithmSection(Section):
     migration_every: PositiveInt = 2
     migrants: PositiveInt = 1
     objectives: tuple[Objective, ...] = ("quality",)
+    temperature: float = Field(
+        default=0.8,
+        gt=0,
+        le=2,
+        description="best_of_n: every sample but the first (the seed itself) runs the seed's model "
+        "agents at least this hot",
+    )
 
     @model_validator(mode="after")
     def _rates(self) -> AlgorithmSection:
