@@ -3,9 +3,9 @@
 The engine calls ``mutate(genome, rng)`` and ``crossover(a, b, rng)``; the policy lets the bandit
 pick an operator of that arity and runs it through ``vary`` (so only valid children come back).
 An operator that produced nothing valid (a rewrite the model garbled, a transition mutation of a
-plain DAG) gives way to another one not yet tried, ``TRIES`` operators at most; only then does
-the parent come back unchanged (an operator with one child, such as LMX, in the crossover slot
-gives that child and the second parent unchanged). Each child names its operator
+plain DAG) gives way to another one not yet tried; only when none makes a child does the parent
+come back unchanged (an operator with one child, such as LMX, in the crossover slot gives that
+child and the second parent unchanged). Each child names its operator
 in ``metadata.origin["operator"]``. Once the engine knows a child's fitness, ``observe`` pays the
 bandit (improvement per cost) and stores the edit in the edit memory.
 """
@@ -24,9 +24,6 @@ from evoforum.evolve.operators.coevolve import CoEvolution
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.evolve.variation import Operators
 from evoforum.genome import WorkflowGenome
-
-TRIES = 4
-"""Operators tried for one child before the parent comes back unchanged."""
 
 
 @dataclass
@@ -58,12 +55,10 @@ class VariationPolicy:
         return {op.name: op for op in self.operators if op.arity == arity}
 
     async def apply(self, parents: Sequence[WorkflowGenome], rng: random.Random) -> list[WorkflowGenome]:
-        """Children of the first of up to ``TRIES`` bandit-chosen operators taking
-        ``len(parents)`` parents that makes any (each operator tried once)."""
+        """Children of the first operator taking ``len(parents)`` parents that makes any: the
+        bandit (or the weights) chooses among those not tried yet for this child."""
         ops = self._of_arity(len(parents))
-        for _ in range(TRIES):
-            if not ops:
-                break
+        while ops:
             name = self._select(rng, list(ops))
             children = await self._children(ops.pop(name), parents, rng)
             if children:
