@@ -1,8 +1,12 @@
 """Quickstart: a handful of short code problems, small enough for the local model in minutes.
 
 The problems are in HumanEval's form and short on purpose: each answer is a few lines, so one
-model call takes seconds. Options: ``seeds`` (seed genomes of the space, default ``[0]``: the plain
-write -> test -> fix loop).
+model call takes seconds. Selection sees the valid split: one problem the local model
+(Qwen2.5-Coder-0.5B) answers right at once, and two on which its first greedy answer fails the
+docstring's own examples (``.sort()`` on a set; words counted instead of their lengths), so the
+seed workflows are not perfect and a run has something to improve. Options: ``seeds`` (seed
+genomes of the space, default ``[0]``: the plain write -> test -> fix loop;
+``configs/quickstart.yaml`` starts from ``[2, 0]``, the single call and that loop).
 """
 
 from __future__ import annotations
@@ -65,6 +69,16 @@ PROBLEMS = {
             "second_largest", ["candidate([4, 1, 4, 3]) == 3", "candidate([1, 2]) == 1", "candidate([-5, -1, -1, -3]) == -3"],
         ),
         _problem(
+            "quick/word_lengths", "def word_lengths(s: str) -> dict:",
+            "Map each length to the number of words of that length; words are separated by spaces.\n    >>> word_lengths('a bb cc d')\n    {1: 2, 2: 2}\n    >>> word_lengths('hello  world')\n    {5: 2}\n    ",
+            "word_lengths", ["candidate('a bb cc d') == {1: 2, 2: 2}", "candidate('') == {}", "candidate('hello  world') == {5: 2}"],
+        ),
+        _problem(
+            "quick/last_word", "def last_word_length(s: str) -> int:",
+            "The length of the last word of s (0 when s has no word); words are separated by spaces.\n    >>> last_word_length('fly me   to the moon  ')\n    4\n    >>> last_word_length('   ')\n    0\n    ",
+            "last_word_length", ["candidate('fly me   to the moon  ') == 4", "candidate('a') == 1", "candidate('   ') == 0"],
+        ),
+        _problem(
             "quick/palindrome", "def is_palindrome(s: str) -> bool:",
             "Whether s reads the same backwards, ignoring case and every character that is not a letter or digit.\n    >>> is_palindrome('A man, a plan, a canal: Panama')\n    True\n    ",
             "is_palindrome", ["candidate('A man, a plan, a canal: Panama') is True", "candidate('race a car') is False", "candidate('') is True"],
@@ -90,8 +104,9 @@ class Quickstart(CodeExperiment):
                 "quick/dedupe",
                 "quick/largest",
                 "quick/square_all",
+                "quick/rle",
             ),
-            valid=("quick/rle", "quick/second_largest"),
+            valid=("quick/second_largest", "quick/word_lengths", "quick/last_word"),
             test=("quick/palindrome", "quick/count_vowels"),
         )
 

@@ -53,6 +53,13 @@ class AlgorithmSection(Section):
         description="quality first; then any of cost (tokens per item) and latency (wall seconds of "
         "an item's workflow run), both minimised",
     )
+    temperature: float = Field(
+        default=0.8,
+        gt=0,
+        le=2,
+        description="best_of_n: every sample but the first (the seed itself) runs the seed's model "
+        "agents at least this hot",
+    )
 
     @model_validator(mode="after")
     def _rates(self) -> AlgorithmSection:

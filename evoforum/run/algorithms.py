@@ -5,9 +5,11 @@ operators. Besides the evolutionary ones (``evoforum.evolve``), two baselines go
 comparison at the same number of evaluations is one config switch (``algorithm.kind``).
 
 * ``RandomSearch``: every generation ``lambda_`` fresh random genomes; the best ``mu`` survive.
-* ``BestOfN``: the seed workflow sampled again and again: each ``Sample`` is the seed genome with
-  a sample number that changes its sampling seed (LLM ``seed``, simulation stream); the best
-  sample on the valid split is the winner.
+* ``BestOfN``: the seed workflow sampled again and again. Sample 0 is the seed genome itself;
+  every later ``Sample`` runs the seed ``heated`` (its model agents at least ``algorithm.temperature``
+  hot, so a greedy seed really samples) with a sample number that changes its sampling seed (LLM
+  ``seed``, simulation stream); the best sample on the valid split is the winner. Each sample's
+  requests name their own seeds, so a rerun or a replay asks the same ones.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from evoforum.config.model import AlgorithmSection
 from evoforum.evolve import NSGA2, Generational, Islands, MuPlusLambda, Operators
 from evoforum.evolve.algorithms import best_distinct
 from evoforum.evolve.individual import Individual
+from evoforum.genome import LLMAgentSpec, WorkflowGenome
 from evoforum.hashing import digest
 
 SAMPLE_STRIDE = 1_000_003
@@ -45,6 +48,20 @@ class Sample:
 
     def __hash__(self) -> int:
         return hash(self.hash)
+
+
+def heated(genome: Any, temperature: float) -> Any:
+    """``genome`` with each model agent at least ``temperature`` hot; a genome that is not a
+    workflow (a simulation's, sampled by its seed alone) comes back as it is."""
+    if not isinstance(genome, WorkflowGenome):
+        return genome
+    agents = tuple(
+        agent.model_copy(update={"temperature": temperature})
+        if isinstance(agent, LLMAgentSpec) and agent.temperature < temperature
+        else agent
+        for agent in genome.agents
+    )
+    return genome.model_copy(update={"agents": agents})
 
 
 def describe_sample(describe: Callable[[Any], str], genome: Any) -> str:
@@ -121,10 +138,18 @@ class RandomSearch(_KeepBest):
 
 @dataclass(frozen=True)
 class BestOfN(_KeepBest):
-    """``lambda_`` new samples of the seed genome each generation; the best ``mu`` are kept."""
+    """``lambda_`` new samples of the seed genome each generation; the best ``mu`` are kept.
+    Sample 0 is ``seed`` itself, every later one ``hot`` (the seed ``heated``)."""
 
     seed: Any
+    hot: Any
     remember: Callable[[Any], Any] = field(default=lambda genome: genome, compare=False)
+
+    def sample(self, index: int) -> Sample:
+        """Sample number ``index`` of the seed, remembered."""
+        sample = Sample(self.seed if index == 0 else self.hot, index)
+        self.remember(sample)
+        return sample
 
     async def breed(
         self, population: Sequence[Individual], operators: Operators, rng: random.Random, generation: int
@@ -132,9 +157,7 @@ class BestOfN(_KeepBest):
         weights = population[0].fitness.weights
         start = self.mu + (generation - 1) * self.lambda_
         return [
-            Individual(
-                self.remember(Sample(self.seed, start + i)), weights, operator="sample", generation=generation
-            )
+            Individual(self.sample(start + i), weights, operator="sample", generation=generation)
             for i in range(self.lambda_)
         ]
 
@@ -144,9 +167,7 @@ class BestOfN(_KeepBest):
 
         def init(rng: random.Random) -> Sample:
             made[0] += 1
-            sample = Sample(self.seed, made[0] - 1)
-            self.remember(sample)
-            return sample
+            return self.sample(made[0] - 1)
 
         return init
 
@@ -206,7 +227,8 @@ def _random_search(section: AlgorithmSection, operators: Operators, origins: Ori
 
 
 def _best_of_n(section: AlgorithmSection, operators: Operators, origins: Origins) -> Search:
-    algorithm = BestOfN(*_sizes(section), origins.remember(origins.seed_genome()), origins.remember)
+    seed = origins.remember(origins.seed_genome())
+    algorithm = BestOfN(*_sizes(section), seed, heated(seed, section.temperature), origins.remember)
     return Search(algorithm, Operators(init=algorithm.sampler(), mutate=operators.mutate))
 
 

@@ -1,9 +1,11 @@
 """``VariationPolicy``: the operators, a bandit choosing among them, and the engine's ``Operators``.
 
 The engine calls ``mutate(genome, rng)`` and ``crossover(a, b, rng)``; the policy lets the bandit
-pick an operator of that arity, runs it through ``vary`` (so only valid children come back), and
-falls back to the parent when an operator produced nothing valid (an operator with one child,
-such as LMX, in the crossover slot gives that child and the second parent unchanged). Each child names its operator
+pick an operator of that arity and runs it through ``vary`` (so only valid children come back).
+An operator that produced nothing valid (a rewrite the model garbled, a transition mutation of a
+plain DAG) gives way to another one not yet tried; only when none makes a child does the parent
+come back unchanged (an operator with one child, such as LMX, in the crossover slot gives that
+child and the second parent unchanged). Each child names its operator
 in ``metadata.origin["operator"]``. Once the engine knows a child's fitness, ``observe`` pays the
 bandit (improvement per cost; a failed child the worst finite reward, a child of a failed parent
 nothing) and stores the edit in the edit memory (not when either failed: no delta was measured).
@@ -54,18 +56,28 @@ class VariationPolicy:
         return {op.name: op for op in self.operators if op.arity == arity}
 
     async def apply(self, parents: Sequence[WorkflowGenome], rng: random.Random) -> list[WorkflowGenome]:
-        """Children of one bandit-chosen operator taking ``len(parents)`` parents."""
+        """Children of the first operator taking ``len(parents)`` parents that makes any: the
+        bandit (or the weights) chooses among those not tried yet for this child."""
         ops = self._of_arity(len(parents))
-        if not ops:
-            return []
-        name = self._select(rng, list(ops))
+        while ops:
+            name = self._select(rng, list(ops))
+            children = await self._children(ops.pop(name), parents, rng)
+            if children:
+                return children
+        return []
+
+    async def _children(
+        self, op: Operator, parents: Sequence[WorkflowGenome], rng: random.Random
+    ) -> list[WorkflowGenome]:
+        """The valid children of ``op``; what it spent is kept for the bandit's reward."""
+        name = op.name
         counts = self.context.stats.of(name)
         tokens_before = counts.tokens
         if self.coevolution is None:
-            children = await ops[name](parents, rng, self.context)
+            children = await op(parents, rng, self.context)
         else:
             context, drawn = await self.coevolution.draw(name)
-            children = await ops[name](parents, rng, context)
+            children = await op(parents, rng, context)
             await self.coevolution.made(drawn, children)
         spent = counts.tokens - tokens_before
         if not children and self.bandit is not None:

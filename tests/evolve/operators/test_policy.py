@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ import search_spaces
 from evoforum.evolve import Engine, InMemoryLineage, LocalEvaluator, MuPlusLambda
 from evoforum.evolve.individual import FAILED
 from evoforum.evolve.operators import CODE_GP, OperatorBandit, OperatorContext, VariationPolicy
+from evoforum.evolve.operators.base import Operator, operator
 from evoforum.evolve.operators.crossover import cx_agents
 from evoforum.evolve.operators.structural import mut_prompt, mut_temperature
 from evoforum.genome import LLMAgentSpec, WorkflowGenome
@@ -74,7 +77,11 @@ async def test_observe_pays_the_bandit_per_operator() -> None:
         if child.hash != parent.hash:
             await policy.observe(child, toy(child, "0", 0)[0], toy(parent, "0", 0)[0])
     assert policy.pending == {}
-    assert sum(arm.pulls for arm in bandit.arms.values()) == 20
+    calls = sum(
+        counts.calls for counts in context.stats.counts.values()
+    )  # an operator tried in vain is paid 0
+    assert calls >= 20
+    assert sum(arm.pulls for arm in bandit.arms.values()) == calls
     restored = OperatorBandit.from_state(bandit.state())
     assert restored.means() == bandit.means()
 
@@ -142,3 +149,29 @@ def test_a_failure_sized_reward_never_reaches_the_arms() -> None:
     with pytest.raises(ValueError, match="finite"):
         bandit.update("a", -FAILED)
     assert bandit.scale == 0.5
+
+
+async def test_an_operator_that_makes_nothing_gives_way_to_another_and_the_parent_comes_back_when_none_can() -> (
+    None
+):
+    tried: list[str] = []
+
+    def barren(name: str) -> Operator:
+        def fn(parents: Sequence[WorkflowGenome], rng: random.Random, context: OperatorContext) -> list[Any]:
+            tried.append(name)
+            return []
+
+        return operator(name)(fn)
+
+    parent = SPACE.seeds()[1]
+    weights = {"dud": 1000.0, "mut_temperature": 1.0}
+    policy = VariationPolicy([barren("dud"), mut_temperature], OperatorContext(space=SPACE), weights=weights)
+    child = await policy.mutate(parent, random.Random(0))
+    assert tried == ["dud"]
+    assert child.hash != parent.hash
+    assert child.metadata.origin["operator"] == "mut_temperature"
+
+    duds = [barren(f"dud_{i}") for i in range(5)]
+    policy = VariationPolicy(duds, OperatorContext(space=SPACE))
+    assert await policy.mutate(parent, random.Random(0)) is parent  # none could make a child
+    assert sorted(tried[1:]) == [f"dud_{i}" for i in range(5)]  # each tried once
