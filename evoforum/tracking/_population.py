@@ -22,13 +22,20 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from evoforum.evolve.lineage import LineageRecord
-from evoforum.tracking.runs import TAG, Describe, log_transcripts, pinned_tags, read_runs, unified_diff
+from evoforum.tracking.runs import (
+    DIFF,
+    TAG,
+    Describe,
+    log_transcripts,
+    pinned_tags,
+    read_runs,
+    unified_diff,
+)
 
 if TYPE_CHECKING:
     from evoforum.tracking.mlflow_sink import MlflowLineage
 
 GENOME = "genome.json"
-DIFF = "diff_first_parent.patch"
 
 
 class PopulationLineage:
