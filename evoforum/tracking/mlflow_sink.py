@@ -410,7 +410,7 @@ class MlflowLineage:
             self._tag_winner(winner)
         pictures = self.out_dir / "plots"
         paths = [
-            plots.lineage_graph(self._records, winner, pictures / "lineage.png"),
+            plots.lineage_graph(self._records, winner, pictures / "lineage.png", self._objectives[0]),
             plots.fitness_over_generations(self._records, pictures / "fitness.png"),
         ]
         if any(len(r.values) >= 2 for r in self._records):
