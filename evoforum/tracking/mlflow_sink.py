@@ -41,6 +41,7 @@ from evoforum.evolve.lineage import LineageRecord
 from evoforum.tracking import plots
 from evoforum.tracking._population import PopulationLineage
 from evoforum.tracking.ancestry import closure, generation_fitness
+from evoforum.tracking.artifacts import FOLDER, PROXIED, RunArtifacts, own_store
 from evoforum.tracking.runs import (
     DIFF,
     NOTE,
@@ -103,6 +104,7 @@ class MlflowLineage:
         self.tracking_uri = tracking_uri
         self.out_dir = out_dir
         self._client = MlflowClient(tracking_uri=tracking_uri)
+        self.artifacts = RunArtifacts(self._client, out_dir / FOLDER)
         self._log = log
         self._objectives = tuple(objectives)
         self._describe = describe
@@ -289,7 +291,7 @@ class MlflowLineage:
         ]
         metrics.append(Metric("items", float(record.items), 0, record.generation))
         self._client.log_batch(run_id, metrics=metrics, tags=[RunTag(f"{TAG}cached", str(record.cached))])
-        log_transcripts(self._client, run_id, record)
+        log_transcripts(self.artifacts, run_id, record)
         self._candidate_artifacts(run_id, record, entry.files, entry.before)
         self._client.set_terminated(run_id)
         if first_run is None:
@@ -305,14 +307,14 @@ class MlflowLineage:
     ) -> None:
         if files is None:
             return
-        self._client.log_text(run_id, files.genome_json, "genome.json")
+        self.artifacts.log_text(run_id, files.genome_json, "genome.json")
         if files.code is None:
             return
-        self._client.log_text(run_id, files.code, "workflow.py")
+        self.artifacts.log_text(run_id, files.code, "workflow.py")
         if before is not None:
             first = record.parents[0]
             diff = unified_diff(before, files.code, f"parent/{first}.py", f"child/{record.genome_hash}.py")
-            self._client.log_text(run_id, diff, DIFF)
+            self.artifacts.log_text(run_id, diff, DIFF)
 
     def _parent_code(self, genome_hash: str) -> str | None:
         if genome_hash not in self._code and self._describe is not None:
@@ -334,7 +336,9 @@ class MlflowLineage:
             self._experiment_id = found.experiment_id
         else:
             local = self.tracking_uri.startswith(("sqlite:", "file:")) or "://" not in self.tracking_uri
-            location = (self.out_dir / "mlartifacts").resolve().as_uri() if local else None
+            location = (self.out_dir / FOLDER).resolve().as_uri() if local else None
+            if own_store(self.tracking_uri, self.out_dir):  # no absolute path: the folder can move
+                location = PROXIED
             self._experiment_id = self._client.create_experiment(
                 experiment, artifact_location=location, tags={RUNS_VIEW[0]: RUNS_VIEW[1]}
             )
@@ -418,4 +422,4 @@ class MlflowLineage:
             cost = self._objectives[1] if len(self._objectives) > 1 else "cost"
             paths.append(plots.cost_quality_front(points, pictures / "pareto.png", cost))
         for path in paths:
-            self._client.log_artifact(self.run_id, str(path), "plots")
+            self.artifacts.log_artifact(self.run_id, path, "plots")

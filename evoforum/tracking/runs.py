@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from evoforum.evolve.lineage import LineageRecord
+from evoforum.tracking.artifacts import RunArtifacts
 
 TAG = "evoforum."
 """The prefix of every tag evoforum sets on a run."""
@@ -112,11 +113,11 @@ def transcripts_tag(transcripts: Sequence[str]) -> str:
     return f"artifact:{TRANSCRIPTS_FILE} ({len(transcripts)} hashes)"
 
 
-def log_transcripts(client: Any, run_id: str, record: LineageRecord) -> None:
-    """Log the record's transcripts as the ``TRANSCRIPTS_FILE`` artifact (a JSON list) when its
-    tag holds a reference to it rather than the hashes themselves."""
+def log_transcripts(artifacts: RunArtifacts, run_id: str, record: LineageRecord) -> None:
+    """Log the record's transcripts as the ``TRANSCRIPTS_FILE`` artifact (a JSON list, through
+    ``artifacts``) when its tag holds a reference to it rather than the hashes."""
     if len(",".join(record.transcripts)) > TAG_LIMIT:
-        client.log_text(run_id, orjson.dumps(list(record.transcripts)).decode(), TRANSCRIPTS_FILE)
+        artifacts.log_text(run_id, orjson.dumps(list(record.transcripts)).decode(), TRANSCRIPTS_FILE)
 
 
 def unified_diff(before: str, after: str, fromfile: str, tofile: str) -> str:
