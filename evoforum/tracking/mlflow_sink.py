@@ -73,7 +73,7 @@ class Described:
     repeat: bool = False
 
 
-Job = Callable[[], None]
+Job = Callable[[], object]
 """Work for the logging thread."""
 _STOP = object()
 RUNS_VIEW = ("mlflow.experimentKind", "custom_model_development")
