@@ -3,20 +3,15 @@ path, and ``mlflow ui`` started in the folder serves them (a real server over HT
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from evoforum.evolve.lineage import LineageRecord
 from evoforum.tracking import CandidateFiles, MlflowLineage
+from tests.tracking._mlflow_ui import mlflow_ui
 
 RECORDS = [
     LineageRecord(index=0, genome_hash="a" * 64, parents=(), operator="init", generation=0, values=(0.2,), items=2),
@@ -30,12 +25,6 @@ def describe(genome: str) -> CandidateFiles:
     return CandidateFiles(
         genome_json=f'{{"id": "{genome[:4]}"}}', code=f"def run():\n    return {genome[:4]!r}\n"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -54,29 +43,8 @@ def moved(tmp_path: Path) -> tuple[Path, MlflowLineage]:
 @pytest.fixture
 def served(moved: tuple[Path, MlflowLineage]) -> Iterator[str]:
     """``mlflow ui --backend-store-uri sqlite:///mlflow.db`` started in the moved folder; its URL."""
-    folder, _ = moved
-    port = free_port()
-    mlflow = Path(sys.executable).with_name("mlflow")
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
-    argv = [str(mlflow), "ui", "--backend-store-uri", "sqlite:///mlflow.db", "--host", "127.0.0.1"]
-    server = subprocess.Popen(
-        [*argv, "--port", str(port)], cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            time.sleep(0.5)
+    with mlflow_ui(["--backend-store-uri", "sqlite:///mlflow.db"], moved[0]) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_the_store_of_a_run_folder_holds_no_absolute_artifact_path(moved: tuple[Path, MlflowLineage]) -> None:
