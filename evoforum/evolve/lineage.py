@@ -86,10 +86,11 @@ class JsonlLineage:
 
 
 def read_lineage(path: Path) -> list[LineageRecord]:
-    """Every complete record of a JSONL lineage file."""
+    """Every complete record of a JSONL lineage file (a torn last line, of a killed run, is left out)."""
     if not path.exists():
         return []
-    lines = path.read_bytes().split(b"\n")
+    data = path.read_bytes()
+    lines = data[: data.rfind(b"\n") + 1].split(b"\n")
     return [LineageRecord.model_validate(orjson.loads(line)) for line in lines if line.strip()]
 
 

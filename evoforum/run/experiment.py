@@ -31,6 +31,7 @@ from evoforum.errors import BudgetExceeded, ConfigError, EvoforumError
 from evoforum.evolve import Engine, EvolutionResult, JsonlLineage, LocalEvaluator, Racing
 from evoforum.evolve.checkpoint import load_checkpoint
 from evoforum.evolve.individual import Individual, is_failure
+from evoforum.evolve.lineage import read_lineage
 from evoforum.evolve.watch import WorkTally
 from evoforum.run.algorithms import ALGORITHMS, Origins, base_of, describe_sample, unwrap_samples
 from evoforum.run.display import Display, Mode
@@ -404,6 +405,7 @@ def _tracker(
         objectives=designed.objectives,
         describe=describe,
         traces=traces,
+        history=read_lineage(folder / folder.LINEAGE),
     )
 
 

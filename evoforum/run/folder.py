@@ -287,13 +287,14 @@ def lineage_rows(out: Path) -> list[dict[str, Any]]:
     """The winner's ancestry in run folder ``out``, newest first down to the seeds: one row per
     ancestor (generation, operator, fitness, MLflow run id, transcript, genome and parents)."""
     from evoforum.tracking import ancestry
+    from evoforum.tracking.runs import read_runs
 
     folder = RunFolder(out)
     records = read_lineage(folder / folder.LINEAGE)
     if not records:
         folder.read_config()
         raise ConfigError(f"{out}: no lineage yet")
-    runs = {row["genome_hash"]: row["run_id"] for row in _rows(folder / folder.MLFLOW_RUNS)}
+    runs = read_runs(folder / folder.MLFLOW_RUNS)
     book = GenomeBook(folder / folder.GENOMES, str)
     rows = []
     for record in ancestry(records, folder.winner_hash()):
@@ -313,12 +314,6 @@ def lineage_rows(out: Path) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 def _origin_operator(text: str | None) -> str | None:

@@ -318,12 +318,18 @@ class Seeding:
         self._made = 0
 
     def init(self, rng: random.Random) -> WorkflowGenome:
+        """The next seed, else a random genome whose origin says ``init`` as its lineage record does
+        (``{"operator": "init", "init": "random"}``)."""
         index, self._made = self._made, self._made + 1
-        return self.seeds[index] if index < len(self.seeds) else self.random_genome(rng)
+        if index < len(self.seeds):
+            return self.seeds[index]
+        return self.random_genome(rng, {"operator": "init", "init": "random"})
 
-    def random_genome(self, rng: random.Random) -> WorkflowGenome:
+    def random_genome(self, rng: random.Random, stamp: dict[str, str] | None = None) -> WorkflowGenome:
+        """A random genome of the space, its origin stamped ``stamp`` (``{"operator": "random"}``,
+        the operator random search records)."""
         genome: WorkflowGenome = self.space.random_genome(np.random.default_rng(rng.getrandbits(64)))
-        origin = {**genome.metadata.origin, "operator": "random"}
+        origin = {**genome.metadata.origin, **(stamp or {"operator": "random"})}
         metadata = Metadata(name=genome.metadata.name, notes=genome.metadata.notes, origin=origin)
         return genome.model_copy(update={"metadata": metadata})
 

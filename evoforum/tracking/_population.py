@@ -17,18 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 from evoforum.evolve.lineage import LineageRecord
-from evoforum.tracking.runs import TAG, Describe, log_transcripts, pinned_tags, read_runs, unified_diff
+from evoforum.tracking.runs import (
+    DIFF,
+    TAG,
+    Describe,
+    log_transcripts,
+    pinned_tags,
+    read_runs,
+    unified_diff,
+)
 
 if TYPE_CHECKING:
     from evoforum.tracking.mlflow_sink import MlflowLineage
 
 GENOME = "genome.json"
-DIFF = "diff_first_parent.patch"
 
 
 class PopulationLineage:
@@ -79,7 +86,7 @@ class PopulationLineage:
         name = f"{self.name}-g{record.generation}-{record.genome_hash[:10]}"
         run_id = self.owner.nested_run(tags, name)
         self._update(run_id, record)
-        log_transcripts(self.owner.client, run_id, record)
+        log_transcripts(self.owner.artifacts, run_id, record)
         self._artifacts(run_id, record, text, before)
         self.owner.client.set_terminated(run_id)
         self.run_ids[record.genome_hash] = run_id
@@ -98,12 +105,12 @@ class PopulationLineage:
     def _artifacts(self, run_id: str, record: LineageRecord, text: str | None, before: str | None) -> None:
         if text is None:
             return
-        client: Any = self.owner.client
-        client.log_text(run_id, text, GENOME)
+        artifacts = self.owner.artifacts
+        artifacts.log_text(run_id, text, GENOME)
         if before is not None:
             first = record.parents[0]
             diff = unified_diff(before, text, f"parent/{first}.json", f"child/{record.genome_hash}.json")
-            client.log_text(run_id, diff, DIFF)
+            artifacts.log_text(run_id, diff, DIFF)
 
     def _genome_json(self, genome_hash: str) -> str | None:
         """The genome's JSON, indented with sorted keys so that a diff shows the changed fields."""

@@ -1,10 +1,15 @@
-"""Lineage in MLflow: one parent run per experiment, one nested run per logged candidate.
+"""Lineage in MLflow: one parent run per experiment, one nested run per logged lineage record.
 
 Each candidate run carries the tags docs/design.md "Lineage in MLflow" pins (``evoforum.genome_hash``,
 ``evoforum.parent_runs``, ``evoforum.operator``, ``evoforum.generation``, ``evoforum.transcripts``),
-its fitness values as metrics, and as artifacts its genome JSON, its exported code and the diff of
-that code against its first parent's. The experiment run gets the lineage graph, fitness over
-generations and the cost/quality front as pictures.
+a description linking to its parents' runs, its fitness values as metrics, and as artifacts its
+genome JSON, its exported code and the diff of that code against its first parent's. A later record
+of a genome logged before (evaluated again, usually from the cache) is a run of its own, tagged
+``evoforum.repeat_of`` with the first run, so the runs and ``lineage.jsonl`` agree one to one. The
+experiment run gets the best-so-far and mean fitness of each generation as metrics at
+``step=generation``, the winner's hash as ``evoforum.winner`` (its run is tagged
+``evoforum.is_winner``), and the lineage graph, fitness over generations and the cost/quality front
+as pictures. The experiment opens in MLflow's runs view (``mlflow.experimentKind``).
 
 Candidate runs are tagged ``evoforum.population=workflows``. Other populations evolving in the
 same experiment (the co-evolved operator genomes) log through ``population(name, ...)``, a
@@ -24,6 +29,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -34,24 +40,45 @@ from evoforum.errors import BackendError
 from evoforum.evolve.lineage import LineageRecord
 from evoforum.tracking import plots
 from evoforum.tracking._population import PopulationLineage
-from evoforum.tracking.ancestry import closure
+from evoforum.tracking.ancestry import closure, generation_fitness
+from evoforum.tracking.artifacts import FOLDER, PROXIED, RunArtifacts, own_store
 from evoforum.tracking.runs import (
+    DIFF,
+    NOTE,
+    SHORT,
     TAG,
     WORKFLOWS,
     CandidateFiles,
     Describe,
+    description,
     log_transcripts,
     pinned_tags,
+    read_rows,
     read_runs,
+    run_link,
+    run_name,
     unified_diff,
 )
 from evoforum.tracking.traces import ConversationTraces
 
-Described = tuple[LineageRecord, CandidateFiles | None, str | None]
-"""A record to log, its files and its first parent's code."""
-Job = Callable[[], None]
+
+@dataclass(frozen=True)
+class Described:
+    """A record to log, its files, its first parent's code, its parents' records and, for a
+    genome logged before, the hash whose first run it repeats."""
+
+    record: LineageRecord
+    files: CandidateFiles | None
+    before: str | None
+    parents: tuple[LineageRecord | None, ...]
+    repeat: bool = False
+
+
+Job = Callable[[], object]
 """Work for the logging thread."""
 _STOP = object()
+RUNS_VIEW = ("mlflow.experimentKind", "custom_model_development")
+"""The experiment tag that opens it in MLflow's runs view rather than the GenAI traces page."""
 
 
 class MlflowLineage:
@@ -69,23 +96,33 @@ class MlflowLineage:
         objectives: Sequence[str] = ("quality",),
         describe: Describe | None = None,
         traces: ConversationTraces | None = None,
+        history: Sequence[LineageRecord] = (),
     ) -> None:
+        """``history`` holds the records of a resumed run so far (its ``lineage.jsonl``), for the
+        pictures, the per-generation metrics and the parents of the records still to come."""
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = tracking_uri
         self.out_dir = out_dir
         self._client = MlflowClient(tracking_uri=tracking_uri)
+        self.artifacts = RunArtifacts(self._client, out_dir / FOLDER)
         self._log = log
         self._objectives = tuple(objectives)
         self._describe = describe
         self._traces = traces
         self._records: list[LineageRecord] = []
+        self._first: dict[str, LineageRecord] = {}
+        self._remember_records(history)
         self._code: dict[str, str | None] = {}
-        self._queued: set[str] = set()
         self._runs_file = out_dir / "mlflow_runs.jsonl"
         self.run_ids: dict[str, str] = read_runs(self._runs_file)
+        rows = [row for row in read_rows(self._runs_file) if row.get("population", WORKFLOWS) == WORKFLOWS]
+        self._logged: set[int] = {int(row["index"]) for row in rows if "index" in row}
+        self._unindexed = {row["genome_hash"] for row in rows if "index" not in row}
+        self._queued: set[str] = set(self.run_ids)
         self.run_id = self._parent_run(experiment, run_name, params or {})
+        self._stepped = self._last_step()
         self._queue: queue.Queue[object] = queue.Queue()
         self._failure: BaseException | None = None
         self._worker = threading.Thread(target=self._work, name="evoforum-mlflow", daemon=True)
@@ -95,9 +132,11 @@ class MlflowLineage:
     # -- LineageSink --------------------------------------------------------------------------
 
     def emit(self, records: Sequence[LineageRecord]) -> None:
-        self._records.extend(records)
+        self._remember_records(records)
         if self._log == "all":
             self.submit(partial(self._log_batch, self._described(records)))
+        if records:  # a generation is over once a record of a later one arrives
+            self._log_generations(max(r.generation for r in records) - 1)
 
     def close(self) -> None:
         self.finish()
@@ -130,11 +169,23 @@ class MlflowLineage:
         )
         return str(run.info.run_id)
 
-    def remember(self, genome_hash: str, run_id: str, population: str = WORKFLOWS) -> None:
-        """Append which run ``genome_hash`` of ``population`` went to (``mlflow_runs.jsonl``)."""
-        row: dict[str, str] = {"genome_hash": genome_hash, "run_id": run_id}
+    def remember(
+        self,
+        genome_hash: str,
+        run_id: str,
+        population: str = WORKFLOWS,
+        index: int | None = None,
+        repeat: bool = False,
+    ) -> None:
+        """Append which run ``genome_hash`` of ``population`` went to (``mlflow_runs.jsonl``), with
+        the lineage ``index`` of its record and whether it ``repeat``s a genome logged before."""
+        row: dict[str, str | int | bool] = {"genome_hash": genome_hash, "run_id": run_id}
         if population != WORKFLOWS:
             row["population"] = population
+        if index is not None:
+            row["index"] = index
+        if repeat:
+            row["repeat"] = True
         with self._runs_file.open("ab") as handle:
             handle.write(orjson.dumps(row) + b"\n")
 
@@ -163,6 +214,8 @@ class MlflowLineage:
                     self._traces.log_elites, self._experiment_id, self.run_ids, self._records, chosen_elites
                 )
             )
+        if status != "KILLED":
+            self._log_generations(max((r.generation for r in self._records), default=-1), finishing=True)
         self._queue.put(_STOP)
         self._worker.join()
         try:
@@ -197,42 +250,64 @@ class MlflowLineage:
             except Exception as error:
                 self._failure = error
 
+    def _remember_records(self, records: Sequence[LineageRecord]) -> None:
+        """Keep the records not kept yet (a resumed run re-emits its unfinished generation)."""
+        last = self._records[-1].index if self._records else -1
+        for record in records:
+            if record.index > last:
+                self._records.append(record)
+                self._first.setdefault(record.genome_hash, record)
+                last = record.index
+
     def _described(self, records: Sequence[LineageRecord]) -> list[Described]:
-        """The records not logged or queued yet, with their artifacts (on the calling thread)."""
+        """The records not logged or queued yet, with their artifacts (on the calling thread); a
+        record of a genome logged before is a repeat (in ``elites`` mode, only first records come)."""
         found: list[Described] = []
         for record in records:
-            if record.genome_hash in self.run_ids or record.genome_hash in self._queued:
+            if record.index in self._logged or record.genome_hash in self._unindexed:
+                continue
+            self._logged.add(record.index)
+            parents = tuple(self._first.get(p) for p in record.parents)
+            if record.genome_hash in self._queued:
+                found.append(Described(record, None, None, parents, repeat=True))
                 continue
             self._queued.add(record.genome_hash)
             files = self._describe(record.genome_hash) if self._describe else None
             self._code[record.genome_hash] = files.code if files else None
             first = record.parents[0] if record.parents else None
             before = self._parent_code(first) if first and files and files.code is not None else None
-            found.append((record, files, before))
+            found.append(Described(record, files, before, parents))
         return found
 
     def _log_batch(self, batch: Sequence[Described]) -> None:
-        for record, files, before in batch:
-            if record.genome_hash not in self.run_ids:
-                self._log_candidate(record, files, before)
+        for entry in batch:
+            self._log_candidate(entry)
 
-    def _log_candidate(self, record: LineageRecord, files: CandidateFiles | None, before: str | None) -> None:
+    def _log_candidate(self, entry: Described) -> None:
         from mlflow.entities import Metric, RunTag
 
-        tags = {**pinned_tags(record, self.run_ids), f"{TAG}population": WORKFLOWS}
-        run_id = self.nested_run(tags, f"g{record.generation}-{record.genome_hash[:10]}")
+        record = entry.record
+        first_run = self.run_ids[record.genome_hash] if entry.repeat else None
+        note = description(
+            record, entry.parents, self.run_ids, self._experiment_id, self._objectives[0], first_run
+        )
+        tags = {**pinned_tags(record, self.run_ids), f"{TAG}population": WORKFLOWS, NOTE: note}
+        if first_run is not None:
+            tags[f"{TAG}repeat_of"] = first_run
+        run_id = self.nested_run(tags, run_name(record))
         metrics = [
             Metric(name, value, 0, record.generation)
             for name, value in zip(self._names(record), record.values, strict=True)
         ]
         metrics.append(Metric("items", float(record.items), 0, record.generation))
         self._client.log_batch(run_id, metrics=metrics, tags=[RunTag(f"{TAG}cached", str(record.cached))])
-        log_transcripts(self._client, run_id, record)
-        self._candidate_artifacts(run_id, record, files, before)
+        log_transcripts(self.artifacts, run_id, record)
+        self._candidate_artifacts(run_id, record, entry.files, entry.before)
         self._client.set_terminated(run_id)
-        self.run_ids[record.genome_hash] = run_id
-        self.remember(record.genome_hash, run_id)
-        if self._traces is not None and self._traces.mode == "all":
+        if first_run is None:
+            self.run_ids[record.genome_hash] = run_id
+        self.remember(record.genome_hash, run_id, index=record.index, repeat=first_run is not None)
+        if self._traces is not None and self._traces.mode == "all" and first_run is None:
             self._traces.log(self._experiment_id, run_id, record)
 
     def _names(self, record: LineageRecord) -> list[str]:
@@ -244,14 +319,14 @@ class MlflowLineage:
     ) -> None:
         if files is None:
             return
-        self._client.log_text(run_id, files.genome_json, "genome.json")
+        self.artifacts.log_text(run_id, files.genome_json, "genome.json")
         if files.code is None:
             return
-        self._client.log_text(run_id, files.code, "workflow.py")
+        self.artifacts.log_text(run_id, files.code, "workflow.py")
         if before is not None:
             first = record.parents[0]
             diff = unified_diff(before, files.code, f"parent/{first}.py", f"child/{record.genome_hash}.py")
-            self._client.log_text(run_id, diff, "diff_first_parent.patch")
+            self.artifacts.log_text(run_id, diff, DIFF)
 
     def _parent_code(self, genome_hash: str) -> str | None:
         if genome_hash not in self._code and self._describe is not None:
@@ -273,8 +348,12 @@ class MlflowLineage:
             self._experiment_id = found.experiment_id
         else:
             local = self.tracking_uri.startswith(("sqlite:", "file:")) or "://" not in self.tracking_uri
-            location = (self.out_dir / "mlartifacts").resolve().as_uri() if local else None
-            self._experiment_id = self._client.create_experiment(experiment, artifact_location=location)
+            location = (self.out_dir / FOLDER).resolve().as_uri() if local else None
+            if own_store(self.tracking_uri, self.out_dir):  # no absolute path: the folder can move
+                location = PROXIED
+            self._experiment_id = self._client.create_experiment(
+                experiment, artifact_location=location, tags={RUNS_VIEW[0]: RUNS_VIEW[1]}
+            )
         run = self._client.create_run(
             self._experiment_id, run_name=run_name, tags={f"{TAG}kind": "experiment"}
         )
@@ -294,6 +373,48 @@ class MlflowLineage:
         tmp.replace(state_file)
         return str(run.info.run_id)
 
+    def _last_step(self) -> int:
+        """The last generation whose fitness metrics the experiment run holds (-1: none)."""
+        history = self._client.get_metric_history(self.run_id, f"best_{self._objectives[0]}")
+        return max((m.step for m in history), default=-1)
+
+    def _log_generations(self, upto: int, finishing: bool = False) -> None:
+        """Log ``best_<objective>`` (best so far) and ``mean_<objective>`` (the generation's mean)
+        at ``step=generation`` for the generations after the last logged, up to ``upto``."""
+        from mlflow.entities import Metric
+
+        objective = self._objectives[0]
+        found, best = [], float("-inf")
+        for generation, top, mean in generation_fitness(self._records):
+            best = max(best, top)
+            if self._stepped < generation <= upto:
+                found += [
+                    Metric(f"best_{objective}", best, 0, generation),
+                    Metric(f"mean_{objective}", mean, 0, generation),
+                ]
+        self._stepped = max(self._stepped, upto)
+        if found:
+            job = partial(self._client.log_batch, self.run_id, metrics=found)
+            if finishing:  # ``finish`` has closed the sink to ``submit``
+                self._queue.put(job)
+            else:
+                self.submit(job)
+
+    def _tag_winner(self, winner: str) -> None:
+        """``evoforum.winner`` on the experiment run, ``evoforum.is_winner`` on the winner's run,
+        and a description of the experiment run linking to it."""
+        tags = {f"{TAG}winner": winner}
+        run_id = self.run_ids.get(winner)
+        if run_id is not None:
+            self._client.set_tag(run_id, f"{TAG}is_winner", "true")
+            tags[f"{TAG}winner_run"] = run_id
+            record = self._first.get(winner)
+            link = run_link(self._experiment_id, run_id, winner[:SHORT])
+            generation = f" (generation {record.generation}, {record.operator})" if record else ""
+            tags[NOTE] = f"Winner: {link}{generation}. Its ancestry is drawn in `plots/lineage.png`."
+        for key, value in tags.items():
+            self._client.set_tag(self.run_id, key, value)
+
     def _experiment_artifacts(self, winner: str | None, metrics: Mapping[str, float]) -> None:
         from mlflow.entities import Metric
 
@@ -301,9 +422,11 @@ class MlflowLineage:
             self._client.log_batch(
                 self.run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()]
             )
+        if winner is not None:
+            self._tag_winner(winner)
         pictures = self.out_dir / "plots"
         paths = [
-            plots.lineage_graph(self._records, winner, pictures / "lineage.png"),
+            plots.lineage_graph(self._records, winner, pictures / "lineage.png", self._objectives[0]),
             plots.fitness_over_generations(self._records, pictures / "fitness.png"),
         ]
         if any(len(r.values) >= 2 for r in self._records):
@@ -311,4 +434,4 @@ class MlflowLineage:
             cost = self._objectives[1] if len(self._objectives) > 1 else "cost"
             paths.append(plots.cost_quality_front(points, pictures / "pareto.png", cost))
         for path in paths:
-            self._client.log_artifact(self.run_id, str(path), "plots")
+            self.artifacts.log_artifact(self.run_id, path, "plots")

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from evoforum.evolve.lineage import LineageRecord
+from evoforum.tracking.artifacts import RunArtifacts
 
 TAG = "evoforum."
 """The prefix of every tag evoforum sets on a run."""
@@ -26,6 +27,13 @@ TAG_LIMIT = 8000
 """MLflow's longest tag value (``MAX_TAG_VAL_LENGTH``); a Postgres- or MySQL-backed server refuses more."""
 TRANSCRIPTS_FILE = "transcripts.json"
 """The artifact holding a run's transcripts when they do not fit its tag."""
+DIFF = "diff_first_parent.diff.txt"
+"""The artifact holding the diff against the first parent (``.txt``: MLflow's UI previews text by
+extension and has no viewer for ``.patch`` or ``.diff``)."""
+NOTE = "mlflow.note.content"
+"""The tag MLflow's UI shows, as Markdown, as a run's description."""
+SHORT = 10
+"""Characters of a genome hash in run names and descriptions."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,50 @@ class CandidateFiles:
 
 
 Describe = Callable[[str], CandidateFiles | None]
+
+
+def run_name(record: LineageRecord, prefix: str = "") -> str:
+    """``g3-0123456789``: the run of a record, by generation and short genome hash."""
+    return f"{prefix}g{record.generation}-{record.genome_hash[:SHORT]}"
+
+
+def run_link(experiment_id: str, run_id: str, text: str) -> str:
+    """A Markdown link to a run, relative so that it works in MLflow's UI wherever it is served."""
+    return f"[{text}](#/experiments/{experiment_id}/runs/{run_id})"
+
+
+def score(record: LineageRecord | None, objective: str) -> str:
+    """``quality 0.62 on 8 items``, or ``not scored``."""
+    if record is None or not record.values:
+        return "not scored"
+    return f"{objective} {record.values[0]:.4g} on {record.items} items"
+
+
+def description(
+    record: LineageRecord,
+    parents: Sequence[LineageRecord | None],
+    run_ids: Mapping[str, str],
+    experiment_id: str,
+    objective: str,
+    first_run: str | None = None,
+) -> str:
+    """The Markdown description (``NOTE``) of a candidate run: its operator, generation and score,
+    then each parent as a link to its run with its operator and score; a record of a genome
+    logged before (``first_run``, a re-selection) links to that run instead."""
+    head = f"**{record.operator}** · generation {record.generation} · {score(record, objective)}"
+    if first_run is not None:
+        again = run_link(experiment_id, first_run, record.genome_hash[:SHORT])
+        return f"{head}\n\nEvaluated again (cached: {record.cached}): the genome of run {again}."
+    if not record.parents:
+        return f"{head}\n\nNo parents: a genome of the first population."
+    lines = [head, "", f"Parents (the diff against the first is the artifact `{DIFF}`):", ""]
+    for genome_hash, parent in zip(record.parents, parents, strict=True):
+        short = genome_hash[:SHORT]
+        run_id = run_ids.get(genome_hash)
+        name = run_link(experiment_id, run_id, short) if run_id else f"{short} (no run)"
+        operator = parent.operator if parent is not None else "unknown"
+        lines.append(f"- {name} · {operator} · {score(parent, objective)}")
+    return "\n".join(lines)
 
 
 def pinned_tags(record: LineageRecord, run_ids: Mapping[str, str]) -> dict[str, str]:
@@ -61,11 +113,11 @@ def transcripts_tag(transcripts: Sequence[str]) -> str:
     return f"artifact:{TRANSCRIPTS_FILE} ({len(transcripts)} hashes)"
 
 
-def log_transcripts(client: Any, run_id: str, record: LineageRecord) -> None:
-    """Log the record's transcripts as the ``TRANSCRIPTS_FILE`` artifact (a JSON list) when its
-    tag holds a reference to it rather than the hashes themselves."""
+def log_transcripts(artifacts: RunArtifacts, run_id: str, record: LineageRecord) -> None:
+    """Log the record's transcripts as the ``TRANSCRIPTS_FILE`` artifact (a JSON list, through
+    ``artifacts``) when its tag holds a reference to it rather than the hashes."""
     if len(",".join(record.transcripts)) > TAG_LIMIT:
-        client.log_text(run_id, orjson.dumps(list(record.transcripts)).decode(), TRANSCRIPTS_FILE)
+        artifacts.log_text(run_id, orjson.dumps(list(record.transcripts)).decode(), TRANSCRIPTS_FILE)
 
 
 def unified_diff(before: str, after: str, fromfile: str, tofile: str) -> str:
@@ -75,11 +127,19 @@ def unified_diff(before: str, after: str, fromfile: str, tofile: str) -> str:
     return "".join(lines)
 
 
-def read_runs(path: Path, population: str = WORKFLOWS) -> dict[str, str]:
-    """Genome hash -> run id of ``population``, from a ``mlflow_runs.jsonl``."""
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a ``mlflow_runs.jsonl``: ``genome_hash``, ``run_id``, and where present the
+    lineage ``index`` of the record, ``repeat`` (a later record of a genome logged before) and
+    ``population`` (absent for workflow candidates)."""
     if not path.exists():
-        return {}
-    rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+        return []
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def read_runs(path: Path, population: str = WORKFLOWS) -> dict[str, str]:
+    """Genome hash -> the first run id of ``population``, from a ``mlflow_runs.jsonl``."""
     return {
-        row["genome_hash"]: row["run_id"] for row in rows if row.get("population", WORKFLOWS) == population
+        row["genome_hash"]: row["run_id"]
+        for row in read_rows(path)
+        if row.get("population", WORKFLOWS) == population and not row.get("repeat")
     }

@@ -26,9 +26,9 @@ def conversation() -> list[Message]:
     return [inputs, plan, answer, failed]
 
 
-def record(genome: str, value: float, transcripts: tuple[str, ...]) -> LineageRecord:
+def record(genome: str, value: float, transcripts: tuple[str, ...], index: int = 0) -> LineageRecord:
     return LineageRecord(
-        index=0,
+        index=index,
         genome_hash=genome,
         parents=(),
         operator="seed",
@@ -109,7 +109,7 @@ def test_elites_mode_traces_only_the_elites_and_logging_again_adds_nothing(
     leaf = conversation()[-1].hash
     traces = ConversationTraces(tracking_uri, opener(forum), "elites")
     sink = MlflowLineage(tracking_uri, "exp", tmp_path / "run", traces=traces)
-    sink.emit([record("a", 0.5, (leaf,)), record("b", 0.9, (leaf,))])
+    sink.emit([record("a", 0.5, (leaf,)), record("b", 0.9, (leaf,), index=1)])
     sink.finish(elites=["b"])
     assert traces_of(tracking_uri, sink, "a") == []
     assert len(traces_of(tracking_uri, sink, "b")) == 1

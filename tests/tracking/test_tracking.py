@@ -83,8 +83,8 @@ def test_every_candidate_is_a_nested_run_with_pinned_tags_and_artifacts(
     assert d["evoforum.transcripts"] == "td"
     assert runs["d"].data.metrics["quality"] == pytest.approx(0.9)
     artifacts = {a.path for a in client.list_artifacts(sink.run_ids["d"])}
-    assert artifacts == {"genome.json", "workflow.py", "diff_first_parent.patch"}
-    diff = Path(client.download_artifacts(sink.run_ids["d"], "diff_first_parent.patch", str(tmp_path)))
+    assert artifacts == {"genome.json", "workflow.py", "diff_first_parent.diff.txt"}
+    diff = Path(client.download_artifacts(sink.run_ids["d"], "diff_first_parent.diff.txt", str(tmp_path)))
     patch = diff.read_text()
     assert "-    return 'c'" in patch
     assert "+    return 'd'" in patch
@@ -141,3 +141,113 @@ def test_transcripts_beyond_the_tag_limit_go_to_an_artifact_the_tag_names(
     assert tuple(json.loads(Path(path).read_text())) == many
     assert client.get_run(sink.run_ids["few"]).data.tags["evoforum.transcripts"] == "tfew"
     assert "transcripts.json" not in {a.path for a in client.list_artifacts(sink.run_ids["few"])}
+
+
+def steps(client: object, run_id: str, key: str) -> list[tuple[int, float]]:
+    history = client.get_metric_history(run_id, key)  # type: ignore[attr-defined]
+    return sorted((m.step, round(m.value, 6)) for m in history)
+
+
+def test_best_so_far_and_mean_fitness_are_logged_once_per_generation(
+    tmp_path: Path, tracking_uri: str
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    later = record(5, "f", ("d",), 3, 0.5)
+    sink = MlflowLineage(tracking_uri, "exp", tmp_path / "run")
+    for generation in range(4):
+        sink.emit([r for r in [*RECORDS, later] if r.generation == generation])
+    sink.finish()
+    client = MlflowClient(tracking_uri)
+    assert steps(client, sink.run_id, "best_quality") == [(0, 0.2), (1, 0.3), (2, 0.9), (3, 0.9)]
+    assert steps(client, sink.run_id, "mean_quality") == [(0, 0.15), (1, 0.3), (2, 0.65), (3, 0.5)]
+    experiment = client.get_experiment(client.get_run(sink.run_id).info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the runs view
+
+
+def test_a_resumed_run_given_its_history_logs_each_generation_once(tmp_path: Path, tracking_uri: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    out = tmp_path / "run"
+    first = MlflowLineage(tracking_uri, "exp", out)
+    first.emit(RECORDS[:2])
+    first.emit(RECORDS[2:3])  # generation 1 starts: generation 0 is logged
+    first.finish(status="KILLED")
+    again = MlflowLineage(tracking_uri, "exp", out, history=RECORDS[:3])
+    again.emit(RECORDS[2:3])  # the unfinished generation again, then the rest
+    again.emit(RECORDS[3:])
+    again.finish()
+    client = MlflowClient(tracking_uri)
+    assert steps(client, first.run_id, "best_quality") == [(0, 0.2), (1, 0.3), (2, 0.9)]
+
+
+def test_the_experiment_run_and_the_winners_run_are_tagged(tmp_path: Path, tracking_uri: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    sink = MlflowLineage(tracking_uri, "exp", tmp_path / "run")
+    sink.emit(RECORDS)
+    sink.finish(elites=["d"])
+    client = MlflowClient(tracking_uri)
+    tags = client.get_run(sink.run_id).data.tags
+    assert tags["evoforum.winner"] == "d"
+    assert tags["evoforum.winner_run"] == sink.run_ids["d"]
+    assert f"runs/{sink.run_ids['d']})" in tags["mlflow.note.content"]
+    winners = client.search_runs(
+        [client.get_run(sink.run_id).info.experiment_id], filter_string="tags.`evoforum.is_winner` = 'true'"
+    )
+    assert [run.info.run_id for run in winners] == [sink.run_ids["d"]]
+
+
+def test_a_candidates_description_links_to_its_parents_runs(tmp_path: Path, tracking_uri: str) -> None:
+    from mlflow.tracking import MlflowClient
+
+    long = [r.model_copy(update={"genome_hash": r.genome_hash * 64}) for r in RECORDS[:3]]
+    child = RECORDS[3].model_copy(update={"genome_hash": "d" * 64, "parents": ("c" * 64, "b" * 64)})
+    sink = MlflowLineage(tracking_uri, "exp", tmp_path / "run", describe=describe)
+    sink.emit([*long, child])
+    sink.finish()
+    client = MlflowClient(tracking_uri)
+    run = client.get_run(sink.run_ids["d" * 64])
+    experiment = run.info.experiment_id
+    note = run.data.tags["mlflow.note.content"]
+    assert note.startswith("**mutate** · generation 2 · quality 0.9 on 3 items")
+    c, b = sink.run_ids["c" * 64], sink.run_ids["b" * 64]
+    assert f"- [cccccccccc](#/experiments/{experiment}/runs/{c}) · mutate · quality 0.3 on 3 items" in note
+    assert f"- [bbbbbbbbbb](#/experiments/{experiment}/runs/{b}) · seed · quality 0.2 on 3 items" in note
+    assert "diff_first_parent.diff.txt" in note
+    assert run.data.tags["evoforum.parent_runs"] == f"{c},{b}"  # full run ids
+    assert len(c) == 32
+    assert run.info.run_name == "g2-dddddddddd"
+    seed = client.get_run(sink.run_ids["a" * 64]).data.tags["mlflow.note.content"]
+    assert "No parents" in seed
+
+
+def test_every_lineage_record_has_its_run_a_repeat_pointing_at_the_first(
+    tmp_path: Path, tracking_uri: str
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    again = RECORDS[2].model_copy(update={"index": 5, "generation": 3, "cached": True, "values": (0.35, 6.0)})
+    records = [*RECORDS, again]
+    out = tmp_path / "run"
+    first = MlflowLineage(tracking_uri, "exp", out, describe=describe)
+    first.emit(records[:4])
+    first.finish(status="KILLED")
+    resumed = MlflowLineage(tracking_uri, "exp", out, describe=describe, history=records[:4])
+    resumed.emit(records[3:])  # the unfinished generation again: nothing is logged twice
+    resumed.finish()
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs(
+        [client.get_run(first.run_id).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{first.run_id}'",
+    )
+    assert len(runs) == len(records)  # one run per lineage record
+    assert sorted(run.data.tags["evoforum.genome_hash"] for run in runs) == ["a", "b", "c", "c", "d", "e"]
+    repeat = next(run for run in runs if "evoforum.repeat_of" in run.data.tags)
+    assert repeat.data.tags["evoforum.repeat_of"] == resumed.run_ids["c"] == first.run_ids["c"]
+    assert repeat.data.tags["evoforum.cached"] == "True"
+    assert repeat.data.metrics["quality"] == pytest.approx(0.35)
+    assert f"runs/{resumed.run_ids['c']})" in repeat.data.tags["mlflow.note.content"]
+    assert client.list_artifacts(repeat.info.run_id) == []  # the first run holds the genome's files
+    rows = [json.loads(line) for line in (out / "mlflow_runs.jsonl").read_text().splitlines()]
+    assert sorted(row["index"] for row in rows) == [r.index for r in records]
