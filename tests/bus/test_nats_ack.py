@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 
 import pytest
 from pydantic import BaseModel
 
 from evoforum.bus import DeadLetter, Envelope, NatsBus, Subject
+from tests._waiting import eventually
 
 pytestmark = pytest.mark.services
 
@@ -21,15 +21,6 @@ class Job(BaseModel):
 
 def durable(prefix: str) -> Subject[Job, None]:
     return Subject(f"{prefix}.{uuid.uuid4().hex[:10]}", Job, durable=True)
-
-
-async def eventually(check: Callable[[], bool], within: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() > deadline:
-            pytest.fail("condition not reached")
-        await asyncio.sleep(0.02)
 
 
 async def slow_consumer_sees_each_job_once(bus: NatsBus, subject: Subject[Job, None], consumer: str) -> None:
@@ -44,7 +35,7 @@ async def slow_consumer_sees_each_job_once(bus: NatsBus, subject: Subject[Job, N
         await asyncio.sleep(1.5)  # an LLM call, longer than ack_wait
 
     await bus.subscribe(subject, slow, consumer=consumer)
-    await eventually(lambda: len(seen) >= 3)
+    await eventually(lambda: len(seen) >= 3, within=15.0)
     await asyncio.sleep(2.0)  # a redelivery would arrive within ack_wait of the last handler's end
     assert sorted(seen) == [(0, 1), (1, 1), (2, 1)]
 
@@ -96,7 +87,7 @@ async def test_a_message_never_acknowledged_is_reported_dead_at_max_deliver(nats
             handled.append(envelope.data)
 
         await bus.subscribe(subject, handler, consumer=consumer, max_attempts=2, on_dead=dead.append)
-        await eventually(lambda: len(dead) == 1)
+        await eventually(lambda: len(dead) == 1, within=15.0)
         [letter] = dead
         assert (letter.subject, letter.consumer, letter.attempts) == (subject.name, consumer, 2)
         assert subject.decode(letter.data) == Job(n=7)

@@ -7,7 +7,7 @@ import contextlib
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from evoforum.bus import Envelope, NatsBus, Subject
 from evoforum.errors import ServiceUnavailable
+from tests._waiting import eventually
 
 pytestmark = pytest.mark.services
 
@@ -75,15 +76,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
         server.kill()
 
 
-async def eventually(check: Callable[[], bool], within: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() > deadline:
-            pytest.fail("condition not reached")
-        await asyncio.sleep(0.02)
-
-
 async def test_nothing_acknowledged_is_lost_across_a_restart(server: Server) -> None:
     await server.wait_ready()
     subject = Subject("jobs.restart", Item, durable=True)
@@ -110,7 +102,7 @@ async def test_nothing_acknowledged_is_lost_across_a_restart(server: Server) -> 
         await server.wait_ready()
         await during
         await publish(range(60, 100))
-        await eventually(lambda: handled >= set(acknowledged))
+        await eventually(lambda: handled >= set(acknowledged), within=30.0)
         assert acknowledged == list(range(100))
         assert handled == set(range(100))
 
@@ -126,13 +118,13 @@ async def test_the_consumer_survives_a_restart_while_idle(server: Server) -> Non
     async with await NatsBus.connect(server.url) as bus:
         await bus.subscribe(subject, handler, consumer="idle")
         await bus.publish(subject, Item(n=1))
-        await eventually(lambda: handled == [1])
+        await eventually(lambda: handled == [1], within=30.0)
         server.kill()
         await asyncio.sleep(0.3)
         server.start()
         await server.wait_ready()
         await bus.publish(subject, Item(n=2))
-        await eventually(lambda: 2 in handled)
+        await eventually(lambda: 2 in handled, within=30.0)
         assert sorted(set(handled)) == [1, 2]
 
 

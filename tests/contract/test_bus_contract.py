@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from evoforum.bus import DeadLetter, Envelope, ForumHook, MemoryBus, NatsBus, Subject
 from evoforum.errors import BackendError, SchemaMismatch, Timeout, UsageError
 from evoforum.hashing import digest
+from tests._waiting import eventually
 
 RawPublish = Callable[[str, bytes, bool], Awaitable[None]]
 
@@ -34,16 +35,6 @@ class Other(BaseModel):
 
 def name(prefix: str) -> str:
     return f"{prefix}.{uuid.uuid4().hex[:10]}"
-
-
-async def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
-    """Wait until ``check()`` holds; fail after ``within`` seconds (a deadline, not a measurement)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() > deadline:
-            pytest.fail("condition not reached")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture(params=["memory", pytest.param("nats", marks=pytest.mark.services)])
