@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -87,17 +88,19 @@ def paired(a: dict[str, float], b: dict[str, float], rng: random.Random) -> dict
 
 def operator_report(out: Path, summary: dict[str, Any]) -> dict[str, Any]:
     """Invalid-child rates of the LLM operators, and what the rewrites aimed at (from every child
-    genome the run made)."""
+    genome the run made): prompts, or functions of the genome's code, which are logic unless they
+    are the library's plumbing."""
+    plumbing = _library_functions()
     targets: Counter[str] = Counter()
     for line in (out / "genomes.jsonl").read_text().splitlines():
         if not line.strip():
             continue
-        genome = json.loads(json.loads(line)["json"])
-        edit = genome.get("metadata", {}).get("origin", {}).get("edit")
-        operator = genome.get("metadata", {}).get("origin", {}).get("operator", "")
-        if edit and "rewrite" in str(operator):
-            targets[edit["kind"]] += 1
-    plumbing = _library_functions()
+        origin = json.loads(json.loads(line)["json"]).get("metadata", {}).get("origin", {})
+        edit = origin.get("edit")
+        if edit and "rewrite" in str(origin.get("operator", "")):
+            name = re.match(r"\s*(?:async\s+)?def\s+(\w+)", edit.get("before", ""))
+            function = name[1] if name else "?"
+            targets["prompt" if edit["kind"] == "prompt" else f"function:{function}"] += 1
     rates = {}
     for name, counts in summary.get("operators", {}).items():
         if name.startswith(("lmx", "llm_rewrite")) and counts.get("calls"):
@@ -105,16 +108,16 @@ def operator_report(out: Path, summary: dict[str, Any]) -> dict[str, Any]:
                 "calls": counts["calls"],
                 "children": counts["children"],
                 "invalid": counts["invalid"],
-                "invalid_rate": counts["invalid"] / counts["calls"],
+                "failures": counts.get("failures", 0),
+                "no_valid_child_rate": (counts["invalid"] + counts.get("failures", 0)) / counts["calls"],
+                "problems": counts.get("problems", {}),
             }
     aimed = sum(targets.values())
+    at_plumbing = sum(n for target, n in targets.items() if target.removeprefix("function:") in plumbing)
     return {
         "llm_operators": rates,
         "rewrite_targets": dict(targets),
-        "rewrite_share_prompts_or_logic": None if not aimed else 1.0,
-        "plumbing_in_genome_code": sorted(plumbing & set(targets)),
-        "note": "genome code holds only prompts' tools and selection logic: plumbing is imported"
-        f" from {LIBRARY} and cannot be a rewrite target",
+        "rewrite_share_prompts_or_logic": (aimed - at_plumbing) / aimed if aimed else None,
     }
 
 
