@@ -72,18 +72,24 @@ async def test_greedy_answers_repeat_and_mostly_survive_batching(llm_url: str, l
     assert sum(a == b for a, b in zip(together, alone, strict=True)) >= len(alone) // 2
 
 
-async def test_a_prompt_longer_than_a_slot_is_refused_with_both_sizes(llm_url: str, llm_model: str) -> None:
+async def test_a_prompt_longer_than_the_context_is_refused_with_both_sizes(
+    llm_url: str, llm_model: str
+) -> None:
     from evoforum.errors import LLMUnavailable
     from evoforum.llm import OpenAICompatible, chat_request
+    from evoforum.services._health import http_get_json
     from evoforum.services.llm import SLOT_CONTEXT
 
+    props = await http_get_json(llm_url.removesuffix("/v1") + "/props", 10.0)
+    context = int(props["default_generation_settings"]["n_ctx"])  # the slots share one KV cache
+    assert context >= SLOT_CONTEXT * int(props["total_slots"])
     client = OpenAICompatible(llm_url, llm_model, timeout=600)
-    too_long = chat_request(llm_model, "word " * (SLOT_CONTEXT + 500), max_tokens=8)
+    too_long = chat_request(llm_model, "word " * (context + 500), max_tokens=8)
     try:
         for on_token in (None, lambda _: None):  # plain and streamed
-            with pytest.raises(LLMUnavailable, match=f"holds {SLOT_CONTEXT}") as caught:
+            with pytest.raises(LLMUnavailable, match=f"holds {context}") as caught:
                 await client.complete(too_long, on_token=on_token)
-            assert caught.value.details["prompt_tokens"] > SLOT_CONTEXT
+            assert caught.value.details["prompt_tokens"] > context
             assert not caught.value.details["retryable"]
         after = await client.complete(chat_request(llm_model, "Say yes.", max_tokens=4, temperature=0.0))
     finally:
