@@ -148,7 +148,7 @@ async def test_a_generous_budget_changes_no_result_and_counts_every_call(
 async def test_a_tight_token_budget_stops_a_run_on_ray_within_its_bound(
     ray_session: None, postgres_url: str, stub: StubServer, tmp_path: Path
 ) -> None:
-    budget = 3_000  # the first generation needs less, the second more
+    budget = 3_000  # less than the two generations need
     config = on_ray(postgres_url, stub.url, f"budget.llm_tokens={budget}")
     out = tmp_path / "run"
     summary = await run_experiment(config, out, state_dir=str(tmp_path / "state"))
@@ -158,5 +158,5 @@ async def test_a_tight_token_budget_stops_a_run_on_ray_within_its_bound(
     assert summary["llm_tokens"] >= stub.stats.prompt_tokens + stub.stats.completion_tokens
     assert summary["llm_tokens"] <= budget + WORKERS * MAX_TOKENS_PER_CALL
     assert summary["llm_tokens"] <= budget  # no call spent past its reservation (see above)
-    refused = [r for r in read_lineage(out / "lineage.jsonl") if r.generation == 1 and r.values[0] < -1e299]
+    refused = [r for r in read_lineage(out / "lineage.jsonl") if r.values[0] < -1e299]
     assert refused  # candidates whose calls on the workers did not fit

@@ -40,7 +40,8 @@ def quickstart(postgres_url: str, llm_url: str, *overrides: str) -> ExperimentCo
     return load_config(
         QUICKSTART,
         [
-            f"runtime.postgres_url={postgres_url}", f"llm.url={llm_url}", "llm.model=stub",
+            # a model name of its own: answers other tests recorded in the shared store do not count
+            f"runtime.postgres_url={postgres_url}", f"llm.url={llm_url}", "llm.model=stub-ray",
             "evaluation.backend=ray", "evaluation.concurrency=2", *overrides,
         ],
     )  # fmt: skip
