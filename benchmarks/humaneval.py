@@ -7,8 +7,9 @@ summary):
 
 1. ``evolution``: the config as it is. Its summary holds the winner's test pass@1 and, scored on
    the same test problems, the single call and best-of-k at the winner's tokens per problem.
-2. ``random``: random search over the same space with the evolution's whole model budget (tokens
-   of the workflows and the operators alike) as its ``budget.llm_tokens``.
+2. ``random``: random search over the same space with the evolution's search budget (the tokens of
+   the workflows and the operators alike, before the test split was scored) as its
+   ``budget.llm_tokens``.
 3. the report: the winner's pass@1 beside each baseline, with the paired difference and its 95%
    confidence interval (a bootstrap over test problems, resampled together for both sides), whether
    the winner is an evolved offspring, tokens, wall time, the operators' invalid-child rates, what
@@ -58,6 +59,14 @@ def ensure_run(out: Path, overrides: list[str]) -> dict[str, Any]:
         else:
             _evoforum("run", str(CONFIG), "--out", str(out), *(f"--set={o}" for o in overrides))
     return dict(json.loads(summary.read_text()))
+
+
+def search_tokens(out: Path, summary: dict[str, Any]) -> int:
+    """The tokens the search spent, operators included, without the test split's scoring (a run
+    that predates ``search_llm_tokens``: its ``progress.json``, written after each generation)."""
+    if summary.get("search_llm_tokens") is not None:
+        return int(summary["search_llm_tokens"])
+    return int(json.loads((out / "progress.json").read_text())["llm_tokens"])
 
 
 def item_scores(out: Path, genome_hash: str, items: list[str]) -> dict[str, float]:
@@ -131,7 +140,6 @@ def report(evolution: Path, random_run: Path | None) -> dict[str, Any]:
     import experiments
 
     summary = json.loads((evolution / "summary.json").read_text())
-    progress = json.loads((evolution / "progress.json").read_text())
     config = json.loads(json.dumps(_config(evolution)))
     experiment = experiments.get("humaneval", config["experiment"]["options"], config.get("seed", 0))
     splits = experiment.splits()
@@ -160,6 +168,7 @@ def report(evolution: Path, random_run: Path | None) -> dict[str, Any]:
         },
         "baselines": {},
         "evolution": {
+            "search_llm_tokens": search_tokens(evolution, summary),
             "llm_tokens": summary["llm_tokens"],
             "llm_calls": summary["llm_calls"],
             "llm_cache_hits": summary.get("llm_cache_hits"),
@@ -167,7 +176,6 @@ def report(evolution: Path, random_run: Path | None) -> dict[str, Any]:
             "item_evaluations": summary["item_evaluations"],
             "generations": summary["generations"],
             "wall_s": summary["wall_s"],
-            "wall_s_progress": progress.get("wall_s"),
         },
         "operators": operator_report(evolution, summary),
     }
@@ -227,7 +235,7 @@ def main() -> None:
         budget = [
             "algorithm.kind=random_search",
             "algorithm.generations=1000",
-            f"budget.llm_tokens={summary['llm_tokens']}",
+            f"budget.llm_tokens={search_tokens(evolution, summary)}",
         ]
         ensure_run(random_run, [*args.overrides, *budget])
     found = report(evolution, random_run)

@@ -104,6 +104,7 @@ async def run_experiment(
             result = engine.result(stopped=LLM_BUDGET)
         if result.best is None:
             raise ConfigError("no candidate was evaluated: the budget allows no evaluation")
+        search = usage.totals()  # what the search spent, before the test split is scored
         status.tally.begin("test")
         test_score, test_tokens, baselines = await _test_scores(engine, designed, book, result.best)
         winner, _ = base_of(result.best.genome)
@@ -118,6 +119,7 @@ async def run_experiment(
             winner=winner,
             resources=resources,
             usage=usage,
+            search=search,
             stopped=stop.reason or result.stopped,
             tracker=tracker,
             reports=folder.read_jsonl(folder.REPORTS),
@@ -182,6 +184,7 @@ def _summary(
     winner: Any,
     resources: Resources,
     usage: ModelUse,
+    search: tuple[int, int, float],
     stopped: str,
     tracker: Any,
     reports: list[Any],
@@ -214,6 +217,8 @@ def _summary(
         stopped=stopped,
         llm_calls=calls,
         llm_tokens=tokens,
+        search_llm_calls=search[0],
+        search_llm_tokens=search[1],
         llm_cost_usd=cost,
         llm_cache_hits=resources.cache_hits,
         operators=planned.operator_stats(),

@@ -104,6 +104,10 @@ class RunSummary(_Record):
     llm_calls: int
     llm_tokens: int
     llm_cost_usd: float
+    search_llm_calls: int | None = None
+    """Model calls the search made (operators included), before the test split was scored."""
+    search_llm_tokens: int | None = None
+    """Model tokens the search spent (operators included): the budget an equal-budget baseline gets."""
     llm_cache_hits: int
     operators: dict[str, Any]
     coevolution: dict[str, Any] | None = None

@@ -319,3 +319,5 @@ def test_humaneval_scores_best_of_k_at_the_winners_tokens(env: dict[str, str], t
     k = max(1, round(best["test_tokens_per_item"] / single))
     assert baselines["best_of_k"]["genome_hash"] == best_of_k(k).hash
     assert baselines["best_of_k"]["tokens_per_item"] > 0
+    # the search's own spending (an equal-budget baseline's budget) leaves out the test split's
+    assert 0 < summary["search_llm_tokens"] < summary["llm_tokens"]
