@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from evoforum._files import sha256_of
 from evoforum.services import model
 
 pytestmark = pytest.mark.services
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _bytes_at(path: Path, offset: int) -> bytes:
@@ -36,7 +28,7 @@ def test_the_model_is_assembled_once_and_rebuilt_when_changed(
         path = model.ensure_model()
         assert path.parent == tmp_path / "models"
         assert path.stat().st_size == model.MODEL_SIZE
-        assert _sha256(path) == model.MODEL_SHA256
+        assert sha256_of(path) == model.MODEL_SHA256
         original = _bytes_at(path, 1000)
         assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
 
