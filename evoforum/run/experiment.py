@@ -145,21 +145,18 @@ async def _test_scores(
     tokens = _tokens_per_item(engine, best.hash, test)
     baselines: dict[str, dict[str, Any]] = {}
 
-    async def add(name: str, genome: Any) -> float | None:
+    async def add(name: str, genome: Any) -> None:
         book.remember(genome)
         scored = await engine.score([genome], test)
-        used = _tokens_per_item(engine, str(genome.hash), test)
         baselines[name] = {
             "genome_hash": str(genome.hash),
             "test_score": scored[str(genome.hash)].values[0],
-            "tokens_per_item": used,
+            "tokens_per_item": _tokens_per_item(engine, str(genome.hash), test),
         }
-        return used
 
-    first: float | None = None
     for name, genome in designed.baselines.items():
-        used = await add(name, genome)
-        first = used if first is None else first
+        await add(name, genome)
+    first = next(iter(baselines.values()), {}).get("tokens_per_item")
     if tokens and first:
         for name, genome in designed.experiment.matched_baselines(tokens / first).items():
             await add(name, genome)
