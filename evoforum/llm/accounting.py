@@ -5,7 +5,11 @@ the calls made inside it (a ``contextvars`` variable, so it follows asyncio task
 reserves a call's estimated tokens and cost before the call and settles them after, so a
 ``Budget`` is never exceeded by more than what the calls already in flight spend beyond their
 estimates; a call that would not fit is refused with ``BudgetExceeded``. Every answered call is
-recorded in the ``Ledger``, also the one that uses the budget up. With a ``BudgetPool``
+recorded in the ``Ledger``, also the one that uses the budget up. An answer served from the record
+instead of the server (a replay, or a request asked before: ``Metered.charge_recorded``) is charged
+too, at the usage it was recorded with, and marked ``recorded``: what a run spends is what its
+callers received, so a rerun, a resume or a replay of a run spends the same tokens and stops at
+the same budget as the run that asked the server. With a ``BudgetPool``
 (``evoforum.llm.budget``) the reservations are made in the pool instead, so clients in several
 processes share one budget while each records its calls in its own ledger.
 """
@@ -37,6 +41,8 @@ class Charge(BaseModel):
 
 
 _NOBODY = Charge()
+EMBEDDING = "embedding"
+"""The model name embeddings are charged to when a call names none."""
 _CHARGE: ContextVar[Charge | None] = ContextVar("evoforum_llm_charge", default=None)
 
 ChargeKey = Literal["experiment", "generation", "candidate", "operator", "model"]
@@ -94,6 +100,8 @@ class Entry(BaseModel):
     completion_tokens: int
     cost: float
     counted: bool = False
+    recorded: bool = False
+    """Served from the record, not asked of the server."""
 
 
 class Totals(BaseModel):
@@ -105,6 +113,9 @@ class Totals(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
+    recorded_calls: int = 0
+    """Of ``calls``, those served from the record."""
+    recorded_tokens: int = 0
 
     @property
     def tokens(self) -> int:
@@ -116,6 +127,9 @@ class Totals(BaseModel):
             prompt_tokens=self.prompt_tokens + entry.prompt_tokens,
             completion_tokens=self.completion_tokens + entry.completion_tokens,
             cost=self.cost + entry.cost,
+            recorded_calls=self.recorded_calls + entry.recorded,
+            recorded_tokens=self.recorded_tokens
+            + (entry.prompt_tokens + entry.completion_tokens if entry.recorded else 0),
         )
 
 
@@ -200,7 +214,12 @@ class Metered(Wrapper):
             self.pool.settle(tokens, cost, *spent)
 
     def _record(
-        self, kind: Literal["chat", "embed"], model: str, request_hash: str | None, usage: Usage
+        self,
+        kind: Literal["chat", "embed"],
+        model: str,
+        request_hash: str | None,
+        usage: Usage,
+        recorded: bool = False,
     ) -> None:
         cost = self.prices.cost(model, usage.prompt_tokens, usage.completion_tokens)
         self.ledger.record(
@@ -213,26 +232,44 @@ class Metered(Wrapper):
                 completion_tokens=usage.completion_tokens,
                 cost=cost,
                 counted=usage.counted,
+                recorded=recorded,
             )
         )
+
+    async def charge_recorded(self, request: ChatRequest, completion: Completion) -> None:
+        """Charge an answer that a layer above served from the record, as if this layer had asked
+        for it: refused with ``BudgetExceeded`` when it does not fit, else recorded as ``recorded``."""
+        await self._charge("chat", request.model, request.hash, completion.usage)
+
+    async def charge_recorded_embedding(self, texts: Sequence[str], model: str | None) -> None:
+        """``charge_recorded`` for embeddings of ``texts`` served from the record."""
+        await self._charge(
+            "embed", model or EMBEDDING, None, Usage(prompt_tokens=count_prompt(texts), counted=True)
+        )
+
+    async def _charge(
+        self, kind: Literal["chat", "embed"], model: str, request_hash: str | None, usage: Usage
+    ) -> None:
+        reservation = await self._reserve(model, usage.prompt_tokens, usage.completion_tokens)
+        self._settle(reservation, usage, model)
+        self._record(kind, model, request_hash, usage, recorded=True)
 
     async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
         prompt = count_prompt(m.content for m in request.messages)
         reservation = await self._reserve(
             request.model, prompt, request.params.max_tokens or self.default_max_tokens
         )
-        used: Usage | None = None
         try:
             completion = await self.inner.complete(request, on_token=on_token)
-            used = None if completion.replayed else completion.usage
-        finally:
-            self._settle(reservation, used, request.model)
-        if used is not None:
-            self._record("chat", request.model, request.hash, used)
+        except BaseException:
+            self._settle(reservation, None, request.model)
+            raise
+        self._settle(reservation, completion.usage, request.model)
+        self._record("chat", request.model, request.hash, completion.usage, recorded=completion.replayed)
         return completion
 
     async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
-        name = model or "embedding"
+        name = model or EMBEDDING
         prompt = count_prompt(texts)
         reservation = await self._reserve(name, prompt, 0)
         used: Usage | None = None
@@ -243,3 +280,13 @@ class Metered(Wrapper):
             self._settle(reservation, used, name)
         self._record("embed", name, None, used)
         return vectors
+
+
+def meter_below(client: LLMClient) -> Metered | None:
+    """The first ``Metered`` layer at or below ``client`` (following ``inner``), or None."""
+    layer: Any = client
+    while layer is not None:
+        if isinstance(layer, Metered):
+            return layer
+        layer = getattr(layer, "inner", None)
+    return None

@@ -108,7 +108,15 @@ def build_client(
     if config.mode != "live" and store is None:
         raise ConfigError(f"llm mode {config.mode!r} needs a forum store to record into or replay from")
     if config.mode == "replay" and store is not None:
-        return Recording(Offline(), store, "replay", model=name)
+        metered = Metered(
+            Offline(),
+            ledger,
+            prices=config.prices,
+            budget=config.budget,
+            default_max_tokens=config.default_max_tokens,
+            pool=pool,
+        )
+        return Recording(metered, store, "replay", model=name)
     base_url = config.url or url
     if base_url is None:
         raise ConfigError(

@@ -12,7 +12,8 @@ the one the call names, else the client's own (``Recording``'s ``model``).
 
 Modes: ``live`` passes through; ``record`` passes through and writes every answer; ``replay``
 answers from the record only — zero model calls, chat and embeddings alike — and raises
-``ReplayMiss`` for a request that was never recorded. ``Offline`` is the model behind a replay:
+``ReplayMiss`` for a request that was never recorded; a ``Metered`` layer below is charged each
+answer it serves (``Metered.charge_recorded``), so a replay spends what the recorded run spent. ``Offline`` is the model behind a replay:
 nothing is ever asked of it.
 """
 
@@ -25,6 +26,7 @@ from evoforum.errors import LLMUnavailable, ReplayMiss
 from evoforum.forum.message import Message
 from evoforum.hashing import Hash, digest
 from evoforum.llm._tokens import count_tokens, pieces
+from evoforum.llm.accounting import meter_below
 from evoforum.llm.protocol import LLMClient, TokenSink, Wrapper
 from evoforum.llm.types import ChatRequest, Completion, Usage
 
@@ -122,6 +124,7 @@ class Recording(Wrapper):
         self.store = store
         self.mode: Mode = mode
         self.model = model
+        self.meter = meter_below(inner)
 
     async def lookup(self, request: ChatRequest) -> Completion | None:
         """The recorded answer to ``request``, or None."""
@@ -139,6 +142,8 @@ class Recording(Wrapper):
                     request_hash=request.hash,
                     model=request.model,
                 )
+            if self.meter is not None:
+                await self.meter.charge_recorded(request, completion)
             if on_token is not None:
                 for piece in pieces(completion.text):
                     on_token(piece)
@@ -171,6 +176,8 @@ class Recording(Wrapper):
                     request_hash=key,
                     model=name,
                 )
+            if self.meter is not None:
+                await self.meter.charge_recorded_embedding(texts, model)
             return vectors
         vectors = await self.inner.embed(texts, model=model)
         if self.mode == "record":

@@ -1,8 +1,10 @@
 """The run's language-model layers, settings and shared budget.
 
 ``Cached`` sits on top of a recording client: a request answered before (in this run, a killed
-run being resumed, or any run sharing the store) is served from the record at no cost, chat and
-embeddings alike; anything else is asked and recorded. ``Sampling`` is what one workflow run or
+run being resumed, or any run sharing the store) is served from the record, chat and embeddings
+alike, without asking the model but charged to the run's ledger and budget at its recorded usage
+(so a run's token count, and where its budget stops it, do not depend on what the store already
+held); anything else is asked and recorded. ``Sampling`` is what one workflow run or
 operator call sees: it sets the model name, a sampling seed and a token cap on every request, and
 counts tokens. A request that names a call-site seed (``evoforum.genome.runnable.call_seed``: task
 path and attempt) is sent with that seed mixed with the run's seed and the item's id, so k samples
@@ -35,7 +37,7 @@ from evoforum.config import ExperimentConfig
 from evoforum.errors import BackendError, BudgetExceeded, ConfigError, UsageError
 from evoforum.evolve.rng import derive_seed
 from evoforum.llm import Budget, Completion, Ledger, Limited, LLMClient, Recording, TokenSink
-from evoforum.llm.accounting import Price, PriceTable
+from evoforum.llm.accounting import Price, PriceTable, meter_below
 from evoforum.llm.budget import Account, BudgetPool
 from evoforum.llm.config import LLMConfig, build_client
 from evoforum.llm.protocol import Wrapper
@@ -43,28 +45,34 @@ from evoforum.llm.types import ChatRequest
 
 
 class Cached(Wrapper):
-    """Serve a request from ``recording``'s record when it is there, else ask ``inner``."""
+    """Serve a request from ``recording``'s record when it is there, else ask ``inner``. A served
+    answer is charged to the ``Metered`` layer below at its recorded usage, as if it were asked."""
 
     def __init__(self, inner: LLMClient, recording: Recording) -> None:
         super().__init__(inner)
         self.recording = recording
+        self.meter = meter_below(inner)
         self.hits = 0
 
     async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
         found = await self.recording.lookup(request)
-        if found is not None:
-            self.hits += 1
-            if on_token is not None:
-                on_token(found.text)
-            return found
-        return await self.inner.complete(request, on_token=on_token)
+        if found is None:
+            return await self.inner.complete(request, on_token=on_token)
+        if self.meter is not None:
+            await self.meter.charge_recorded(request, found)
+        self.hits += 1
+        if on_token is not None:
+            on_token(found.text)
+        return found
 
     async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
         found = await self.recording.lookup_vectors(texts, model)
-        if found is not None:
-            self.hits += 1
-            return found
-        return await self.inner.embed(texts, model=model)
+        if found is None:
+            return await self.inner.embed(texts, model=model)
+        if self.meter is not None:
+            await self.meter.charge_recorded_embedding(texts, model)
+        self.hits += 1
+        return found
 
 
 class Sampling(Wrapper):

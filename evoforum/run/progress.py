@@ -2,8 +2,8 @@
 wall-clock and LLM budgets.
 
 ``Progress`` joins what the engine's ``WorkTally`` counts (stage, candidates and items done of
-planned, ETAs), the model's use (tokens per second over the last 30 s, calls in flight and
-queued, cost) and the best so far into one JSON-ready snapshot. A thread of its own (``start``)
+planned, ETAs), the model's use (calls, tokens and cost, answers served from the record
+included; the server's tokens per second over the last 30 s; calls in flight and queued) and the best so far into one JSON-ready snapshot. A thread of its own (``start``)
 ticks every half second: the display shows the snapshot when it is due, and ``progress.json`` is
 rewritten (atomically) every 10 s and at each milestone, so anyone watching the run folder sees
 where it is. At the end of each generation the generation's line is shown, the budgets are
@@ -57,10 +57,15 @@ class ModelUse:
         self.earlier = earlier
 
     def totals(self) -> tuple[int, int, float]:
-        """Calls, tokens and dollars."""
+        """Calls, tokens and dollars (answers served from the record included)."""
         total = self.ledger.total()
         earlier = self.earlier
         return earlier.calls + total.calls, earlier.tokens + total.tokens, earlier.cost + total.cost
+
+    def asked_tokens(self) -> int:
+        """The tokens of this session's answers that the model server gave (not the record)."""
+        total = self.ledger.total()
+        return total.tokens - total.recorded_tokens
 
 
 class Progress:
@@ -92,9 +97,13 @@ class Progress:
         load: Callable[[], tuple[int, int]] = lambda: (0, 0),
         save: Callable[[dict[str, Any], bool], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        asked: Callable[[], int] | None = None,
     ) -> None:
         self.tally = tally
         self.totals = totals
+        self.asked = asked
+        """The tokens the model server gave so far, which ``tokens_per_s`` is the rate of (None: the
+        tokens of ``totals``)."""
         self.wall_s = wall_s
         self.stop = stop
         self.limits = limits
@@ -143,6 +152,7 @@ class Progress:
         return cls(
             tally=tally,
             totals=usage.totals,
+            asked=usage.asked_tokens,
             wall_s=wall_s,
             stop=stop,
             limits=limits,
@@ -199,7 +209,7 @@ class Progress:
             "best_hash": best_hash,
             "best_provisional": provisional,
             "evaluations": self.evaluations,
-            "tokens_per_s": self._token_rate(tokens),
+            "tokens_per_s": self._token_rate(tokens if self.asked is None else self.asked()),
             "llm_calls": calls,
             "llm_tokens": tokens,
             "llm_cost_usd": cost,

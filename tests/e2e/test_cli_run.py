@@ -287,7 +287,7 @@ def test_resume_of_a_folder_without_a_run_is_a_usage_error(env: dict[str, str], 
 
 
 def test_an_llm_token_budget_stops_the_run_cleanly(env: dict[str, str], tmp_path: Path) -> None:
-    # A model name of its own: recorded answers of the other tests do not count (they cost nothing).
+    # A model name of its own: the run asks its own requests rather than replaying other tests' answers.
     out = tmp_path / "budget"
     done = evoforum(
         "run", QUICKSTART, "--out", str(out), *TINY, "--set", "budget.llm_tokens=1200",

@@ -7,9 +7,10 @@ import random
 import numpy as np
 import pytest
 
-from evoforum.errors import ConfigError
+from evoforum.errors import BudgetExceeded, ConfigError
 from evoforum.forum import InMemoryStore
 from evoforum.llm import Budget, Ledger, Metered, Recording, Retrying, chat_request
+from evoforum.llm.accounting import meter_below
 from evoforum.llm.config import LLMConfig, build_client, open_client
 from evoforum.llm.recording import Offline
 from evoforum.llm.stub import StubServer
@@ -68,11 +69,35 @@ async def test_a_replay_stack_needs_no_server_and_asks_none(stub: StubServer) ->
         vectors = await client.embed(["be brief"])
     asked = (stub.stats.requests, stub.stats.embeddings)
     replay = LLMConfig(mode="replay")  # no URL: nothing is asked of any server
-    async with open_client(
-        replay, ledger=Ledger(), rng=random.Random(0), store=store, model="stub"
-    ) as client:
+    ledger = Ledger()
+    async with open_client(replay, ledger=ledger, rng=random.Random(0), store=store, model="stub") as client:
         assert isinstance(client, Recording)
-        assert isinstance(client.inner, Offline)
+        assert isinstance(meter_below(client), Metered)
+        assert isinstance(meter_below(client).inner, Offline)  # type: ignore[union-attr]
         assert (await client.complete(chat_request("stub", "Rewrite: be brief."))).text == answer.text
         assert await client.embed(["be brief"]) == vectors
     assert (stub.stats.requests, stub.stats.embeddings) == asked
+    # the replay spends what the recorded run spent: both answers charged, marked as recorded
+    total = ledger.total()
+    assert (total.calls, total.recorded_calls) == (2, 2)
+    assert ledger.entries[0].completion_tokens == answer.usage.completion_tokens > 0
+    assert total.tokens == total.recorded_tokens > answer.usage.completion_tokens
+
+
+async def test_a_replay_stops_at_the_budget_the_recorded_answers_reach(stub: StubServer) -> None:
+    store = InMemoryStore()
+    recording = LLMConfig(url=stub.url, model="stub", mode="record")
+    prompts = [f"Rewrite: be brief {i}." for i in range(3)]
+    ledger = Ledger()
+    async with open_client(recording, ledger=ledger, rng=random.Random(0), store=store) as client:
+        for prompt in prompts:
+            await client.complete(chat_request("stub", prompt))
+    two = sum(e.prompt_tokens + e.completion_tokens for e in ledger.entries[:2])
+    replay = LLMConfig(mode="replay", budget=Budget(max_tokens=two))
+    async with open_client(
+        replay, ledger=Ledger(), rng=random.Random(0), store=store, model="stub"
+    ) as client:
+        for prompt in prompts[:2]:
+            await client.complete(chat_request("stub", prompt))
+        with pytest.raises(BudgetExceeded):
+            await client.complete(chat_request("stub", prompts[2]))

@@ -45,7 +45,10 @@ async def test_record_then_replay_gives_identical_answers_and_no_calls() -> None
         ]
         await player.aclose()
     assert silent.stats.requests == 0
-    assert ledger.total().calls == 0
+    # nothing asked, and every answer charged at its recorded usage, as the recording run was
+    total = ledger.total()
+    assert total.calls == total.recorded_calls == len(REQUESTS)
+    assert total.tokens == sum(c.usage.prompt_tokens + c.usage.completion_tokens for c in recorded)
     assert calls_when_recording >= len(REQUESTS)
     assert [c.text for c in replayed] == [c.text for c in recorded]
     assert [c.usage.total_tokens for c in replayed] == [c.usage.total_tokens for c in recorded]

@@ -12,11 +12,11 @@ import pytest
 
 import search_spaces
 from evoforum.config import ExperimentConfig, validate_config
-from evoforum.errors import ConfigError
+from evoforum.errors import BudgetExceeded, ConfigError
 from evoforum.evolve.lineage import read_lineage
 from evoforum.evolve.operators import rewrite_genome
 from evoforum.forum import InMemoryStore
-from evoforum.llm import OpenAICompatible, Recording, chat_request
+from evoforum.llm import Budget, Ledger, Metered, OpenAICompatible, Recording, chat_request
 from evoforum.llm.stub import StubServer
 from evoforum.run import lineage_rows, run_experiment, show_conversation
 from evoforum.run.llm import Cached, Sampling
@@ -105,6 +105,30 @@ async def test_cached_answers_a_recorded_request_without_asking_again(stub: Stub
     assert stub.stats.answered == 1
     assert client.hits == 1
     assert second.text == first.text
+
+
+async def test_a_cached_answer_is_charged_as_if_asked_and_refused_past_the_budget(stub: StubServer) -> None:
+    ledger = Ledger()
+    recording = Recording(Metered(OpenAICompatible(stub.url, "stub"), ledger), InMemoryStore(), "record")
+    request = chat_request("stub", "Write a haiku about hashes.")
+    first = await Cached(recording, recording).complete(request)
+    asked = first.usage.prompt_tokens + first.usage.completion_tokens
+    budget = Budget(max_tokens=2 * asked)
+    ledger = Ledger()
+    recording = Recording(
+        Metered(OpenAICompatible(stub.url, "stub"), ledger, budget=budget), recording.store, "record"
+    )
+    client = Cached(recording, recording)
+    try:
+        for _ in range(2):
+            assert (await client.complete(request)).text == first.text
+        with pytest.raises(BudgetExceeded):  # a third answer passes the budget, recorded or not
+            await client.complete(request)
+    finally:
+        await client.aclose()
+    assert stub.stats.answered == 1
+    total = ledger.total()
+    assert (total.calls, total.recorded_calls, total.tokens) == (2, 2, 2 * asked)
 
 
 async def test_cached_answers_a_recorded_embedding_without_asking_again(stub: StubServer) -> None:

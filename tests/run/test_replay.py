@@ -1,4 +1,5 @@
-"""``llm.mode: replay`` serves a recorded run again with zero model calls: the workflows' answers,
+"""``llm.mode: replay`` serves a recorded run again with zero model calls, charging what the run was
+charged: the workflows' answers,
 the LLM operators' (on the workers' model or one of their own) and the edit memory's embeddings.
 
 Real PostgreSQL holds the record; the seeded stub model servers answer the recorded run and are
@@ -62,7 +63,9 @@ async def test_a_recorded_run_replays_whole_with_the_model_servers_stopped(
     replayed = await run_experiment(
         config(postgres_url, *urls, "replay"), tmp_path / "replayed", state_dir=state
     )
-    assert (replayed["llm_calls"], replayed["llm_tokens"]) == (0, 0)  # not one model call
+    # not one model call (the servers are stopped), and the replay spends what the run spent: every
+    # answer is charged at its recorded usage, so budgets stop a replay where they stopped the run
+    assert (replayed["llm_calls"], replayed["llm_tokens"]) == (recorded["llm_calls"], recorded["llm_tokens"])
     for key in SAME:
         assert replayed[key] == recorded[key], key
     lineage = read_lineage(tmp_path / "recorded" / "lineage.jsonl")
