@@ -49,7 +49,7 @@ SUBPACKAGES = {
     "evoforum.genome": "AgentSpec, AlwaysSpec, CompareSpec, Constraints, DagSpec, FromInputSpec, FromTaskSpec, FunctionAgentSpec, GuardSpec, HASHED_FIELDS, LLMAgentSpec, MachineSpec, Metadata, OutputSchemaSpec, PredicateSpec, StateSpec, TaskSpec, TransitionSpec, WireSpec, WorkflowGenome, to_workflow",
     "evoforum.llm": "Budget, BudgetPool, ChatMessage, ChatRequest, Completion, LLMClient, Ledger, Limited, Metered, OpenAICompatible, Recording, Retrying, Timed, TokenSink, Usage, chat, chat_request",
     "evoforum.llm.stub": "FAULT_KINDS, StubServer, StubStats",
-    "evoforum.memory": "Database, Embedder, Filter, Hit, KeyValue, MemoryKV, MemoryVectorStore, NatsKV, OpenAIEmbedder, PgVectorStore, SemanticMemory, VectorStore, WeaviateVectorStore",
+    "evoforum.memory": "Database, Embedder, Filter, Hit, KeyValue, Memory, MemoryKV, MemoryVectorStore, NatsKV, OpenAIEmbedder, PgVectorStore, SemanticMemory, VectorStore, WeaviateVectorStore",
     "evoforum.run": "ALGORITHMS, Design, Plan, RunFolder, RunSummary, StopFlag, design, lineage_rows, plan, resume_experiment, run_experiment, show_conversation, winner_source",
     "evoforum.sandbox": "Reason, Sandbox, SandboxIsolation, SandboxLimits, SandboxResult",
     "evoforum.services": "LocalServices, MODEL_NAME, ServiceURLs, local_services",

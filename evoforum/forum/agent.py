@@ -144,6 +144,7 @@ class Agent:
         try:
             answer = await self._run(promise, branch, head, kwargs)
         except Exception as error:
+            promise._cause = error  # awaiting the promise raises AgentFailed caused by it
             failed = Message.error(error, self.name, head)
             if forum is not None:
                 await forum.post(failed)

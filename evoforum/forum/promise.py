@@ -14,7 +14,8 @@ records a ``cancelled`` marker message (posted to the forum when the call was bo
 ``on_cancel`` callback: it must post whatever the marker's parent needs, since a promise cancelled
 at once has posted nothing yet). Awaiting a cancelled promise raises ``PromiseCancelled``, also
 when ``on_cancel`` failed: that error is logged (logger ``evoforum.forum``) and chained as the
-``PromiseCancelled``'s cause. Awaiting a promise whose agent failed raises ``AgentFailed``;
+``PromiseCancelled``'s cause. Awaiting a promise whose agent failed raises ``AgentFailed``, whose
+``details["cause"]`` (and ``__cause__``) is the agent's exception when it was raised in this process;
 ``await promise.settled()`` returns the final message in every case.
 """
 
@@ -27,7 +28,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from evoforum.errors import ForumError, PromiseCancelled
+from evoforum.errors import AgentFailed, ForumError, PromiseCancelled
 from evoforum.forum.message import Message
 
 log = logging.getLogger("evoforum.forum")
@@ -50,6 +51,7 @@ class MessagePromise:
         "__weakref__",
         "_background",
         "_cancel_error",
+        "_cause",
         "_children",
         "_closed",
         "_cursors",
@@ -100,6 +102,7 @@ class MessagePromise:
         self._on_cancel = on_cancel
         self._background: asyncio.Task[Any] | None = None
         self._cancel_error: Exception | None = None
+        self._cause: Exception | None = None
         self._done: asyncio.Future[None] = loop.create_future()
         self._outer = outer = _CURRENT.get()
         if outer is not None:
@@ -186,7 +189,12 @@ class MessagePromise:
             if self._cancel_error is not None:
                 raise cancelled from self._cancel_error
             raise cancelled
-        outcome.raise_error()
+        if self._cause is None:
+            outcome.raise_error()
+        try:
+            outcome.raise_error()
+        except AgentFailed as failed:  # the agent's own exception, at hand in this process
+            raise AgentFailed(failed.message, **failed.details, cause=self._cause) from self._cause
 
     # -- the producing side (used by agents) ----------------------------------------------------
 

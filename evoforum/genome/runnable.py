@@ -1,6 +1,20 @@
 """``to_workflow(genome) -> runnable``: a genome on the workflow runtime (``evoforum.flow``).
 
-LLM agents are asked through the runtime's ``LLMClient`` (``Depends(providers.llm)``). Functions
+LLM agents run as forum agents (``llm_agent``): a task renders its agent's prompt into a message
+(sender: the task's path, ``metadata["event"] == ASKED``, the call-site seed in ``metadata["seed"]``)
+and calls the agent on it, bound to the runtime's forum (``Depends(providers.forum)``). The call
+is a ``MessagePromise``: the agent asks the runtime's ``LLMClient`` (``Depends(providers.llm)``)
+through ``evoforum.llm.chat``, so the answer's tokens stream to the promise's readers as the model
+writes them; the task awaits the answer. The prompt and the answer (or an error, or a
+``cancelled`` marker) land in the forum as a branch of their own. A task that is cancelled (its
+run timed out, its candidate was stopped) cancels the promise, and with it the model call in
+flight. An agent's name is its spec's and its version a hash of the whole spec (prompt, system
+prompt, model, temperature, token cap, schema), so two genomes' agents never share an identity.
+The agents are not cached by branch in the forum (``cache=False``): the run's record of model
+exchanges, keyed by the request's hash (prompt, parameters and seed, after the run's
+``Sampling`` set its seed), is their cache, and it counts the tokens of a recorded answer as the
+cost objective needs. An agent's exception is the task's (``AgentFailed``'s cause is re-raised).
+Functions
 of the genome's code (function agents, predicate guards) are never executed in this process: they
 go through a ``CodeRunner`` (default ``UnconfinedRunner``), so every compiled task runs on the
 asyncio executor whatever executor the genome names (the name is kept for exported code).
@@ -22,9 +36,9 @@ import inspect
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from evoforum.errors import LLMMisbehaved
+from evoforum.errors import AgentFailed, LLMMisbehaved
 from evoforum.flow import (
     CompiledFlow,
     CompiledMachine,
@@ -36,6 +50,7 @@ from evoforum.flow import (
     providers,
 )
 from evoforum.flow.depends import provider
+from evoforum.forum import Agent, Message, MessagePromise, agent
 from evoforum.genome.agents import PLACEHOLDER, FunctionAgentSpec, LLMAgentSpec, placeholders
 from evoforum.genome.code_runner import CodeRunner, UnconfinedRunner
 from evoforum.genome.flows import (
@@ -49,9 +64,23 @@ from evoforum.genome.flows import (
 )
 from evoforum.genome.model import WorkflowGenome
 from evoforum.hashing import digest
-from evoforum.llm import LLMClient, chat_request
+from evoforum.llm import LLMClient, chat, chat_request
+from evoforum.llm.types import ChatRequest
 
-__all__ = ["CodeRunner", "UnconfinedRunner", "ask", "call_seed", "render_prompt", "to_workflow"]
+__all__ = [
+    "ASKED",
+    "CodeRunner",
+    "UnconfinedRunner",
+    "ask",
+    "call_seed",
+    "llm_agent",
+    "prompt_message",
+    "render_prompt",
+    "to_workflow",
+]
+
+ASKED = "ask"
+"""The ``metadata["event"]`` of the prompt message a compiled LLM call starts its forum branch with."""
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
@@ -73,33 +102,96 @@ def call_seed(path: str, attempt: int) -> int:
 
 async def ask(llm: LLMClient, agent: LLMAgentSpec, **values: Any) -> Any:
     """One call of an LLM agent: its answer text, or a dict when it has an output schema."""
-    return await _ask(llm, agent, values, None)
+    return await _ask(agent, values, llm=llm)
 
 
-async def _ask(llm: LLMClient, agent: LLMAgentSpec, values: Mapping[str, Any], seed: int | None) -> Any:
-    """``ask`` with the call-site ``seed`` (None: the request names no seed)."""
-    schema = agent.output_schema
+def llm_agent(spec: LLMAgentSpec) -> Agent:
+    """The forum agent of ``spec``, called on a branch whose last message is the prompt (see the
+    module doc); its answer streams the model's tokens and is the model's text."""
+
+    @agent(name=spec.name, version=agent_version(spec), cache=False)
+    async def answer(
+        branch: list[Message], *, llm: Annotated[LLMClient, Depends(providers.llm)]
+    ) -> MessagePromise:
+        prompt = branch[-1]
+        seed = prompt.metadata.get("seed")
+        return chat(llm, request_of(spec, prompt.text, seed if isinstance(seed, int) else None))
+
+    return answer
+
+
+def prompt_message(
+    spec: LLMAgentSpec, values: Mapping[str, Any], *, asker: str = "user", seed: int | None = None
+) -> Message:
+    """The message a call of ``spec``'s agent starts with: the rendered prompt from ``asker`` (a
+    compiled task: its path), marked ``ASKED``, with the call-site ``seed`` when there is one."""
+    meta: dict[str, Any] = {"event": ASKED} | ({"seed": seed} if seed is not None else {})
+    return Message(render_prompt(spec.prompt, values), asker, metadata=meta)
+
+
+def agent_version(spec: LLMAgentSpec) -> str:
+    """The version of ``spec``'s agent: a hash of the whole spec."""
+    return digest(spec.model_dump(mode="json"), domain="llm-agent")[:16]
+
+
+def request_of(spec: LLMAgentSpec, prompt: str, seed: int | None) -> ChatRequest:
+    """The request ``spec`` sends with ``prompt`` (``seed``: the call-site seed, or None)."""
+    schema = spec.output_schema
     request = chat_request(
-        agent.model,
-        render_prompt(agent.prompt, values),
-        system=agent.system_prompt or None,
+        spec.model,
+        prompt,
+        system=spec.system_prompt or None,
         schema=schema.json_schema if schema is not None else None,
-        temperature=agent.temperature,
-        max_tokens=agent.max_tokens,
+        temperature=spec.temperature,
+        max_tokens=spec.max_tokens,
         seed=seed,
     )
     if schema is not None:
         request = request.model_copy(update={"schema_name": schema.name})
-    completion = await llm.complete(request)
-    if schema is None:
-        return completion.text
-    fenced = _FENCE.match(completion.text)
+    return request
+
+
+async def _ask(
+    spec: LLMAgentSpec,
+    values: Mapping[str, Any],
+    *,
+    llm: LLMClient | None = None,
+    seed: int | None = None,
+    forum: Any = None,
+    asker: str = "user",
+    answerer: Agent | None = None,
+) -> Any:
+    """Call ``spec``'s agent (``answerer``, else a fresh one) on its rendered prompt, from
+    ``asker``, bound to ``forum`` (None: nothing is posted); ``llm`` None: the agent resolves the
+    runtime's. A cancelled caller cancels the call."""
+    prompt = prompt_message(spec, values, asker=asker, seed=seed)
+    given = {"llm": llm} if llm is not None else {}
+    promise = (answerer or llm_agent(spec))([prompt], forum=forum, **given)
+    failure: Exception | None = None
     try:
-        return json.loads(fenced[1] if fenced else completion.text)
+        message = await promise
+    except asyncio.CancelledError:
+        promise.cancel()
+        raise
+    except AgentFailed as failed:
+        cause = failed.details.get("cause")
+        if not isinstance(cause, Exception):
+            raise
+        failure = cause
+    if failure is not None:
+        raise failure  # the model's error as it was raised (the run tells a down server by it)
+    return _value(spec, message.text)
+
+
+def _value(spec: LLMAgentSpec, text: str) -> Any:
+    """The answer ``text``, or its JSON when ``spec`` has an output schema."""
+    if spec.output_schema is None:
+        return text
+    fenced = _FENCE.match(text)
+    try:
+        return json.loads(fenced[1] if fenced else text)
     except json.JSONDecodeError as error:
-        raise LLMMisbehaved(
-            f"agent {agent.name!r} did not answer JSON: {error}", raw=completion.text
-        ) from None
+        raise LLMMisbehaved(f"agent {spec.name!r} did not answer JSON: {error}", raw=text) from None
 
 
 def to_workflow(
@@ -181,6 +273,7 @@ class _Compiler:
             for w in spec.inputs
         ]
         code, runner = self.genome.code, self.runner
+        answerer = llm_agent(agent) if isinstance(agent, LLMAgentSpec) else None
 
         async def run(**values: Any) -> Any:
             kwargs = {parameter: _field(values[source], key) for parameter, source, key in wires}
@@ -190,7 +283,8 @@ class _Compiler:
                     counts = values["_call_counts"]
                     attempt = counts[path] = counts.get(path, -1) + 1
                     seed = call_seed(path, attempt)
-                return await _ask(values["llm"], agent, kwargs, seed)
+                forum = values["_forum"]
+                return await _ask(agent, kwargs, seed=seed, forum=forum, asker=path, answerer=answerer)
             assert isinstance(agent, FunctionAgentSpec)
             return await asyncio.to_thread(runner.run, code, agent.function, [], kwargs)
 
@@ -199,8 +293,8 @@ class _Compiler:
             for source in dict.fromkeys(source for _, source, _ in wires)
         ]
         if isinstance(agent, LLMAgentSpec):
-            default = Depends(providers.llm)
-            parameters.append(inspect.Parameter("llm", inspect.Parameter.KEYWORD_ONLY, default=default))
+            default = Depends(providers.forum)
+            parameters.append(inspect.Parameter("_forum", inspect.Parameter.KEYWORD_ONLY, default=default))
             counted = Depends(call_counts)
             parameters.append(
                 inspect.Parameter("_call_counts", inspect.Parameter.KEYWORD_ONLY, default=counted)

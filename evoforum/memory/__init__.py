@@ -3,7 +3,9 @@
 - ``KeyValue``: ``MemoryKV``, ``NatsKV`` (a NATS JetStream KV bucket);
 - ``VectorStore``: ``MemoryVectorStore`` (numpy cosine), ``PgVectorStore`` (pgvector, HNSW),
   ``WeaviateVectorStore`` (weaviate-client v4);
-- ``Embedder``: ``OpenAIEmbedder`` (any ``/v1/embeddings``), or any object with that ``embed``.
+- ``Embedder``: ``OpenAIEmbedder`` (any ``/v1/embeddings``), or any object with that ``embed``;
+- ``Memory``: what a workflow's runtime provides (``Depends(providers.memory)``): a bucket and
+  vector collections of one namespace.
 
 ``Database`` is a thin typed helper over PostgreSQL; ``SemanticMemory`` combines an embedder
 and a vector store.
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from evoforum.memory._embed import Embedder, OpenAIEmbedder
 from evoforum.memory._kv import KeyValue, MemoryKV
+from evoforum.memory._memory import Memory
 from evoforum.memory._nats_kv import NatsKV
 from evoforum.memory._pgvector import PgVectorStore
 from evoforum.memory._relational import Database
@@ -26,6 +29,7 @@ __all__ = [
     "Filter",
     "Hit",
     "KeyValue",
+    "Memory",
     "MemoryKV",
     "MemoryVectorStore",
     "NatsKV",

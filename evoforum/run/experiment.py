@@ -362,7 +362,11 @@ def _evaluator(
     from evoforum.evolve import RayTuneEvaluator
 
     scorer = planned.scorer
-    remote = RemoteItems.of(scorer, config, resources.urls, resources.budget) if scorer is not None else None
+    remote = (
+        RemoteItems.of(scorer, config, resources.urls, resources.budget, resources.workspace)
+        if scorer is not None
+        else None
+    )
     evaluator = RayTuneEvaluator(
         unwrap_samples(remote.score if remote is not None else planned.item_fn),
         workers=evaluation.items_at_once(),

@@ -235,6 +235,8 @@ async def plan(
         timeout_s=evaluation.timeout_s,
         objectives=config.algorithm.objectives[1:],
         on_budget=partial(stop.set, LLM_BUDGET),
+        bus=resources.bus,
+        memory=resources.memory,
     )
     return Plan(
         design,

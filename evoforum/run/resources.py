@@ -14,6 +14,10 @@ same ledger, record and budget. With ``evaluation.backend: ray`` or an operator 
 and an LLM budget, the run's calls reserve in one ``RunBudget`` (``evoforum.run.llm``) that every
 client shares (the Ray workers too), instead of each client enforcing the budget over its own
 calls. ``show_conversation`` opens the forum store of a finished run again.
+
+A run with a forum store also starts (or finds) NATS: its candidates share the run's bus and
+memory (``Resources.workspace``, ``evoforum.run.workspace``), opened here and handed to the
+scorer, whose runtimes provide them (``Depends(providers.bus)``, ``Depends(providers.memory)``).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from evoforum.llm import Ledger, LLMClient
 from evoforum.llm.config import LLMConfig
 from evoforum.run.folder import RunFolder
 from evoforum.run.llm import Cached, RunBudget, llm_settings, model_client, operator_settings
+from evoforum.run.workspace import Workspace, run_namespace
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -59,6 +64,12 @@ class Resources:
     """The budget the run's clients share (with an LLM budget, on Ray or with an operator model)."""
     llm_slots: int | None = None
     """How many requests the model server decodes at once (None: it does not say)."""
+    workspace: Workspace | None = None
+    """Where the candidates' bus and memory live (None: the run has no services)."""
+    bus: Any = None
+    """The bus every candidate's runtime provides (a ``NatsBus`` in a run with services)."""
+    memory: Any = None
+    """The memory every candidate's runtime provides (``evoforum.memory.Memory``)."""
 
     @property
     def postgres_url(self) -> str | None:
@@ -127,10 +138,11 @@ async def open_resources(
     if not (need_store or need_llm):
         return Resources()
     own = operator_settings(config, spent) if need_llm else None  # a missing key fails first
-    wanted = {"postgres": need_store, "llm": need_llm and config.llm.mode != "replay"}
+    wanted = {"postgres": need_store, "nats": need_store, "llm": need_llm and config.llm.mode != "replay"}
     only = [name for name, needed in wanted.items() if needed]
     services = LocalServices(
         config.runtime.state_dir or state_dir,
+        nats=config.runtime.nats_url,
         postgres=config.runtime.postgres_url,
         llm=config.llm.url,
         llm_model=config.llm.model,
@@ -141,7 +153,11 @@ async def open_resources(
     external = config.runtime.postgres_url or os.environ.get("EVOFORUM_POSTGRES_URL")
     run.update({"state_dir": str(services.state_dir.resolve()), "postgres_external": external})
     folder.write_json(folder.RUN, run)
-    store = forum = None
+    store: Any = None
+    forum: Any = None
+    workspace: Workspace | None = None
+    bus: Any = None
+    memory: Any = None
     if need_store:
         assert urls.postgres is not None
         from evoforum.forum import Forum
@@ -149,10 +165,15 @@ async def open_resources(
         store = await open_store(urls.postgres)
         stack.push_async_callback(store.close)
         forum = Forum(store)
+        workspace = Workspace(
+            run_namespace(folder.path), urls.nats, urls.postgres, config.runtime.vector_store
+        )
+        bus, memory = await workspace.open(stack, forum)
     ledger = Ledger()
-    found = {"postgres": urls.postgres, "llm": urls.llm}
+    found = {"postgres": urls.postgres, "nats": urls.nats, "llm": urls.llm}
+    shared = {"workspace": workspace, "bus": bus, "memory": memory}
     if not need_llm:
-        return Resources(forum=forum, store=store, ledger=ledger, urls=found)
+        return Resources(forum=forum, store=store, ledger=ledger, urls=found, **shared)
     model = config.llm.model or urls.llm_model
     budget = _shared_budget(stack, config, spent)
     opening = partial(
@@ -178,6 +199,7 @@ async def open_resources(
         urls=found,
         budget=budget,
         llm_slots=urls.llm_slots,
+        **shared,
     )
 
 

@@ -8,6 +8,13 @@ runner), and so does the scoring code (the candidate's answer against the item's
 of either runs in this process. A workflow that fails on an item (the model misbehaved, a task
 failed, it ran out of time) scores 0 on it: that is the candidate's failure, not the run's.
 
+Each item runs on a fresh ``Runtime`` (``WorkflowScorer.runtime``) whose providers hand the
+workflow the run's bus, memory, forum and model (``Depends(providers.bus)`` and so on): NATS, NATS KV
+and pgvector in the run's namespace, PostgreSQL, and the model client under the item's
+``Sampling``; a scorer given none of the first two (a unit test) makes an in-process bus and memory
+of its own. Compiled LLM agents post their prompts and answers to that forum; the failure transcript
+of an item hangs below the last message the workflow's flow wrote, never below an agent's.
+
 The driver's scorer closes over its forum store, model client and sandbox, none of which can be
 shipped to a Ray worker. ``RemoteItems`` holds plain data instead (the config, the services' URLs,
 the model name, the limits); its ``score`` opens, once per worker process, the forum store
@@ -34,6 +41,7 @@ import dataclasses
 import textwrap
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -56,6 +64,7 @@ from evoforum.llm.accounting import Entry, charged_to
 from evoforum.llm.budget import BudgetPool
 from evoforum.run.llm import ActorBudget, Sampling, llm_settings, model_client
 from evoforum.run.resources import open_store
+from evoforum.run.workspace import Workspace
 from evoforum.sandbox import Sandbox, SandboxLimits
 from evoforum.sandbox.sandbox import CANDIDATE_FILE
 
@@ -92,6 +101,8 @@ class WorkflowScorer:
         timeout_s: float,
         objectives: Sequence[str] = (),
         on_budget: Callable[[], None] = lambda: None,
+        bus: Any = None,
+        memory: Any = None,
     ) -> None:
         unknown = [o for o in objectives if o not in MEASURED]
         if unknown:
@@ -104,10 +115,22 @@ class WorkflowScorer:
         self.timeout_s = timeout_s
         self.objectives = tuple(objectives)
         self.on_budget = on_budget
+        self.bus = bus if bus is not None else _in_process_bus(forum)
+        self.memory = memory if memory is not None else _in_process_memory()
         self.compiled: dict[str, Any] = {}
 
-    async def score(self, genome: WorkflowGenome, item: str, seed: int) -> ItemResult:
+    def runtime(self, seed: int, item: str) -> tuple[Any, _Written, Sampling | None]:
+        """The ``Runtime`` one item runs on (bus, memory, forum, model), the forum it writes
+        through, and the model client under the item's sampling (None: no model)."""
         from evoforum.flow import Runtime
+
+        llm = self.llm
+        client = Sampling(llm, seed=seed, item=item, model=self.model) if llm is not None else None
+        written = _Written(self.forum)
+        runtime = Runtime(forum=written, llm=client, bus=self.bus, memory=self.memory)
+        return runtime, written, client
+
+    async def score(self, genome: WorkflowGenome, item: str, seed: int) -> ItemResult:
         from evoforum.genome.runnable import to_workflow
 
         key = str(genome.hash)
@@ -117,10 +140,7 @@ class WorkflowScorer:
             except UsageError as error:  # an invalid genome fails as a candidate, not as the run
                 failed = f"{type(error).__name__}: {error}"[:2000]
                 return ItemResult((), error=failed, info=item_excerpt(item, workflow_failure(error, 0), None))
-        llm = self.llm
-        client = Sampling(llm, seed=seed, item=item, model=self.model) if llm is not None else None
-        written = _Written(self.forum)
-        runtime = Runtime(forum=written, llm=client)
+        runtime, written, client = self.runtime(seed, item)
         transcripts: tuple[str, ...] = ()
         info: dict[str, Any] = {}
         loop = asyncio.get_running_loop()
@@ -178,23 +198,48 @@ def _cause(error: BaseException, kind: type[E]) -> E | None:
     return None
 
 
+def _in_process_bus(forum: Any) -> Any:
+    from evoforum.bus import ForumHook, MemoryBus
+
+    return MemoryBus(forum=ForumHook.into(forum)) if forum is not None else MemoryBus()
+
+
+def _in_process_memory() -> Any:
+    from evoforum.memory import Memory
+
+    return Memory.in_process()
+
+
 class _Written:
-    """A forum that remembers the last message a run posted (where a failed run's branch ends)."""
+    """A forum that remembers the last message a run's flow posted (where a failed run's branch
+    ends): messages of its LLM agents' calls (a branch rooted at an ``ASKED`` prompt) do not count,
+    their order depends on timing."""
 
     def __init__(self, forum: Any) -> None:
         self._forum = forum
         self.last: str | None = None
+        self._asked: set[str] = set()
 
     async def post(self, message: Any) -> Any:
         posted = await self._forum.post(message)
-        self.last = str(posted)
+        self._note((message,))
         return posted
 
     async def post_many(self, messages: Any) -> Any:
         posted = await self._forum.post_many(messages)
-        if posted:
-            self.last = str(posted[-1])
+        self._note(messages)
         return posted
+
+    def _note(self, messages: Sequence[Any]) -> None:
+        from evoforum.genome.runnable import ASKED
+
+        for message in messages:
+            if message.parent in self._asked or (
+                message.parent is None and message.metadata.get("event") == ASKED
+            ):
+                self._asked.add(message.hash)
+            else:
+                self.last = str(message.hash)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._forum, name)
@@ -233,6 +278,8 @@ class RemoteItems:
     """Files every sandboxed call gets (the tool libraries genome code imports)."""
     budget: BudgetPool | None = None
     """The run's shared budget (``Resources.budget``), if it has an LLM budget."""
+    workspace: Workspace | None = None
+    """Where the run's bus and memory live (``Resources.workspace``)."""
 
     @classmethod
     def of(
@@ -241,6 +288,7 @@ class RemoteItems:
         config: ExperimentConfig,
         urls: dict[str, str | None],
         budget: BudgetPool | None,
+        workspace: Workspace | None = None,
     ) -> RemoteItems:
         """The picklable twin of the driver's ``scorer``, for Ray workers: they reach the run's
         services at ``urls``."""
@@ -257,6 +305,7 @@ class RemoteItems:
             objectives=scorer.objectives,
             budget=budget,
             files=scorer.sandbox.files,
+            workspace=workspace,
         )
 
     async def score(self, genome: Any, item: str, seed: int) -> ItemResult:
@@ -318,6 +367,12 @@ class _Worker:
         experiment = experiments.get(config.experiment.name, config.experiment.options, config.seed)
         store = await open_store(spec.postgres_url)
         self._closers.append(store.close)
+        forum = Forum(store)
+        bus = memory = None
+        if spec.workspace is not None:
+            shared = AsyncExitStack()
+            self._closers.insert(0, shared.aclose)
+            bus, memory = await spec.workspace.open(shared, forum)
         llm: Any = None
         if spec.model is not None:
             client, cached = model_client(
@@ -334,7 +389,9 @@ class _Worker:
         return WorkflowScorer(
             experiment,
             llm=llm,
-            forum=Forum(store),
+            forum=forum,
+            bus=bus,
+            memory=memory,
             sandbox=Sandbox(spec.sandbox, files=spec.files),
             model=spec.model,
             timeout_s=spec.timeout_s,

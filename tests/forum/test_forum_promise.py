@@ -121,6 +121,19 @@ async def test_an_exception_becomes_an_error_message_that_reraises() -> None:
         stored.raise_error()
 
 
+async def test_awaiting_a_failed_agent_names_its_exception_as_the_cause() -> None:
+    @agent
+    async def broken(branch: list[Message]) -> str:
+        raise ValueError("bad input")
+
+    with pytest.raises(AgentFailed) as raised:
+        await broken("hi")
+    cause = raised.value.details["cause"]
+    assert isinstance(cause, ValueError)
+    assert raised.value.__cause__ is cause
+    assert raised.value.error_type == "ValueError"
+
+
 async def test_a_failing_child_fails_its_parent() -> None:
     @agent
     async def child(branch: list[Message]) -> str:
