@@ -13,10 +13,11 @@ import pytest
 from evoforum.evolve.engine import GenerationStats
 from evoforum.evolve.evaluate import ItemResult
 from evoforum.evolve.watch import WorkTally
+from evoforum.llm.accounting import Charge, Entry, Ledger
 from evoforum.run.display import Display, plain_line, span
 from evoforum.run.folder import RunFolder
 from evoforum.run.plan import StopFlag
-from evoforum.run.progress import Earlier, Progress
+from evoforum.run.progress import Earlier, ModelUse, Progress
 
 
 class Clock:
@@ -82,6 +83,27 @@ def test_the_snapshot_counts_the_work_the_model_and_the_time() -> None:
     assert snapshot["wall_s_left"] == pytest.approx(580.0)
     assert snapshot["best"] is None  # no candidate assessed yet, no winner yet
     orjson.dumps(snapshot)  # JSON data
+
+
+def test_tokens_per_s_count_what_the_server_answered_not_answers_from_the_record() -> None:
+    ledger = Ledger()
+    usage = ModelUse(ledger, Earlier({}))
+    run = Run()
+    run.progress.totals, run.progress.asked = usage.totals, usage.asked_tokens
+    run.progress.snapshot()
+
+    def answered(tokens: int, recorded: bool) -> None:
+        ledger.record(
+            Entry(kind="chat", model="m", request_hash=None, charge=Charge(), prompt_tokens=tokens,
+                  completion_tokens=0, cost=0.0, recorded=recorded)
+        )  # fmt: skip
+
+    answered(5000, recorded=True)  # a replayed generation: charged, not decoded
+    answered(300, recorded=False)
+    run.clock.now += 10
+    snapshot = run.progress.snapshot()
+    assert (snapshot["llm_calls"], snapshot["llm_tokens"]) == (2, 5300)
+    assert snapshot["tokens_per_s"] == pytest.approx(30.0)
 
 
 def test_the_run_eta_stops_at_the_wall_clock_budget_and_tokens_per_s_forget_old_calls() -> None:
