@@ -323,3 +323,22 @@ async def test_agent_answers_and_errors_live_in_the_store(backend: tuple[Any, Ta
     stored = await Forum(store).get(failed.hash)
     with pytest.raises(AgentFailed, match="RuntimeError: out of ideas"):
         stored.raise_error()
+
+
+@pytest.mark.services
+@pytest.mark.parametrize("synchronous", [False, True])
+async def test_the_postgres_store_commits_asynchronously_unless_asked_to_wait(
+    postgres_url: str, synchronous: bool
+) -> None:
+    store = await PostgresStore.connect(
+        postgres_url, schema=f"t_{uuid.uuid4().hex[:12]}", synchronous_commit=synchronous
+    )
+    try:
+        await store.put_many([Message("kept", "a")])
+        async with store._pool.acquire() as conn:
+            setting = await conn.fetchval("SHOW synchronous_commit")
+        assert setting == ("on" if synchronous else "off")
+        assert (await store.get(Message("kept", "a").hash)).text == "kept"
+    finally:
+        await store.drop()
+        await store.close()
