@@ -11,7 +11,8 @@ passing most examples, the largest group of drafts that behave alike, or (CodeT-
 passing most examples and then most model-written tests. A writer prompt may begin with one or
 two solved train problems (``examples``: given by the experiment, see ``few_shot``), or, when the
 experiment gives solved train problems, with the ones nearest to the problem at hand, recalled
-from the run's memory (``add_recall``: a recall task feeds the writer's ``{examples}``).
+from the run's memory (``add_recall``: a recall task feeds the writer's ``{examples}``). A draft
+may be reviewed by a critic that serves a bus subject, then revised (``reviewed``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evoforum.genome import Constraints, GuardSpec, PredicateSpec, WorkflowGenome
-from evoforum.genome.memory_tasks import add_recall
+from evoforum.genome import Constraints, GuardSpec, LLMAgentSpec, PredicateSpec, WorkflowGenome
+from evoforum.genome.edits import add_recall
 from search_spaces._base import SearchSpace, chance, pick, system_prompt
 from search_spaces._code_genomes import (
     BLOCKS,
@@ -38,6 +39,7 @@ from search_spaces._code_genomes import (
     _genome,
     _passed,
     few_shot,
+    reviewed,
     sampled,
     single_call,
     with_examples,
@@ -57,12 +59,15 @@ __all__ = [
     "WRITE_PROMPTS",
     "CodeWriting",
     "few_shot",
+    "reviewed",
     "sampled",
     "single_call",
 ]
 
 DRAWS = (3, 4, 5)
 DRAW_TEMPERATURES = (0.5, 0.8, 1.0)
+REVIEW_CHANCE = 0.15
+"""How often a random genome has its draft reviewed by a critic over the bus (``reviewed``)."""
 RECALL_CHANCE = 0.3
 """How often a random genome's writer recalls solved train problems (when the experiment has some)."""
 RECALLED = (1, 2, 3)
@@ -93,6 +98,10 @@ class CodeWriting(SearchSpace):
 
     def _generate(self, rng: np.random.Generator) -> WorkflowGenome:
         genome = self._write(rng)
+        if chance(rng, REVIEW_CHANCE):
+            writer = genome.agent("writer")
+            assert isinstance(writer, LLMAgentSpec)
+            genome = reviewed(writer.system_prompt, writer.temperature, pick(rng, WRITE_PROMPTS))
         if self.recalls and chance(rng, RECALL_CHANCE):
             genome = add_recall(genome, "writer", "problem", k=pick(rng, RECALLED)) or genome
         return genome

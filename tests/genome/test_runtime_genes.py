@@ -29,7 +29,8 @@ from evoforum.genome import (
     to_workflow,
 )
 from evoforum.genome.agents import SOLVED, RecallSpec, RememberSpec, RequestSpec
-from evoforum.genome.memory_tasks import add_recall, drop_recall, recall, store_items
+from evoforum.genome.edits import add_recall, drop_recall
+from evoforum.genome.memory_tasks import recall, store_items
 from evoforum.genome.runnable import ASKED
 from evoforum.llm import ChatRequest, Completion, OpenAICompatible, TokenSink
 from evoforum.llm.protocol import Wrapper
@@ -291,3 +292,38 @@ def test_malformed_runtime_genes_are_refused_naming_each_path() -> None:
     with pytest.raises(GenomeInvalid) as caught:
         WorkflowGenome.load(data)
     assert "agents[0].recall.collection" in str(caught.value)
+
+
+async def test_the_spaces_dialogue_genomes_run_on_the_stub_model_with_their_messages_in_the_forum() -> None:
+    from search_spaces._code_genomes import reviewed
+    from search_spaces.qa_ensemble import VOTE_SUBJECT, _genome
+
+    judged = _genome(
+        [("Answer.", 0.2), ("Answer.", 0.8)],
+        "{question}",
+        verify=False,
+        judge=True,
+        retry=False,
+        seed=None,
+        dialogue=True,
+    )
+    cases = [
+        (reviewed(), {"problem": "def one():\n    'One.'\n"}, ".code.review"),
+        (judged, {"question": "What is 2 + 2?"}, "." + VOTE_SUBJECT),
+    ]
+    async with StubServer(seed=8) as stub:
+        client = OpenAICompatible(stub.url, "stub")
+        try:
+            for genome, inputs, subject in cases:
+                forum = Forum()
+                async with Runtime(
+                    llm=client, bus=MemoryBus(forum=ForumHook.into(forum)), forum=forum
+                ) as runtime:
+                    result = await runtime.run(to_workflow(genome), inputs)
+                assert isinstance(result.output, str)
+                subjects = [(await forum.get(h)).metadata.get("subject", "") for h in await _all(forum)]
+                assert [s for s in subjects if s.endswith(subject)], subjects
+                assert [s for s in subjects if s.endswith(subject + ".reply")]
+                assert parse(export(genome)).hash == genome.hash
+        finally:
+            await client.aclose()
