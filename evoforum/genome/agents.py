@@ -115,5 +115,3 @@ AgentSpec = Annotated[
     LLMAgentSpec | FunctionAgentSpec | RecallSpec | RememberSpec | RequestSpec, Field(discriminator="kind")
 ]
 """Any kind of agent, told apart by ``kind``."""
-RUNTIME_KINDS = ("recall", "remember", "request")
-"""The agent kinds that use the runtime's services (memory, bus) rather than a model or code."""

@@ -20,6 +20,15 @@ go through a ``CodeRunner`` (default ``UnconfinedRunner``), so every compiled ta
 asyncio executor whatever executor the genome names (the name is kept for exported code).
 LLM tools are checked by validation but not offered to the model: the LLM layer has no tool calls.
 
+Tasks of the runtime's kinds get its resources through ``Depends``: a memory task
+(``RecallSpec``, ``RememberSpec``: ``evoforum.genome.memory_tasks``) the runtime's memory and model
+client (its embedder); a dialogue task (``RequestSpec``, ``request`` below) the bus, the model and
+the forum. A request is served by its responder, an LLM agent of the genome, subscribed on the
+subject only while the request is open, under a fresh room (``dialogue.<room>.<subject>``) so
+concurrent candidates sharing the run's NATS never answer each other; the responder's call is a
+forum branch like any LLM call (asked by the subject), sampled with the requesting task's
+call-site seed when it is above temperature 0.
+
 Sampling seeds. An agent with a temperature above 0 asks with a *call-site* seed
 (``call_seed``): a hash of the task's path (the states above it, then its name) and the attempt
 (how often that task has asked in this run: a state machine's repeated visits to a state are
@@ -198,7 +207,7 @@ async def _ask(
     return _value(spec, message.text)
 
 
-class Reply(BaseModel):
+class DialogueReply(BaseModel):
     """The reply schema of every dialogue subject: the responder's answer as text."""
 
     text: str
@@ -226,14 +235,16 @@ async def request(
     ``seed``), and its answer (as text) is returned. The subject on the wire is
     ``dialogue.<room>.<spec.subject>``, the room a fresh token, so concurrent runs sharing one
     bus never answer each other's requests; a bus with a forum hook lands both messages there."""
-    subject: Subject[BaseModel, Reply] = Subject(
-        f"dialogue.{secrets.token_hex(6)}.{spec.subject}", dialogue_schema(spec.subject, spec.fields), Reply
+    subject: Subject[BaseModel, DialogueReply] = Subject(
+        f"dialogue.{secrets.token_hex(6)}.{spec.subject}",
+        dialogue_schema(spec.subject, spec.fields),
+        DialogueReply,
     )
 
-    async def serve(envelope: Any) -> Reply:
+    async def serve(envelope: Any) -> DialogueReply:
         asked = envelope.data.model_dump()
         answer = await _ask(responder, asked, llm=llm, seed=seed, forum=forum, asker=spec.subject)
-        return Reply(text=answer if isinstance(answer, str) else json.dumps(answer))
+        return DialogueReply(text=answer if isinstance(answer, str) else json.dumps(answer))
 
     text = {name: value if isinstance(value, str) else str(value) for name, value in values.items()}
     subscription = await bus.subscribe(subject, serve)
@@ -267,6 +278,20 @@ def to_workflow(
 def call_counts() -> dict[str, int]:
     """How often each task path has asked the model so far in this run (its next attempt)."""
     return {}
+
+
+_INJECTED: dict[str, dict[str, Callable[..., Any]]] = {
+    "llm": {"_forum": providers.forum, "_call_counts": call_counts},
+    "recall": {"_memory": providers.memory, "_llm": providers.llm},
+    "remember": {"_memory": providers.memory, "_llm": providers.llm},
+    "request": {
+        "_bus": providers.bus,
+        "_llm": providers.llm,
+        "_forum": providers.forum,
+        "_call_counts": call_counts,
+    },
+}
+"""Per agent kind, the resources a compiled task of it is given (parameter name -> provider)."""
 
 
 class _Compiler:
@@ -366,18 +391,7 @@ class _Compiler:
             inspect.Parameter(source, inspect.Parameter.KEYWORD_ONLY)
             for source in dict.fromkeys(source for _, source, _ in wires)
         ]
-        injected = {
-            "llm": {"_forum": providers.forum, "_call_counts": call_counts},
-            "recall": {"_memory": providers.memory, "_llm": providers.llm},
-            "remember": {"_memory": providers.memory, "_llm": providers.llm},
-            "request": {
-                "_bus": providers.bus,
-                "_llm": providers.llm,
-                "_forum": providers.forum,
-                "_call_counts": call_counts,
-            },
-        }.get(agent.kind if agent is not None else "", {})
-        for name, given in injected.items():
+        for name, given in _INJECTED.get(agent.kind if agent is not None else "", {}).items():
             parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=Depends(given)))
         run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         run.__name__ = run.__qualname__ = spec.name

@@ -16,7 +16,6 @@ from tests.genome.helpers import machine
 
 from .conftest import SPACES, population
 
-
 SOLVED = (("def one():\n    'One.'\n", "def one():\n    return 1\n"),)
 """A solved train item, so the spaces may recall (``mut_recall`` adds steps only then)."""
 
