@@ -17,12 +17,10 @@ from evoforum.genome.flows import (
     DagSpec,
     FromInputSpec,
     FromTaskSpec,
-    MachineSpec,
-    StateSpec,
     TaskSpec,
-    Trail,
     WireSpec,
     bodies,
+    replaced,
 )
 from evoforum.genome.model import WorkflowGenome
 
@@ -53,7 +51,7 @@ def add_recall(genome: WorkflowGenome, agent: str, query: str, *, k: int = 2) ->
     recaller = _fresh("solved_examples", taken)
     entry = genome.entry
     for trail in sorted(sites):
-        dag = _at(entry, trail)
+        dag = dict(bodies(entry))[trail]
         assert isinstance(dag, DagSpec)
         if any(EXAMPLES in (w.parameter for w in t.inputs) for t in dag.tasks if t.agent == agent):
             return None
@@ -66,7 +64,7 @@ def add_recall(genome: WorkflowGenome, agent: str, query: str, *, k: int = 2) ->
         tasks = [
             t.model_copy(update={"inputs": (*t.inputs, read)}) if t.agent == agent else t for t in dag.tasks
         ]
-        entry = _replaced(entry, trail, DagSpec(tasks=(step, *tasks)))
+        entry = replaced(entry, trail, DagSpec(tasks=(step, *tasks)))
     prompted = spec.model_copy(update={"prompt": f"{{{EXAMPLES}}}" + spec.prompt})
     agents = tuple(prompted if a.name == agent else a for a in genome.agents)
     return genome.model_copy(update={"agents": (*agents, RecallSpec(name=recaller, k=k)), "entry": entry})
@@ -103,7 +101,7 @@ def drop_recall(genome: WorkflowGenome, task: str) -> WorkflowGenome | None:
             for t in body.tasks
             if t.name != task
         )
-        entry = _replaced(genome.entry, trail, DagSpec(tasks=tasks))
+        entry = replaced(genome.entry, trail, DagSpec(tasks=tasks))
         called = {t.agent for _, b in bodies(entry) if isinstance(b, DagSpec) for t in b.tasks}
         agents = []
         for agent in genome.agents:
@@ -138,7 +136,7 @@ def over_bus(genome: WorkflowGenome, task: str, subject: str) -> WorkflowGenome 
             responder=agent.name,
         )
         tasks = tuple(t.model_copy(update={"agent": spec.name}) if t.name == task else t for t in body.tasks)
-        entry = _replaced(genome.entry, trail, DagSpec(tasks=tasks))
+        entry = replaced(genome.entry, trail, DagSpec(tasks=tasks))
         return genome.model_copy(update={"agents": (*genome.agents, spec), "entry": entry})
     return None
 
@@ -156,7 +154,7 @@ def off_bus(genome: WorkflowGenome, task: str) -> WorkflowGenome | None:
         tasks = tuple(
             t.model_copy(update={"agent": spec.responder}) if t.name == task else t for t in body.tasks
         )
-        entry = _replaced(genome.entry, trail, DagSpec(tasks=tasks))
+        entry = replaced(genome.entry, trail, DagSpec(tasks=tasks))
         called = {t.agent for _, b in bodies(entry) if isinstance(b, DagSpec) for t in b.tasks}
         agents = tuple(a for a in genome.agents if a.name in called or not isinstance(a, RequestSpec))
         return genome.model_copy(update={"agents": agents, "entry": entry})
@@ -183,20 +181,3 @@ def _fresh(base: str, taken: set[str]) -> str:
         name, number = f"{base}_{number}", number + 1
     taken.add(name)
     return name
-
-
-def _at(body: DagSpec | MachineSpec, trail: Trail) -> DagSpec | MachineSpec:
-    for index in trail:
-        assert isinstance(body, MachineSpec)
-        body = body.states[index].body
-    return body
-
-
-def _replaced(body: DagSpec | MachineSpec, trail: Trail, new: DagSpec | MachineSpec) -> DagSpec | MachineSpec:
-    if not trail:
-        return new
-    assert isinstance(body, MachineSpec)
-    states = list(body.states)
-    state = states[trail[0]]
-    states[trail[0]] = StateSpec(name=state.name, body=_replaced(state.body, trail[1:], new))
-    return body.model_copy(update={"states": tuple(states)})
