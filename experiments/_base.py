@@ -123,6 +123,12 @@ class Experiment:
         as few-shot examples (none by default)."""
         return ()
 
+    def recall_items(self) -> tuple[tuple[str, str], ...]:
+        """Solved **train** items ``(problem, solution)`` a run stores in its memory (the ``solved``
+        collection, by the meaning of the problem) for the genomes' recall tasks; default: the
+        ``examples``."""
+        return self.examples()
+
     # -- custom experiments --------------------------------------------------------------------
 
     def problem(self) -> Problem:

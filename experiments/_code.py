@@ -75,8 +75,12 @@ class CodeExperiment(Experiment):
 
     def examples(self) -> tuple[tuple[str, str], ...]:
         """The first two train problems that have a canonical solution, solved."""
+        return self.recall_items()[:2]
+
+    def recall_items(self) -> tuple[tuple[str, str], ...]:
+        """Every train problem that has a canonical solution, solved."""
         solved = [self.problems[i] for i in self.splits().train if self.problems[i].canonical_solution]
-        return tuple((p.prompt, p.prompt + p.canonical_solution) for p in solved[:2])
+        return tuple((p.prompt, p.prompt + p.canonical_solution) for p in solved)
 
     def seed_indices(self) -> tuple[int, ...] | None:
         seeds = self.option("seeds", None)

@@ -60,6 +60,9 @@ class SearchSpace(ABC):
     name: str
     blocks: BuildingBlocks
     constraints: Constraints
+    recalls: bool = False
+    """Whether the space's genomes may recall solved train items from the run's memory: its
+    experiment gave some (the run stores them there); ``mut_recall`` adds recall steps only then."""
 
     def __init__(self, examples: Sequence[tuple[str, str]] | None = None) -> None:
         """``examples``: solved train items ``(problem, solution)`` for few-shot prompts; this

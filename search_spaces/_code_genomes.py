@@ -3,7 +3,9 @@
 A genome writes code in one of two ways: one draft (the single call), or k drafts sampled at a
 temperature above 0 (each task its own sampling seed) of which a selector tool keeps one (by the
 docstring examples, by behavioural vote, or by examples then model-written tests). Either may be
-followed by a write -> fix loop that keeps the best code so far, optionally after a plan.
+followed by a write -> fix loop that keeps the best code so far, optionally after a plan. Or a
+draft is reviewed over the bus (``reviewed``: a critic serves the subject ``code.review``), revised
+after the review, and the better of draft and revision kept.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from evoforum.genome import (
     MachineSpec,
     Metadata,
     PredicateSpec,
+    RequestSpec,
     StateSpec,
     TaskSpec,
     TransitionSpec,
@@ -163,6 +166,70 @@ def single_call(
         code=code_for(["extract_code"]),
         entry=DagSpec(tasks=(BLOCKS.task("draft"), BLOCKS.task("extract_draft"))),
         metadata=Metadata(name="single-call", origin=origin),
+    )
+
+
+REVIEW_SUBJECT = "code.review"
+"""The subject drafts are sent on for review (its schema: ``problem`` and ``draft``, as text)."""
+REVIEW_PROMPT = (
+    "Review this solution of the problem below. Name its mistakes briefly, or say that it is "
+    "correct.\n\nProblem:\n\n{problem}\n\nSolution:\n\n{draft}"
+)
+REVISE_PROMPT = (
+    "{problem}\n\nA first solution:\n\n{draft}\n\nA reviewer's notes on it:\n\n{review}\n\n"
+    "Write the corrected function in full."
+)
+
+
+def reviewed(
+    system: str = SINGLE_CALL,
+    temperature: float = 0.0,
+    write_prompt: str = WRITE_PROMPTS[0],
+    *,
+    revise_temperature: float = 0.2,
+    seed: int | None = None,
+) -> WorkflowGenome:
+    """Draft, then review over the bus: the draft goes as a request on ``REVIEW_SUBJECT``, which
+    the critic serves; the fixer revises the draft after the critic's notes, and the one of the two
+    passing more docstring examples is kept (``select_by_examples``)."""
+    problem = wire("problem", "problem")
+    draft = wire("draft", "draft", task=True)
+    origin: dict[str, object] = {"space": "code_writing", "review": REVIEW_SUBJECT}
+    origin.update({"seed_genome": seed} if seed is not None else {"operator": "random"})
+    return WorkflowGenome(
+        inputs=("problem",),
+        agents=(
+            BLOCKS.agent("writer", system_prompt=system, prompt=write_prompt, temperature=temperature),
+            LLMAgentSpec(name="critic", model=MODEL, system_prompt=system, prompt=REVIEW_PROMPT),
+            RequestSpec(
+                name="review", subject=REVIEW_SUBJECT, fields=("problem", "draft"), responder="critic"
+            ),
+            BLOCKS.agent("fixer", system_prompt=system, prompt=REVISE_PROMPT, temperature=revise_temperature),
+            FunctionAgentSpec(name="selector", function="select_by_examples"),
+        ),
+        code=code_for(["select_by_examples"]),
+        entry=DagSpec(
+            tasks=(
+                BLOCKS.task("draft"),
+                TaskSpec(name="critique", agent="review", inputs=(problem, draft)),
+                TaskSpec(
+                    name="revise",
+                    agent="fixer",
+                    inputs=(problem, draft, wire("review", "critique", task=True)),
+                ),
+                TaskSpec(
+                    name="select",
+                    agent="selector",
+                    inputs=(
+                        problem,
+                        wire("answer_1", "draft", task=True),
+                        wire("answer_2", "revise", task=True),
+                    ),
+                    output="code",
+                ),
+            )
+        ),
+        metadata=Metadata(name="reviewed", origin=origin),
     )
 
 

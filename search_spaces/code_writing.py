@@ -9,7 +9,10 @@ so a loop never ends with code worse than its first draft, and it stops after a 
 Best-of-k samples k drafts of one prompt (each call its own sampling seed) and keeps one: the one
 passing most examples, the largest group of drafts that behave alike, or (CodeT-style) the one
 passing most examples and then most model-written tests. A writer prompt may begin with one or
-two solved train problems (``examples``: given by the experiment, see ``few_shot``).
+two solved train problems (``examples``: given by the experiment, see ``few_shot``), or, when the
+experiment gives solved train problems, with the ones nearest to the problem at hand, recalled
+from the run's memory (``add_recall``: a recall task feeds the writer's ``{examples}``). A draft
+may be reviewed by a critic that serves a bus subject, then revised (``reviewed``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from evoforum.genome import Constraints, GuardSpec, PredicateSpec, WorkflowGenome
+from evoforum.genome import Constraints, GuardSpec, LLMAgentSpec, PredicateSpec, WorkflowGenome
+from evoforum.genome.edits import add_recall
 from search_spaces._base import SearchSpace, chance, pick, system_prompt
 from search_spaces._code_genomes import (
     BLOCKS,
@@ -35,6 +39,7 @@ from search_spaces._code_genomes import (
     _genome,
     _passed,
     few_shot,
+    reviewed,
     sampled,
     single_call,
     with_examples,
@@ -54,19 +59,27 @@ __all__ = [
     "WRITE_PROMPTS",
     "CodeWriting",
     "few_shot",
+    "reviewed",
     "sampled",
     "single_call",
 ]
 
 DRAWS = (3, 4, 5)
 DRAW_TEMPERATURES = (0.5, 0.8, 1.0)
+REVIEW_CHANCE = 0.15
+"""How often a random genome has its draft reviewed by a critic over the bus (``reviewed``)."""
+RECALL_CHANCE = 0.3
+"""How often a random genome's writer recalls solved train problems (when the experiment has some)."""
+RECALLED = (1, 2, 3)
+"""How many it recalls."""
 
 
 class CodeWriting(SearchSpace):
     """A single call, best-of-k, or a write -> fix loop that keeps the best code, optionally after
     a plan; ``examples`` (solved train problems, ``(problem, solution)``) are the few-shot blocks a
     writer prompt may begin with (``BuildingBlocks.examples``; ``mut_examples`` adds or drops one);
-    None: two small built-in ones."""
+    None: two small built-in ones. Given solved train problems, a random genome may also recall the
+    nearest of them from the run's memory for its writer (the run stores them there)."""
 
     name = "code_writing"
     constraints = Constraints(
@@ -81,6 +94,17 @@ class CodeWriting(SearchSpace):
     def __init__(self, examples: Sequence[tuple[str, str]] | None = None) -> None:
         chosen = BUILT_IN_EXAMPLES if examples is None else examples
         self.blocks = BLOCKS.model_copy(update={"examples": few_shot(chosen)})
+        self.recalls = bool(examples)
+
+    def _generate(self, rng: np.random.Generator) -> WorkflowGenome:
+        genome = self._write(rng)
+        if chance(rng, REVIEW_CHANCE):
+            writer = genome.agent("writer")
+            assert isinstance(writer, LLMAgentSpec)
+            genome = reviewed(writer.system_prompt, writer.temperature, pick(rng, WRITE_PROMPTS))
+        if self.recalls and chance(rng, RECALL_CHANCE):
+            genome = add_recall(genome, "writer", "problem", k=pick(rng, RECALLED)) or genome
+        return genome
 
     def seeds(self) -> tuple[WorkflowGenome, ...]:
         """0: write, then repair twice at most; 1: write, then two fresh attempts told which
@@ -100,7 +124,7 @@ class CodeWriting(SearchSpace):
             sampled(draws=4, temperature=0.8, selector="select_by_tests", seed=4),
         )
 
-    def _generate(self, rng: np.random.Generator) -> WorkflowGenome:
+    def _write(self, rng: np.random.Generator) -> WorkflowGenome:
         prompt = system_prompt(rng, BLOCKS, pick(rng, BLOCKS.system_prompts))
         write_prompt = pick(rng, WRITE_PROMPTS)
         examples = self.blocks.examples

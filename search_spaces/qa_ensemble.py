@@ -1,5 +1,8 @@
 """Question answering ensembles: solvers, verifiers and voters in DAG or retry-machine topologies.
 
+An LLM judge may hear the solvers' answers over the bus: its call becomes a request on the
+subject ``answers.vote`` (the question and each answer, as text) that the judge serves.
+
 Inputs: ``question``. Output: the answer text.
 """
 
@@ -21,6 +24,7 @@ from evoforum.genome import (
     WireSpec,
     WorkflowGenome,
 )
+from evoforum.genome.edits import over_bus
 from search_spaces._base import BuildingBlocks, SearchSpace, chance, code_of, pick, system_prompt, wire
 
 MODEL = "qwen2.5-coder-0.5b-instruct"
@@ -129,11 +133,23 @@ class QAEnsemble(SearchSpace):
             judge=judge,
             retry=judge and chance(rng, 0.5),
             seed=None,
+            dialogue=judge and chance(rng, 0.5),
         )
 
 
+VOTE_SUBJECT = "answers.vote"
+"""The subject a judge hears the answers on when it is asked over the bus."""
+
+
 def _genome(
-    solvers: list[tuple[str, float]], prompt: str, *, verify: bool, judge: bool, retry: bool, seed: int | None
+    solvers: list[tuple[str, float]],
+    prompt: str,
+    *,
+    verify: bool,
+    judge: bool,
+    retry: bool,
+    seed: int | None,
+    dialogue: bool = False,
 ) -> WorkflowGenome:
     agents: list[LLMAgentSpec | FunctionAgentSpec] = []
     tasks: list[TaskSpec] = []
@@ -192,10 +208,11 @@ def _genome(
         )
     origin: dict[str, object] = {"space": "qa_ensemble"}
     origin.update({"seed_genome": seed} if seed is not None else {"operator": "random"})
-    return WorkflowGenome(
+    genome = WorkflowGenome(
         inputs=("question",),
         agents=tuple(agents),
         code=code_of(BLOCKS, tools, header),
         entry=entry,
         metadata=Metadata(name="qa-ensemble", origin=origin),
     )
+    return (over_bus(genome, "decide", VOTE_SUBJECT) or genome) if dialogue and judge else genome

@@ -46,7 +46,7 @@ SUBPACKAGES = {
     "evoforum.flow.compiled": "CompiledFlow, CompiledMachine",
     "evoforum.forum": "Agent, Forum, ForumStore, InMemoryStore, Message, MessagePromise, MessageStore, PostgresStore, agent",
     "evoforum.forum.stores": "ForumStore, InMemoryStore, MessageStore, PostgresStore, RefIndex",
-    "evoforum.genome": "AgentSpec, AlwaysSpec, CompareSpec, Constraints, DagSpec, FromInputSpec, FromTaskSpec, FunctionAgentSpec, GuardSpec, HASHED_FIELDS, LLMAgentSpec, MachineSpec, Metadata, OutputSchemaSpec, PredicateSpec, StateSpec, TaskSpec, TransitionSpec, WireSpec, WorkflowGenome, to_workflow",
+    "evoforum.genome": "AgentSpec, AlwaysSpec, CompareSpec, Constraints, DagSpec, FromInputSpec, FromTaskSpec, FunctionAgentSpec, GuardSpec, HASHED_FIELDS, LLMAgentSpec, MachineSpec, Metadata, OutputSchemaSpec, PredicateSpec, RecallSpec, RememberSpec, RequestSpec, StateSpec, TaskSpec, TransitionSpec, WireSpec, WorkflowGenome, to_workflow",
     "evoforum.llm": "Budget, BudgetPool, ChatMessage, ChatRequest, Completion, LLMClient, Ledger, Limited, Metered, OpenAICompatible, Recording, Retrying, Timed, TokenSink, Usage, chat, chat_request",
     "evoforum.llm.stub": "FAULT_KINDS, StubServer, StubStats",
     "evoforum.memory": "Database, Embedder, Filter, Hit, KeyValue, Memory, MemoryKV, MemoryVectorStore, NatsKV, OpenAIEmbedder, PgVectorStore, SemanticMemory, VectorStore, WeaviateVectorStore",

@@ -5,9 +5,12 @@ The module has a fixed shape that ``parse`` reads back:
 1. a docstring and the ``from evoforum… import …`` lines;
 2. ``# -- code …``: the genome's code, verbatim;
 3. ``# -- workflow …``: ``METADATA`` and ``INPUTS`` (plain literals); one ``name = LLMAgentSpec(…)``
-   per LLM agent and ``name = function`` per function agent; one ``@task`` function per task,
-   whose parameters are named after what feeds them (an upstream task's output name or a value)
-   and whose body calls the agent; and ``workflow = …``: a ``>>`` DAG or a ``StateMachine`` with
+   per LLM agent (``RecallSpec(…)``, ``RememberSpec(…)``, ``RequestSpec(…)`` for the runtime's
+   kinds) and ``name = function`` per function agent; one ``@task`` function per task, whose
+   parameters are named after what feeds them (an upstream task's output name or a value), then
+   the injected resources (``llm``, ``memory``, ``bus``: ``Depends(providers.…)``), and whose body
+   calls the agent (``ask``, ``recall``, ``remember`` or ``request`` for the kinds that need the
+   runtime); and ``workflow = …``: a ``>>`` DAG or a ``StateMachine`` with
    ``Transition``s guarded by ``CompareSpec(…)`` or a predicate function of the code;
 4. ``if __name__ == "__main__": run_script(workflow, INPUTS)``, so ``python module.py "input"``
    runs it (LLM agents ask the model named by ``EVOFORUM_LLM_URL``).
@@ -22,16 +25,31 @@ from evoforum.genome import (
     DagSpec,
     FromTaskSpec,
     FunctionAgentSpec,
-    LLMAgentSpec,
     MachineSpec,
     TaskSpec,
     WorkflowGenome,
 )
-from evoforum.genome.agents import AgentSpec
+from evoforum.genome.agents import (
+    EXAMPLE_TEMPLATE,
+    SOLVED,
+    AgentSpec,
+    RecallSpec,
+    RememberSpec,
+    RequestSpec,
+)
 from evoforum.genome.flows import walk
 
 CODE_MARKER = "# -- code: helper functions and tools "
 WORKFLOW_MARKER = "# -- workflow "
+
+CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "llm": ("ask", ("llm",)),
+    "recall": ("recall", ("memory", "llm")),
+    "remember": ("remember", ("memory", "llm")),
+    "request": ("request", ("bus", "llm")),
+}
+"""Per agent kind, what its exported tasks call and the injected resources they pass first (a
+request passes its responder after the agent)."""
 
 MAIN = """if __name__ == "__main__":
     run_script(workflow, INPUTS)
@@ -77,15 +95,22 @@ def _imports(genome: WorkflowGenome) -> str:
     parts = walk(genome.entry)
     dags = [body for _, body in parts if isinstance(body, DagSpec)]
     machines = [body for _, body in parts if isinstance(body, MachineSpec)]
-    llm = any(isinstance(agent, LLMAgentSpec) for agent in genome.agents)
-    flow = ["Depends"] if llm else []
+    kinds = {agent.kind for agent in genome.agents}
+    injects = bool(kinds & set(CALLS))
+    flow = ["Depends"] if injects else []
     if any(needs_dag_call(d) for d in dags):
         flow.append("dag")
     flow += ["StateMachine", "Transition"] if machines else []
-    flow += ["providers", "task"] if llm else ["task"]
+    flow += ["providers", "task"] if injects else ["task"]
     guards = [t.guard for m in machines for t in m.transitions]
-    genome_names = (["CompareSpec"] if any(isinstance(g, CompareSpec) for g in guards) else []) + (
-        ["LLMAgentSpec"] if llm else []
+    specs = {
+        "llm": "LLMAgentSpec",
+        "recall": "RecallSpec",
+        "remember": "RememberSpec",
+        "request": "RequestSpec",
+    }
+    genome_names = (["CompareSpec"] if any(isinstance(g, CompareSpec) for g in guards) else []) + sorted(
+        specs[kind] for kind in kinds if kind in specs
     )
     lines = [
         "from evoforum.codegen import run_script",
@@ -93,8 +118,12 @@ def _imports(genome: WorkflowGenome) -> str:
     ]
     if genome_names:
         lines.append(f"from evoforum.genome import {', '.join(genome_names)}")
-    if llm:
-        lines.append("from evoforum.genome.runnable import ask")
+    memory = sorted(CALLS[kind][0] for kind in kinds & {"recall", "remember"})
+    if memory:
+        lines.append(f"from evoforum.genome.memory_tasks import {', '.join(memory)}")
+    runnable = sorted(CALLS[kind][0] for kind in kinds & {"llm", "request"})
+    if runnable:
+        lines.append(f"from evoforum.genome.runnable import {', '.join(runnable)}")
     return "\n".join(lines)
 
 
@@ -107,6 +136,8 @@ def _tasks(genome: WorkflowGenome) -> list[tuple[TaskSpec, DagSpec]]:
 def _agent(agent: AgentSpec) -> Node:
     if isinstance(agent, FunctionAgentSpec):
         return Atom(agent.function)
+    if isinstance(agent, RecallSpec | RememberSpec | RequestSpec):
+        return _runtime_agent(agent)
     args = [Item(Str(agent.name), "name="), Item(Str(agent.model), "model=")]
     if agent.system_prompt:
         args.append(Item(Str(agent.system_prompt), "system_prompt="))
@@ -120,6 +151,30 @@ def _agent(agent: AgentSpec) -> Node:
     if agent.output_schema is not None:
         args.append(Item(literal(agent.output_schema.model_dump(mode="json")), "output_schema="))
     return call("LLMAgentSpec", args, always_break=True)
+
+
+def _runtime_agent(agent: RecallSpec | RememberSpec | RequestSpec) -> Node:
+    """The spec of a memory or dialogue agent: its fields, defaults left out where they are
+    conventions (the solved collection and example template of a recall, a request's timeout)."""
+    args = [Item(Str(agent.name), "name=")]
+    if isinstance(agent, RecallSpec):
+        if agent.collection != SOLVED:
+            args.append(Item(Str(agent.collection), "collection="))
+        args.append(Item(Atom(repr(agent.k)), "k="))
+        if agent.template != EXAMPLE_TEMPLATE:
+            args.append(Item(Str(agent.template), "template="))
+        return call("RecallSpec", args)
+    if isinstance(agent, RememberSpec):
+        args += [Item(Str(agent.collection), "collection="), Item(Str(agent.key), "key=")]
+        return call("RememberSpec", args)
+    args += [
+        Item(Str(agent.subject), "subject="),
+        Item(literal(tuple(agent.fields)), "fields="),
+        Item(Str(agent.responder), "responder="),
+    ]
+    if agent.timeout_s != RequestSpec.model_fields["timeout_s"].default:
+        args.append(Item(Atom(repr(agent.timeout_s)), "timeout_s="))
+    return call("RequestSpec", args)
 
 
 def _task(task: TaskSpec, dag: DagSpec, agent: AgentSpec | None) -> list[str]:
@@ -142,10 +197,14 @@ def _task(task: TaskSpec, dag: DagSpec, agent: AgentSpec | None) -> list[str]:
         options.append(f"output={string(task.output)}")
     decorator = f"@task({', '.join(options)})" if options else "@task"
     items = [Item(Atom(name)) for name in params]
-    if isinstance(agent, LLMAgentSpec):
-        items.append(Item(Atom("Depends(providers.llm)"), "llm="))
+    if agent is not None and agent.kind in CALLS:
+        function, resources = CALLS[agent.kind]
+        items += [Item(Atom(f"Depends(providers.{name})"), f"{name}=") for name in resources]
         head = Seq(f"async def {task.name}(", items, ")")
-        body = call("ask", [Item(Atom("llm")), Item(Atom(task.agent)), *kwargs])
+        passed = [*resources, task.agent]
+        if isinstance(agent, RequestSpec):
+            passed.append(agent.responder)
+        body = call(function, [*(Item(Atom(name)) for name in passed), *kwargs])
         returned = render(body, 1, "return await ")
     else:
         head = Seq(f"def {task.name}(", items, ")")

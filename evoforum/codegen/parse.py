@@ -15,13 +15,18 @@ from pydantic import ValidationError
 
 from evoforum.codegen._read import Rejected, callee, keywords, literal, name, text
 from evoforum.codegen._read_flow import FlowReader, RawTask
-from evoforum.codegen.export import CODE_MARKER, WORKFLOW_MARKER
+from evoforum.codegen.export import CALLS, CODE_MARKER, WORKFLOW_MARKER
 from evoforum.errors import CodeRejected
 from evoforum.genome import FunctionAgentSpec, LLMAgentSpec, Metadata, WorkflowGenome
-from evoforum.genome.agents import AgentSpec
+from evoforum.genome.agents import AgentSpec, RecallSpec, RememberSpec, RequestSpec
 from evoforum.genome.model import normalize_code
 
 LLM_ARGS = ["name", "model", "system_prompt", "prompt", "temperature", "max_tokens", "tools", "output_schema"]
+RUNTIME_SPECS: dict[str, tuple[type[RecallSpec | RememberSpec | RequestSpec], list[str]]] = {
+    "RecallSpec": (RecallSpec, ["name", "collection", "k", "template"]),
+    "RememberSpec": (RememberSpec, ["name", "collection", "key"]),
+    "RequestSpec": (RequestSpec, ["name", "subject", "fields", "responder", "timeout_s"]),
+}
 TASK_ARGS = ["executor", "output"]
 EXECUTORS = ("asyncio", "process", "ray")
 SECTION = "(helper code belongs in the code section above '# -- workflow')"
@@ -92,6 +97,9 @@ class _Reader:
         self.agents: list[AgentSpec] = []
         self.tasks: dict[str, RawTask] = {}
         self.values: dict[str, cst.BaseExpression] = {}
+        self.calls: dict[str, tuple[str, list[str], cst.Call]] = {}
+        """Per task that calls through the runtime: the function, the names passed before the
+        keywords (resources, the agent, a responder) and the call."""
 
     def genome(self) -> WorkflowGenome:
         body: list[cst.BaseStatement] = list(self.module.body)
@@ -123,6 +131,7 @@ class _Reader:
             if raw.name not in flows.used:
                 raise Rejected(raw.node, f"task {raw.name!r} is not part of the workflow")
         agents = tuple(self.agents)
+        self._check_calls(agents)
         return WorkflowGenome(inputs=tuple(inputs), agents=agents, code=code, entry=entry, metadata=metadata)
 
     def _code(self, statements: list[cst.BaseStatement], metadata: cst.BaseStatement) -> str:
@@ -150,6 +159,8 @@ class _Reader:
                 self.agents.append(FunctionAgentSpec(name=target, function=value.value))
             elif isinstance(value, cst.Call) and callee(value) == "LLMAgentSpec":
                 self.agents.append(self._llm_agent(target, value))
+            elif isinstance(value, cst.Call) and callee(value) in RUNTIME_SPECS:
+                self.agents.append(self._runtime_agent(target, value))
             else:
                 raise Rejected(
                     statement, f"unexpected assignment to {target!r} in the workflow section {SECTION}"
@@ -174,6 +185,36 @@ class _Reader:
             where = ".".join(str(part) for part in problem["loc"])
             raise Rejected(call, f"agent {target!r}: {where}: {problem['msg']}") from None
 
+    def _runtime_agent(self, target: str, call: cst.Call) -> AgentSpec:
+        what = callee(call) or ""
+        model, allowed = RUNTIME_SPECS[what]
+        args = keywords(call, allowed, what)
+        data: dict[str, Any] = {key: literal(node) for key, node in args.items()}
+        if data.get("name", target) != target:
+            raise Rejected(args["name"], f"the agent is assigned to {target!r} but named {data['name']!r}")
+        try:
+            return model.model_validate({**data, "name": target})
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise Rejected(call, f"agent {target!r}: {where}: {problem['msg']}") from None
+
+    def _check_calls(self, agents: Sequence[AgentSpec]) -> None:
+        """Each task calls its agent the way the agent's kind is called: ``ask(llm, agent, …)``,
+        ``recall(memory, llm, agent, …)``, ``request(bus, llm, agent, responder, …)``…"""
+        kinds = {agent.name: agent for agent in agents}
+        for task, (function, passed, call) in self.calls.items():
+            agent = kinds.get(passed[-1]) if function != "request" else kinds.get(passed[-2])
+            if agent is None:
+                continue  # validation names the unknown agent
+            expected, resources = CALLS.get(agent.kind, ("", ()))
+            responder = [agent.responder] if isinstance(agent, RequestSpec) else []
+            want = [*resources, agent.name, *responder]
+            if function != expected or passed != want:
+                raise Rejected(
+                    call, f"task {task!r}: expected {expected}({', '.join(want)}, param=source, ...)"
+                )
+
     def _task(self, function: cst.FunctionDef) -> RawTask:
         task_name = function.name.value
         executor, output = _options(function)
@@ -187,13 +228,18 @@ class _Reader:
                 function, f"task {task_name!r}: the body must be `return agent(param=source, ...)`"
             )
         args = list(call.args)
-        if callee(call) == "ask":
-            if len(args) < 2 or args[0].keyword is not None or args[1].keyword is not None:
-                raise Rejected(call, "expected ask(llm, agent, param=source, ...)")
-            agent = name(args[1].value, "the agent")
-            args = args[2:]
+        called = callee(call) or ""
+        runtime = {function: len(resources) for function, resources in CALLS.values()}
+        if called in runtime:
+            count = runtime[called] + (2 if called == "request" else 1)
+            if len(args) < count or any(arg.keyword is not None or arg.star for arg in args[:count]):
+                raise Rejected(call, f"expected {called}(resources..., agent, param=source, ...)")
+            passed = [name(arg.value, "a resource or an agent") for arg in args[:count]]
+            agent = passed[runtime[called]]
+            self.calls[task_name] = (called, passed, call)
+            args = args[count:]
         else:
-            agent = callee(call) or ""
+            agent = called
         raw = RawTask(task_name, agent, executor, output, function)
         used: set[str] = set()
         for arg in args:

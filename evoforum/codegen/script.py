@@ -2,7 +2,9 @@
 
 The language model comes from the environment (``EVOFORUM_LLM_URL``, ``EVOFORUM_LLM_MODEL``,
 ``EVOFORUM_LLM_KEY``; see ``evoforum.llm.LLMConfig``). The output is printed (JSON when it is not
-text); bad input exits with status 2 and one line, a failed run with status 1.
+text); bad input exits with status 2 and one line, a failed run with status 1. Dialogue tasks
+talk over an in-process bus, and memory tasks use an in-process memory that starts empty (a
+recall finds nothing the workflow did not remember itself).
 """
 
 from __future__ import annotations
@@ -36,9 +38,14 @@ def run_script(workflow: Any, inputs: Sequence[str], argv: Sequence[str] | None 
 
 
 async def _run(workflow: Any, inputs: dict[str, str]) -> Any:
+    from evoforum.bus import MemoryBus
     from evoforum.flow import Runtime
     from evoforum.llm import Ledger
     from evoforum.llm.config import LLMConfig, open_client
+    from evoforum.memory import Memory
+
+    # dialogue and memory tasks run on an in-process bus and an empty memory of their own
+    bus, memory = MemoryBus(), Memory.in_process("script")
 
     config = LLMConfig.from_env()
     if config.url is None:
@@ -47,11 +54,11 @@ async def _run(workflow: Any, inputs: dict[str, str]) -> Any:
                 "this workflow asks a language model: set EVOFORUM_LLM_URL (an OpenAI-compatible /v1 URL)"
                 " and EVOFORUM_LLM_MODEL"
             )
-        async with Runtime(transcripts=False) as runtime:
+        async with Runtime(bus=bus, memory=memory, transcripts=False) as runtime:
             return (await runtime.run(workflow, inputs)).output
     async with (
         open_client(config, ledger=Ledger(), rng=random.Random(0)) as llm,
-        Runtime(llm=llm, transcripts=False) as runtime,
+        Runtime(llm=llm, bus=bus, memory=memory, transcripts=False) as runtime,
     ):
         return (await runtime.run(workflow, inputs)).output
 

@@ -7,7 +7,15 @@ into a runnable workflow of ``evoforum.flow``.
 
 from typing import Any
 
-from evoforum.genome.agents import AgentSpec, FunctionAgentSpec, LLMAgentSpec, OutputSchemaSpec
+from evoforum.genome.agents import (
+    AgentSpec,
+    FunctionAgentSpec,
+    LLMAgentSpec,
+    OutputSchemaSpec,
+    RecallSpec,
+    RememberSpec,
+    RequestSpec,
+)
 from evoforum.genome.constraints import Constraints
 from evoforum.genome.flows import (
     AlwaysSpec,
@@ -41,6 +49,9 @@ __all__ = [
     "Metadata",
     "OutputSchemaSpec",
     "PredicateSpec",
+    "RecallSpec",
+    "RememberSpec",
+    "RequestSpec",
     "StateSpec",
     "TaskSpec",
     "TransitionSpec",

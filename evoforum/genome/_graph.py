@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from evoforum.errors import did_you_mean
 from evoforum.genome._code import CodeFacts, is_name
-from evoforum.genome.agents import FunctionAgentSpec
+from evoforum.genome.agents import FunctionAgentSpec, RecallSpec, RememberSpec, RequestSpec
 from evoforum.genome.flows import (
     DagSpec,
     FromInputSpec,
@@ -123,6 +123,27 @@ class FlowChecker:
                 )
         if isinstance(agent, FunctionAgentSpec):
             self._signature(task, agent, path)
+        elif isinstance(agent, RecallSpec | RememberSpec | RequestSpec):
+            self._runtime_inputs(task, agent, path)
+
+    def _runtime_inputs(
+        self, task: TaskSpec, agent: RecallSpec | RememberSpec | RequestSpec, path: str
+    ) -> None:
+        """The wiring a memory or dialogue task needs: a recall one query, a remember its key,
+        a request exactly its subject's fields."""
+        wired = [w.parameter for w in task.inputs]
+        if isinstance(agent, RecallSpec) and len(wired) != 1:
+            self.add(
+                f"{path}.inputs", f"recall {agent.name!r} takes one input, the query; {len(wired)} are wired"
+            )
+        elif isinstance(agent, RememberSpec) and agent.key not in wired:
+            self.add(f"{path}.inputs", f"remember {agent.name!r} stores by {agent.key!r}, which is not wired")
+        elif isinstance(agent, RequestSpec) and sorted(wired) != sorted(agent.fields):
+            fields = ", ".join(agent.fields)
+            self.add(
+                f"{path}.inputs",
+                f"request {agent.name!r} on {agent.subject!r} sends the fields ({fields}); wired: {', '.join(wired)}",
+            )
 
     def _signature(self, task: TaskSpec, agent: FunctionAgentSpec, path: str) -> None:
         signature = self.facts.functions.get(agent.function)

@@ -1,8 +1,10 @@
-"""Agent specs: what a task calls. An LLM agent or a function from the genome's code."""
+"""Agent specs: what a task calls. An LLM agent, a function from the genome's code, or a use of
+the runtime's services: memory (``RecallSpec``, ``RememberSpec``) and the bus (``RequestSpec``)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
@@ -16,6 +18,11 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 def placeholders(template: str) -> set[str]:
     """The names of the ``{placeholders}`` in a prompt template."""
     return set(PLACEHOLDER.findall(template))
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    """``template`` with each ``{name}`` of ``values`` filled in (other braces are left alone)."""
+    return PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
 
 
 class OutputSchemaSpec(Frozen):
@@ -53,5 +60,58 @@ class FunctionAgentSpec(Frozen):
     function: str
 
 
-AgentSpec = Annotated[LLMAgentSpec | FunctionAgentSpec, Field(discriminator="kind")]
-"""Either kind of agent, told apart by ``kind``."""
+SOLVED = "solved"
+"""The memory collection of solved train items (fields ``problem`` and ``solution``): a run stores
+its experiment's there before a genome that recalls from it runs; workflows only read it."""
+EXAMPLE_TEMPLATE = "A solved example:\n\n{problem}\n\nSolution:\n\n{solution}"
+"""How ``RecallSpec`` shows a recalled solved item by default (the few-shot block of a prompt)."""
+COLLECTION_PATTERN = r"^[a-z][a-z0-9_]{0,25}$"
+"""A memory collection's name (``evoforum.memory.Memory`` names its table after it)."""
+SUBJECT_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,3}$"
+"""A dialogue subject's name: one to four dot-separated lowercase tokens."""
+
+
+class RecallSpec(Frozen):
+    """Memory recall: the ``k`` items of ``collection`` nearest in meaning to the task's one
+    input (the query), each shown with ``template`` (its ``{placeholders}`` are the item's
+    fields) and followed by a blank line, so the text can begin a prompt; "" when none is stored.
+    Items are found by the embedding of the field they were stored by (``RememberSpec.key``; the
+    ``problem`` of a solved train item)."""
+
+    kind: Literal["recall"] = "recall"
+    name: str
+    collection: str = Field(default=SOLVED, pattern=COLLECTION_PATTERN)
+    k: int = Field(default=2, ge=1, le=8)
+    template: str = EXAMPLE_TEMPLATE
+
+
+class RememberSpec(Frozen):
+    """Memory store: the task's inputs (as text) become one item of ``collection`` (its fields are
+    the task's parameters), stored by the embedding of the input ``key``; the task returns the
+    item's id (a hash of its fields, so storing it again replaces it)."""
+
+    kind: Literal["remember"] = "remember"
+    name: str
+    collection: str = Field(pattern=COLLECTION_PATTERN)
+    key: str = "problem"
+
+
+class RequestSpec(Frozen):
+    """Schematized dialogue: the task sends its inputs as one request on the bus subject
+    ``subject``, whose schema has one text field per name in ``fields`` (the task wires exactly
+    those) and whose reply is ``{"text": ...}``; the LLM agent ``responder`` serves the subject
+    for the run (its prompt's ``{placeholders}`` filled from the request) and its answer is the
+    reply, which the task returns. Requests and replies land in the forum with the run's bus."""
+
+    kind: Literal["request"] = "request"
+    name: str
+    subject: str = Field(pattern=SUBJECT_PATTERN)
+    fields: tuple[str, ...]
+    responder: str
+    timeout_s: float = Field(default=120.0, gt=0, le=600)
+
+
+AgentSpec = Annotated[
+    LLMAgentSpec | FunctionAgentSpec | RecallSpec | RememberSpec | RequestSpec, Field(discriminator="kind")
+]
+"""Any kind of agent, told apart by ``kind``."""

@@ -186,3 +186,14 @@ def bodies(body: DagSpec | MachineSpec, trail: Trail = ()) -> Iterator[tuple[Tra
 def walk(body: DagSpec | MachineSpec, path: str = "entry") -> list[tuple[str, DagSpec | MachineSpec]]:
     """Every DAG and machine in ``body`` (itself first, then depth-first) with its path."""
     return [(path + "".join(f".states[{i}].body" for i in trail), part) for trail, part in bodies(body)]
+
+
+def replaced(body: DagSpec | MachineSpec, trail: Trail, new: DagSpec | MachineSpec) -> DagSpec | MachineSpec:
+    """``body`` with the part at ``trail`` (see ``bodies``) replaced by ``new``."""
+    if not trail:
+        return new
+    assert isinstance(body, MachineSpec)
+    states = list(body.states)
+    state = states[trail[0]]
+    states[trail[0]] = StateSpec(name=state.name, body=replaced(state.body, trail[1:], new))
+    return body.model_copy(update={"states": tuple(states)})

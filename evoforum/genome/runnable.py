@@ -20,6 +20,15 @@ go through a ``CodeRunner`` (default ``UnconfinedRunner``), so every compiled ta
 asyncio executor whatever executor the genome names (the name is kept for exported code).
 LLM tools are checked by validation but not offered to the model: the LLM layer has no tool calls.
 
+Tasks of the runtime's kinds get its resources through ``Depends``: a memory task
+(``RecallSpec``, ``RememberSpec``: ``evoforum.genome.memory_tasks``) the runtime's memory and model
+client (its embedder); a dialogue task (``RequestSpec``, ``request`` below) the bus, the model and
+the forum. A request is served by its responder, an LLM agent of the genome, subscribed on the
+subject only while the request is open, under a fresh room (``dialogue.<room>.<subject>``) so
+concurrent candidates sharing the run's NATS never answer each other; the responder's call is a
+forum branch like any LLM call (asked by the subject), sampled with the requesting task's
+call-site seed when it is above temperature 0.
+
 Sampling seeds. An agent with a temperature above 0 asks with a *call-site* seed
 (``call_seed``): a hash of the task's path (the states above it, then its name) and the attempt
 (how often that task has asked in this run: a state machine's repeated visits to a state are
@@ -35,9 +44,14 @@ import asyncio
 import inspect
 import json
 import re
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from functools import cache
 from typing import Annotated, Any
 
+from pydantic import BaseModel, create_model
+
+from evoforum.bus import Subject
 from evoforum.errors import AgentFailed, LLMMisbehaved
 from evoforum.flow import (
     CompiledFlow,
@@ -51,7 +65,15 @@ from evoforum.flow import (
 )
 from evoforum.flow.depends import provider
 from evoforum.forum import Agent, Message, MessagePromise, agent
-from evoforum.genome.agents import PLACEHOLDER, FunctionAgentSpec, LLMAgentSpec, placeholders
+from evoforum.genome.agents import (
+    FunctionAgentSpec,
+    LLMAgentSpec,
+    RecallSpec,
+    RememberSpec,
+    RequestSpec,
+    fill,
+    placeholders,
+)
 from evoforum.genome.code_runner import CodeRunner, UnconfinedRunner
 from evoforum.genome.flows import (
     AlwaysSpec,
@@ -62,6 +84,7 @@ from evoforum.genome.flows import (
     MachineSpec,
     TaskSpec,
 )
+from evoforum.genome.memory_tasks import recall, remember
 from evoforum.genome.model import WorkflowGenome
 from evoforum.hashing import digest
 from evoforum.llm import LLMClient, chat, chat_request
@@ -76,6 +99,7 @@ __all__ = [
     "llm_agent",
     "prompt_message",
     "render_prompt",
+    "request",
     "to_workflow",
 ]
 
@@ -89,7 +113,7 @@ def render_prompt(template: str, values: Mapping[str, Any]) -> str:
     """``template`` with each ``{name}`` of ``values`` filled in (other braces are left alone);
     values the template does not mention are appended as ``name:`` sections."""
     used = placeholders(template) & set(values)
-    text = PLACEHOLDER.sub(lambda m: str(values[m[1]]) if m[1] in values else m[0], template)
+    text = fill(template, values)
     rest = [f"{name}:\n{value}" for name, value in values.items() if name not in used]
     return "\n\n".join(part for part in [text, *rest] if part)
 
@@ -183,6 +207,54 @@ async def _ask(
     return _value(spec, message.text)
 
 
+class DialogueReply(BaseModel):
+    """The reply schema of every dialogue subject: the responder's answer as text."""
+
+    text: str
+
+
+@cache
+def dialogue_schema(subject: str, fields: tuple[str, ...]) -> type[BaseModel]:
+    """The request schema of a dialogue ``subject``: one text field per name in ``fields``."""
+    title = "".join(part.title() for part in re.split(r"[._]", subject)) or "Request"
+    return create_model(title, **{name: (str, ...) for name in fields})  # type: ignore[call-overload,no-any-return]
+
+
+async def request(
+    bus: Any,
+    llm: LLMClient,
+    spec: RequestSpec,
+    responder: LLMAgentSpec,
+    *,
+    forum: Any = None,
+    seed: int | None = None,
+    **values: Any,
+) -> str:
+    """One request of ``spec`` on ``bus``: ``responder`` (an LLM agent) serves the subject while
+    the request is open, answering it with ``llm`` (its call bound to ``forum``, sampled with
+    ``seed``), and its answer (as text) is returned. The subject on the wire is
+    ``dialogue.<room>.<spec.subject>``, the room a fresh token, so concurrent runs sharing one
+    bus never answer each other's requests; a bus with a forum hook lands both messages there."""
+    subject: Subject[BaseModel, DialogueReply] = Subject(
+        f"dialogue.{secrets.token_hex(6)}.{spec.subject}",
+        dialogue_schema(spec.subject, spec.fields),
+        DialogueReply,
+    )
+
+    async def serve(envelope: Any) -> DialogueReply:
+        asked = envelope.data.model_dump()
+        answer = await _ask(responder, asked, llm=llm, seed=seed, forum=forum, asker=spec.subject)
+        return DialogueReply(text=answer if isinstance(answer, str) else json.dumps(answer))
+
+    text = {name: value if isinstance(value, str) else str(value) for name, value in values.items()}
+    subscription = await bus.subscribe(subject, serve)
+    try:
+        reply = await bus.request(subject, text, timeout=spec.timeout_s)
+    finally:
+        await subscription.close()
+    return str(reply.data.text)
+
+
 def _value(spec: LLMAgentSpec, text: str) -> Any:
     """The answer ``text``, or its JSON when ``spec`` has an output schema."""
     if spec.output_schema is None:
@@ -206,6 +278,20 @@ def to_workflow(
 def call_counts() -> dict[str, int]:
     """How often each task path has asked the model so far in this run (its next attempt)."""
     return {}
+
+
+_INJECTED: dict[str, dict[str, Callable[..., Any]]] = {
+    "llm": {"_forum": providers.forum, "_call_counts": call_counts},
+    "recall": {"_memory": providers.memory, "_llm": providers.llm},
+    "remember": {"_memory": providers.memory, "_llm": providers.llm},
+    "request": {
+        "_bus": providers.bus,
+        "_llm": providers.llm,
+        "_forum": providers.forum,
+        "_call_counts": call_counts,
+    },
+}
+"""Per agent kind, the resources a compiled task of it is given (parameter name -> provider)."""
 
 
 class _Compiler:
@@ -274,17 +360,30 @@ class _Compiler:
         ]
         code, runner = self.genome.code, self.runner
         answerer = llm_agent(agent) if isinstance(agent, LLMAgentSpec) else None
+        responder = self.genome.agent(agent.responder) if isinstance(agent, RequestSpec) else None
 
         async def run(**values: Any) -> Any:
             kwargs = {parameter: _field(values[source], key) for parameter, source, key in wires}
             if isinstance(agent, LLMAgentSpec):
-                seed = None
-                if agent.temperature > 0:
-                    counts = values["_call_counts"]
-                    attempt = counts[path] = counts.get(path, -1) + 1
-                    seed = call_seed(path, attempt)
+                seed = _next_seed(values, path) if agent.temperature > 0 else None
                 forum = values["_forum"]
                 return await _ask(agent, kwargs, seed=seed, forum=forum, asker=path, answerer=answerer)
+            if isinstance(agent, RecallSpec):
+                return await recall(values["_memory"], values["_llm"], agent, **kwargs)
+            if isinstance(agent, RememberSpec):
+                return await remember(values["_memory"], values["_llm"], agent, **kwargs)
+            if isinstance(agent, RequestSpec):
+                assert isinstance(responder, LLMAgentSpec)
+                seed = _next_seed(values, path) if responder.temperature > 0 else None
+                return await request(
+                    values["_bus"],
+                    values["_llm"],
+                    agent,
+                    responder,
+                    forum=values["_forum"],
+                    seed=seed,
+                    **kwargs,
+                )
             assert isinstance(agent, FunctionAgentSpec)
             return await asyncio.to_thread(runner.run, code, agent.function, [], kwargs)
 
@@ -292,16 +391,18 @@ class _Compiler:
             inspect.Parameter(source, inspect.Parameter.KEYWORD_ONLY)
             for source in dict.fromkeys(source for _, source, _ in wires)
         ]
-        if isinstance(agent, LLMAgentSpec):
-            default = Depends(providers.forum)
-            parameters.append(inspect.Parameter("_forum", inspect.Parameter.KEYWORD_ONLY, default=default))
-            counted = Depends(call_counts)
-            parameters.append(
-                inspect.Parameter("_call_counts", inspect.Parameter.KEYWORD_ONLY, default=counted)
-            )
+        for name, given in _INJECTED.get(agent.kind if agent is not None else "", {}).items():
+            parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=Depends(given)))
         run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         run.__name__ = run.__qualname__ = spec.name
         return run
+
+
+def _next_seed(values: Mapping[str, Any], path: str) -> int:
+    """The call-site seed of the next model call of the task at ``path`` in this run."""
+    counts = values["_call_counts"]
+    attempt = counts[path] = counts.get(path, -1) + 1
+    return call_seed(path, attempt)
 
 
 def _field(value: Any, key: str | None) -> Any:

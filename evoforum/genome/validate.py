@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from evoforum.errors import did_you_mean
 from evoforum.genome._code import CodeFacts, is_name, read_code
 from evoforum.genome._graph import FlowChecker
-from evoforum.genome.agents import FunctionAgentSpec, LLMAgentSpec
+from evoforum.genome.agents import SOLVED, FunctionAgentSpec, LLMAgentSpec, RememberSpec, RequestSpec
 
 if TYPE_CHECKING:
     from evoforum.genome.model import WorkflowGenome
@@ -40,6 +40,20 @@ EXPORT_NAMES = frozenset(
 
 PARAMETER_NAMES = frozenset({"llm"})
 """Parameter names an exported task uses itself (the injected language model)."""
+RUNTIME_NAMES: dict[str, frozenset[str]] = {
+    "recall": frozenset({"RecallSpec", "recall", "memory"}),
+    "remember": frozenset({"RememberSpec", "remember", "memory"}),
+    "request": frozenset({"RequestSpec", "request", "bus"}),
+}
+"""The names an exported module adds for an agent of each runtime kind (its spec class, the
+function its tasks call, the injected resource): only genomes with such an agent reserve them."""
+
+
+def exported_names(genome: WorkflowGenome) -> frozenset[str]:
+    """Every module-level or task-parameter name the export of ``genome`` uses itself."""
+    kinds = {agent.kind for agent in genome.agents}
+    extra = [names for kind, names in RUNTIME_NAMES.items() if kind in kinds]
+    return EXPORT_NAMES.union(PARAMETER_NAMES, *extra)
 
 
 def find_problems(genome: WorkflowGenome) -> list[tuple[str, str]]:
@@ -109,16 +123,52 @@ def _check_agents(genome: WorkflowGenome, facts: CodeFacts, problems: list[tuple
                     f"unknown function {agent.function!r}: the code defines no such function{hint}",
                 )
             )
+        if isinstance(agent, RequestSpec):
+            _check_request(genome, agent, path, problems)
+        if isinstance(agent, RememberSpec) and agent.collection == SOLVED:
+            problems.append(
+                (
+                    f"{path}.collection",
+                    f"collection {SOLVED!r} holds the experiment's solved train items: a workflow only"
+                    " recalls from it; remember into a collection of its own",
+                )
+            )
     for name, count in Counter(agent.name for agent in genome.agents).items():
         if count > 1:
             problems.append(("agents", f"agent {name!r} is defined {count} times"))
+
+
+def _check_request(
+    genome: WorkflowGenome, agent: RequestSpec, path: str, problems: list[tuple[str, str]]
+) -> None:
+    responder = genome.agent(agent.responder)
+    if responder is None:
+        known = [a.name for a in genome.agents if isinstance(a, LLMAgentSpec)]
+        hint = did_you_mean(agent.responder, known)
+        problems.append((f"{path}.responder", f"unknown responder {agent.responder!r}{hint}"))
+    elif not isinstance(responder, LLMAgentSpec):
+        problems.append(
+            (
+                f"{path}.responder",
+                f"responder {agent.responder!r} is a {responder.kind} agent, not an LLM agent",
+            )
+        )
+    if not agent.fields:
+        problems.append((f"{path}.fields", "a subject's schema needs at least one field"))
+    for index, name in enumerate(agent.fields):
+        if not is_name(name):
+            problems.append((f"{path}.fields[{index}]", f"{name!r} is not a Python name"))
+    for name, count in Counter(agent.fields).items():
+        if count > 1:
+            problems.append((f"{path}.fields", f"field {name!r} is named {count} times"))
 
 
 def _check_clashes(
     genome: WorkflowGenome, facts: CodeFacts, flows: FlowChecker, problems: list[tuple[str, str]]
 ) -> None:
     owners: dict[str, list[str]] = {}
-    for name in EXPORT_NAMES:
+    exported = exported_names(genome)
+    for name in exported - PARAMETER_NAMES:
         owners.setdefault(name, []).append("a name the exported module uses")
     for agent in genome.agents:
         owners.setdefault(agent.name, []).append("an agent")
@@ -132,6 +182,6 @@ def _check_clashes(
             problems.append(("names", f"{name!r} is used as {' and as '.join(kinds)}"))
     agents = {agent.name for agent in genome.agents}
     for name in sorted(flows.context_keys):
-        if name in agents or name in PARAMETER_NAMES or name in EXPORT_NAMES:
+        if name in agents or name in exported:
             role = "an agent" if name in agents else "a name the exported module uses"
             problems.append(("names", f"{name!r} is an input or task output and also {role}"))

@@ -8,6 +8,9 @@ runner), and so does the scoring code (the candidate's answer against the item's
 of either runs in this process. A workflow that fails on an item (the model misbehaved, a task
 failed, it ran out of time) scores 0 on it: that is the candidate's failure, not the run's.
 
+Before the first item of a genome that recalls solved train items, the scorer stores the
+experiment's (``recall_items``) in the memory's ``solved`` collection (``WorkflowScorer.stock``).
+
 Each item runs on a fresh ``Runtime`` (``WorkflowScorer.runtime``) whose providers hand the
 workflow the run's bus, memory, forum and model (``Depends(providers.bus)`` and so on): NATS, NATS KV
 and pgvector in the run's namespace, PostgreSQL, and the model client under the item's
@@ -118,6 +121,24 @@ class WorkflowScorer:
         self.bus = bus if bus is not None else _in_process_bus(forum)
         self.memory = memory if memory is not None else _in_process_memory()
         self.compiled: dict[str, Any] = {}
+        self._stocked: asyncio.Task[None] | None = None
+
+    async def stock(self) -> None:
+        """Store the experiment's solved train items (``recall_items``) in the memory's ``solved``
+        collection, once per scorer (the ids are the items' hashes: a second scorer of the run, a
+        Ray worker's or a resumed run's, replaces the same rows); embedded by the run's model."""
+        done = self._stocked is not None and self._stocked.done()
+        if self._stocked is None or (done and (self._stocked.cancelled() or self._stocked.exception())):
+            self._stocked = asyncio.ensure_future(self._stock())  # again after a failure
+        await asyncio.shield(self._stocked)
+
+    async def _stock(self) -> None:
+        from evoforum.genome.agents import SOLVED
+        from evoforum.genome.memory_tasks import store_items
+
+        items = [{"problem": p, "solution": s} for p, s in self.experiment.recall_items()]
+        if items and self.llm is not None:
+            await store_items(self.memory, self.llm, SOLVED, items, "problem")
 
     def runtime(self, seed: int, item: str) -> tuple[Any, _Written, Sampling | None]:
         """The ``Runtime`` one item runs on (bus, memory, forum, model), the forum it writes
@@ -147,6 +168,9 @@ class WorkflowScorer:
         started = loop.time()
         try:
             try:
+                if _recalls_solved(genome):
+                    await self.stock()
+                    started = loop.time()  # the run's latency, not the store's
                 with charged_to(candidate=key):
                     async with asyncio.timeout(self.timeout_s):
                         result = await runtime.run(self.compiled[key], self.experiment.inputs(item))
@@ -196,6 +220,13 @@ def _cause(error: BaseException, kind: type[E]) -> E | None:
         current = details.get("cause") if isinstance(details, dict) else None
         seen += 1
     return None
+
+
+def _recalls_solved(genome: WorkflowGenome) -> bool:
+    """Whether a task of ``genome`` may recall the experiment's solved train items."""
+    from evoforum.genome.agents import SOLVED, RecallSpec
+
+    return any(isinstance(agent, RecallSpec) and agent.collection == SOLVED for agent in genome.agents)
 
 
 def _in_process_bus(forum: Any) -> Any:

@@ -14,11 +14,10 @@ from evoforum.genome import (
     FromTaskSpec,
     LLMAgentSpec,
     MachineSpec,
-    StateSpec,
     TaskSpec,
     WorkflowGenome,
 )
-from evoforum.genome.flows import Trail, bodies
+from evoforum.genome.flows import Trail, bodies, replaced
 
 Body = DagSpec | MachineSpec
 
@@ -33,20 +32,8 @@ def machines(genome: WorkflowGenome) -> list[tuple[Trail, MachineSpec]]:
     return [(t, b) for t, b in bodies(genome.entry) if isinstance(b, MachineSpec)]
 
 
-def replace(body: Body, trail: Trail, new: Body) -> Body:
-    """``body`` with the part at ``trail`` replaced by ``new``."""
-    if not trail:
-        return new
-    assert isinstance(body, MachineSpec)
-    index, rest = trail[0], trail[1:]
-    state = body.states[index]
-    states = list(body.states)
-    states[index] = StateSpec(name=state.name, body=replace(state.body, rest, new))
-    return body.model_copy(update={"states": tuple(states)})
-
-
 def with_body(genome: WorkflowGenome, trail: Trail, new: Body) -> WorkflowGenome:
-    return genome.model_copy(update={"entry": replace(genome.entry, trail, new)})
+    return genome.model_copy(update={"entry": replaced(genome.entry, trail, new)})
 
 
 def used_names(genome: WorkflowGenome) -> set[str]:

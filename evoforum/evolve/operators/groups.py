@@ -9,6 +9,7 @@ from evoforum.evolve.operators.machines import (
     mut_remove_state,
     mut_transition,
 )
+from evoforum.evolve.operators.runtime_genes import mut_dialogue, mut_recall
 from evoforum.evolve.operators.structural import (
     mut_add_task,
     mut_examples,
@@ -37,6 +38,8 @@ STRUCTURAL = (
     mut_guard_value,
     mut_examples,
     mut_fan_out,
+    mut_recall,
+    mut_dialogue,
     cx_agents,
     cx_tasks,
     cx_states,

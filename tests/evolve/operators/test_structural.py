@@ -16,9 +16,12 @@ from tests.genome.helpers import machine
 
 from .conftest import SPACES, population
 
+SOLVED = (("def one():\n    'One.'\n", "def one():\n    return 1\n"),)
+"""A solved train item, so the spaces may recall (``mut_recall`` adds steps only then)."""
+
 
 async def _run(op: Operator, space: str, seed: int, tries: int = 25) -> tuple[list[str], OperatorContext]:
-    context = OperatorContext(space=search_spaces.get(space))
+    context = OperatorContext(space=search_spaces.get(space, SOLVED))
     pool = population(space)
     rng = random.Random(seed)
     hashes = []
