@@ -3,7 +3,7 @@
 Each candidate run carries the tags docs/design.md "Lineage in MLflow" pins (``evoforum.genome_hash``,
 ``evoforum.parent_runs``, ``evoforum.operator``, ``evoforum.generation``, ``evoforum.transcripts``),
 a description linking to its parents' runs, its fitness values as metrics, and as artifacts its
-genome JSON, its exported code and the diff of that code against its first parent's. A later record
+genome JSON, its exported code and the diff of that code against each parent's. A later record
 of a genome logged before (evaluated again, usually from the cache) is a run of its own, tagged
 ``evoforum.repeat_of`` with the first run, so the runs and ``lineage.jsonl`` agree one to one. The
 experiment run gets the best-so-far and mean fitness of each generation as metrics at
@@ -43,7 +43,6 @@ from evoforum.tracking._population import PopulationLineage
 from evoforum.tracking.ancestry import closure, generation_fitness
 from evoforum.tracking.artifacts import FOLDER, PROXIED, RunArtifacts, own_store
 from evoforum.tracking.runs import (
-    DIFF,
     NOTE,
     SHORT,
     TAG,
@@ -51,25 +50,25 @@ from evoforum.tracking.runs import (
     CandidateFiles,
     Describe,
     description,
+    log_parent_diffs,
     log_transcripts,
     pinned_tags,
     read_rows,
     read_runs,
     run_link,
     run_name,
-    unified_diff,
 )
 from evoforum.tracking.traces import ConversationTraces
 
 
 @dataclass(frozen=True)
 class Described:
-    """A record to log, its files, its first parent's code, its parents' records and, for a
-    genome logged before, the hash whose first run it repeats."""
+    """A record to log, its files, its parents' code (in the order of ``record.parents``; None:
+    not known), its parents' records and whether it repeats a genome logged before."""
 
     record: LineageRecord
     files: CandidateFiles | None
-    before: str | None
+    before: tuple[str | None, ...]
     parents: tuple[LineageRecord | None, ...]
     repeat: bool = False
 
@@ -269,13 +268,13 @@ class MlflowLineage:
             self._logged.add(record.index)
             parents = tuple(self._first.get(p) for p in record.parents)
             if record.genome_hash in self._queued:
-                found.append(Described(record, None, None, parents, repeat=True))
+                found.append(Described(record, None, (), parents, repeat=True))
                 continue
             self._queued.add(record.genome_hash)
             files = self._describe(record.genome_hash) if self._describe else None
             self._code[record.genome_hash] = files.code if files else None
-            first = record.parents[0] if record.parents else None
-            before = self._parent_code(first) if first and files and files.code is not None else None
+            coded = files is not None and files.code is not None
+            before = tuple(self._parent_code(p) if coded else None for p in record.parents)
             found.append(Described(record, files, before, parents))
         return found
 
@@ -315,7 +314,7 @@ class MlflowLineage:
         return names + [f"objective_{i}" for i in range(len(names), len(record.values))]
 
     def _candidate_artifacts(
-        self, run_id: str, record: LineageRecord, files: CandidateFiles | None, before: str | None
+        self, run_id: str, record: LineageRecord, files: CandidateFiles | None, before: Sequence[str | None]
     ) -> None:
         if files is None:
             return
@@ -323,10 +322,7 @@ class MlflowLineage:
         if files.code is None:
             return
         self.artifacts.log_text(run_id, files.code, "workflow.py")
-        if before is not None:
-            first = record.parents[0]
-            diff = unified_diff(before, files.code, f"parent/{first}.py", f"child/{record.genome_hash}.py")
-            self.artifacts.log_text(run_id, diff, DIFF)
+        log_parent_diffs(self.artifacts, run_id, record, before, files.code, ".py")
 
     def _parent_code(self, genome_hash: str) -> str | None:
         if genome_hash not in self._code and self._describe is not None:

@@ -83,11 +83,12 @@ def test_every_candidate_is_a_nested_run_with_pinned_tags_and_artifacts(
     assert d["evoforum.transcripts"] == "td"
     assert runs["d"].data.metrics["quality"] == pytest.approx(0.9)
     artifacts = {a.path for a in client.list_artifacts(sink.run_ids["d"])}
-    assert artifacts == {"genome.json", "workflow.py", "diff_first_parent.diff.txt"}
-    diff = Path(client.download_artifacts(sink.run_ids["d"], "diff_first_parent.diff.txt", str(tmp_path)))
-    patch = diff.read_text()
-    assert "-    return 'c'" in patch
-    assert "+    return 'd'" in patch
+    assert artifacts == {"genome.json", "workflow.py", "diff_parent_1.diff.txt", "diff_parent_2.diff.txt"}
+    for name, parent in (("diff_parent_1.diff.txt", "c"), ("diff_parent_2.diff.txt", "b")):
+        patch = Path(client.download_artifacts(sink.run_ids["d"], name, str(tmp_path))).read_text()
+        assert f"--- parent/{parent}.py" in patch
+        assert f"-    return '{parent}'" in patch
+        assert "+    return 'd'" in patch
     pictures = {a.path for a in client.list_artifacts(sink.run_id, "plots")}
     assert pictures == {"plots/lineage.png", "plots/fitness.png", "plots/pareto.png"}
 
@@ -214,7 +215,8 @@ def test_a_candidates_description_links_to_its_parents_runs(tmp_path: Path, trac
     c, b = sink.run_ids["c" * 64], sink.run_ids["b" * 64]
     assert f"- [cccccccccc](#/experiments/{experiment}/runs/{c}) · mutate · quality 0.3 on 3 items" in note
     assert f"- [bbbbbbbbbb](#/experiments/{experiment}/runs/{b}) · seed · quality 0.2 on 3 items" in note
-    assert "diff_first_parent.diff.txt" in note
+    assert "quality 0.3 on 3 items · `diff_parent_1.diff.txt`" in note
+    assert "quality 0.2 on 3 items · `diff_parent_2.diff.txt`" in note
     assert run.data.tags["evoforum.parent_runs"] == f"{c},{b}"  # full run ids
     assert len(c) == 32
     assert run.info.run_name == "g2-dddddddddd"
