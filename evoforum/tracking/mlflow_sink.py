@@ -8,8 +8,9 @@ of a genome logged before (evaluated again, usually from the cache) is a run of 
 ``evoforum.repeat_of`` with the first run, so the runs and ``lineage.jsonl`` agree one to one. The
 experiment run gets the best-so-far and mean fitness of each generation as metrics at
 ``step=generation``, the winner's hash as ``evoforum.winner`` (its run is tagged
-``evoforum.is_winner``), and the lineage graph, fitness over generations and the cost/quality front
-as pictures. The experiment opens in MLflow's runs view (``mlflow.experimentKind``).
+``evoforum.is_winner``), and the lineage graph, fitness over generations (with the experiment's
+baselines) and the cost/quality front as pictures. The experiment opens in MLflow's runs view
+(``mlflow.experimentKind``).
 
 Candidate runs are tagged ``evoforum.population=workflows``. Other populations evolving in the
 same experiment (the co-evolved operator genomes) log through ``population(name, ...)``, a
@@ -195,8 +196,10 @@ class MlflowLineage:
         elites: Sequence[str] = (),
         metrics: Mapping[str, float] | None = None,
         status: Literal["FINISHED", "FAILED", "KILLED"] = "FINISHED",
+        references: Mapping[str, float] | None = None,
     ) -> None:
         """Log the elites (in ``elites`` mode), the experiment's pictures and metrics, and end the run.
+        ``references`` (label -> score: the experiment's baselines) are drawn on the fitness picture.
 
         A run ``KILLED`` (stopped by a signal) gets no pictures: it must stop within seconds, and the
         session that resumes it draws them when it finishes."""
@@ -220,7 +223,7 @@ class MlflowLineage:
         try:
             if self._failure is None and status != "KILLED":
                 self._experiment_artifacts(
-                    elites[0] if elites else next(iter(self._best()), None), metrics or {}
+                    elites[0] if elites else next(iter(self._best()), None), metrics or {}, references or {}
                 )
             self._client.set_terminated(self.run_id, status=status)
         except Exception as error:  # vendor errors are translated at this seam
@@ -411,7 +414,9 @@ class MlflowLineage:
         for key, value in tags.items():
             self._client.set_tag(self.run_id, key, value)
 
-    def _experiment_artifacts(self, winner: str | None, metrics: Mapping[str, float]) -> None:
+    def _experiment_artifacts(
+        self, winner: str | None, metrics: Mapping[str, float], references: Mapping[str, float]
+    ) -> None:
         from mlflow.entities import Metric
 
         if metrics:
@@ -423,7 +428,7 @@ class MlflowLineage:
         pictures = self.out_dir / "plots"
         paths = [
             plots.lineage_graph(self._records, winner, pictures / "lineage.png", self._objectives[0]),
-            plots.fitness_over_generations(self._records, pictures / "fitness.png"),
+            plots.fitness_over_generations(self._records, pictures / "fitness.png", references=references),
         ]
         if any(len(r.values) >= 2 for r in self._records):
             points = [(r.values[0], r.values[1]) for r in self._records if len(r.values) >= 2]

@@ -253,3 +253,19 @@ def test_every_lineage_record_has_its_run_a_repeat_pointing_at_the_first(
     assert client.list_artifacts(repeat.info.run_id) == []  # the first run holds the genome's files
     rows = [json.loads(line) for line in (out / "mlflow_runs.jsonl").read_text().splitlines()]
     assert sorted(row["index"] for row in rows) == [r.index for r in records]
+
+
+def test_the_experiments_baselines_reach_its_fitness_picture(tmp_path: Path, tracking_uri: str) -> None:
+    import numpy as np
+    from PIL import Image
+
+    def baseline_pixels(out: Path, references: dict[str, float] | None) -> int:
+        sink = MlflowLineage(tracking_uri, out.name, out)
+        sink.emit(RECORDS)
+        sink.finish(references=references)
+        rgb = np.asarray(Image.open(out / "plots" / "fitness.png").convert("RGB")).astype(int)
+        red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+        return int(((green > red + 60) & (green > blue + 60)).sum())  # the first reference line is green
+
+    assert baseline_pixels(tmp_path / "plain", None) == 0
+    assert baseline_pixels(tmp_path / "baselines", {"single_call (test)": 0.5}) > 100
