@@ -58,6 +58,7 @@ from evoforum.tracking.runs import (
     read_runs,
     run_link,
     run_name,
+    runs_view_url,
 )
 from evoforum.tracking.traces import ConversationTraces
 
@@ -78,7 +79,27 @@ Job = Callable[[], object]
 """Work for the logging thread."""
 _STOP = object()
 RUNS_VIEW = ("mlflow.experimentKind", "custom_model_development")
-"""The experiment tag that opens it in MLflow's runs view rather than the GenAI traces page."""
+"""The experiment tag that opens it in MLflow's runs view rather than the GenAI traces page, in the
+UIs that read it (MLflow 3.17's takes the view from its URL: ``runs.RUNS_VIEW_QUERY``)."""
+STATE = "mlflow.json"
+"""The file, in the output folder, naming the run's tracking URI, experiment and experiment run."""
+
+
+def browse_hint(out: Path, port: int = 5000) -> str | None:
+    """How to browse the run in folder ``out`` in MLflow's UI: the ``mlflow ui`` command that serves
+    its own store and artifacts, and the address of the experiment's runs view; None for a run
+    logged to another store."""
+    state_file = out / STATE
+    if not state_file.exists():
+        return None
+    state = orjson.loads(state_file.read_bytes())
+    if not own_store(str(state["tracking_uri"]), out):
+        return None
+    command = (
+        f"mlflow ui --backend-store-uri sqlite:///{out / 'mlflow.db'}"
+        f" --artifacts-destination {out / FOLDER} --port {port}"
+    )
+    return f"{command}  then open {runs_view_url(str(state['experiment_id']), f'http://127.0.0.1:{port}')}"
 
 
 class MlflowLineage:
@@ -336,7 +357,7 @@ class MlflowLineage:
     # -- the experiment run -------------------------------------------------------------------
 
     def _parent_run(self, experiment: str, run_name: str | None, params: Mapping[str, Any]) -> str:
-        state_file = self.out_dir / "mlflow.json"
+        state_file = self.out_dir / STATE
         if state_file.exists():
             state = orjson.loads(state_file.read_bytes())
             self._experiment_id = str(state["experiment_id"])

@@ -57,9 +57,21 @@ def run_name(record: LineageRecord, prefix: str = "") -> str:
     return f"{prefix}g{record.generation}-{record.genome_hash[:SHORT]}"
 
 
+RUNS_VIEW_QUERY = "workflowType=machine_learning"
+"""The query that keeps MLflow's UI in its runs view ("Model training"). MLflow 3.17's UI takes the
+view from the URL, else from the browser's last choice (GenAI, on a first visit), and no longer
+from the experiment's ``mlflow.experimentKind`` tag."""
+
+
 def run_link(experiment_id: str, run_id: str, text: str) -> str:
-    """A Markdown link to a run, relative so that it works in MLflow's UI wherever it is served."""
-    return f"[{text}](#/experiments/{experiment_id}/runs/{run_id})"
+    """A Markdown link to a run, relative so that it works in MLflow's UI wherever it is served
+    (and in its runs view, ``RUNS_VIEW_QUERY``)."""
+    return f"[{text}](#/experiments/{experiment_id}/runs/{run_id}?{RUNS_VIEW_QUERY})"
+
+
+def runs_view_url(experiment_id: str, server: str = "http://127.0.0.1:5000") -> str:
+    """The address of an experiment's runs view in MLflow's UI served at ``server``."""
+    return f"{server}/#/experiments/{experiment_id}?{RUNS_VIEW_QUERY}"
 
 
 def score(record: LineageRecord | None, objective: str) -> str:
