@@ -78,6 +78,11 @@ def _report(summary: dict[str, Any], out: Path) -> None:
     print(
         f"winner: {out / 'winner.py'}   summary: {out / 'summary.json'}   mlflow: {summary['mlflow']['tracking_uri']}"
     )
+    from evoforum.tracking.mlflow_sink import browse_hint
+
+    hint = browse_hint(out)
+    if hint is not None:
+        print(f"browse: {hint}")
 
 
 def _num(value: float | None) -> str:

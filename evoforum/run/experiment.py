@@ -128,7 +128,9 @@ async def run_experiment(
         scores = {"best_valid": summary.best.valid_score, "best_test": summary.best.test_score}
         metrics = {"evaluations": float(result.evaluations)}
         metrics |= {name: value for name, value in scores.items() if value is not None}
-        tracker.finish(elites=[result.best.hash], metrics=metrics)
+        tracker.finish(
+            elites=[result.best.hash], metrics=metrics, references=_references(test_score, baselines)
+        )
         folder.write_summary(summary)
         return summary.to_json()
 
@@ -161,6 +163,15 @@ async def _test_scores(
         for name, genome in designed.experiment.matched_baselines(tokens / first).items():
             await add(name, genome)
     return _score(tests[best.hash].values), tokens, baselines
+
+
+def _references(test_score: float | None, baselines: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """The fitness picture's reference lines: each baseline's test score and, beside them, the
+    winner's (the curves are on the valid split); none without baselines."""
+    if not baselines:
+        return {}
+    lines = {f"{name} (test)": float(baseline["test_score"]) for name, baseline in baselines.items()}
+    return lines | ({"winner (test)": test_score} if test_score is not None else {})
 
 
 def _tokens_per_item(engine: Engine, genome_hash: str, items: Sequence[str]) -> float | None:

@@ -5,7 +5,7 @@ LLM operators) log like candidates: one run per genome nested under the experime
 the pinned tags (``evoforum.genome_hash``, ``evoforum.parent_runs`` — the runs of its parents in
 the same population —, ``evoforum.operator``, ``evoforum.generation``, ``evoforum.transcripts``),
 ``evoforum.population=<name>`` and any further tags given; artifacts: its genome JSON (indented)
-and the diff of that JSON against its first parent's. Its fitness values are metrics at step
+and the diff of that JSON against each parent's. Its fitness values are metrics at step
 ``items`` (for operator genomes: improvement after so many credited children), and a later
 record of a genome already logged adds a step to them, so the metric follows the credit.
 
@@ -22,15 +22,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from evoforum.evolve.lineage import LineageRecord
-from evoforum.tracking.runs import (
-    DIFF,
-    TAG,
-    Describe,
-    log_transcripts,
-    pinned_tags,
-    read_runs,
-    unified_diff,
-)
+from evoforum.tracking.runs import TAG, Describe, log_parent_diffs, log_transcripts, pinned_tags, read_runs
 
 if TYPE_CHECKING:
     from evoforum.tracking.mlflow_sink import MlflowLineage
@@ -63,8 +55,8 @@ class PopulationLineage:
         batch = []
         for record in records:  # the artifacts' text is made here, on the calling thread
             text = self._genome_json(record.genome_hash)
-            first = record.parents[0] if record.parents else None
-            batch.append((record, text, self._genome_json(first) if first and text else None))
+            before = tuple(self._genome_json(p) if text else None for p in record.parents)
+            batch.append((record, text, before))
         if batch:
             self.owner.submit(partial(self._log, batch))
 
@@ -73,7 +65,7 @@ class PopulationLineage:
 
     # -- the logging thread -------------------------------------------------------------------
 
-    def _log(self, batch: Sequence[tuple[LineageRecord, str | None, str | None]]) -> None:
+    def _log(self, batch: Sequence[tuple[LineageRecord, str | None, tuple[str | None, ...]]]) -> None:
         for record, text, before in batch:
             run_id = self.run_ids.get(record.genome_hash)
             if run_id is None:
@@ -81,7 +73,7 @@ class PopulationLineage:
             else:
                 self._update(run_id, record)
 
-    def _create(self, record: LineageRecord, text: str | None, before: str | None) -> None:
+    def _create(self, record: LineageRecord, text: str | None, before: Sequence[str | None]) -> None:
         tags = {**pinned_tags(record, self.run_ids), **self.tags}
         name = f"{self.name}-g{record.generation}-{record.genome_hash[:10]}"
         run_id = self.owner.nested_run(tags, name)
@@ -102,15 +94,13 @@ class PopulationLineage:
         found.append(Metric(self._count, float(record.items), 0, record.items))
         self.owner.client.log_batch(run_id, metrics=found)
 
-    def _artifacts(self, run_id: str, record: LineageRecord, text: str | None, before: str | None) -> None:
+    def _artifacts(
+        self, run_id: str, record: LineageRecord, text: str | None, before: Sequence[str | None]
+    ) -> None:
         if text is None:
             return
-        artifacts = self.owner.artifacts
-        artifacts.log_text(run_id, text, GENOME)
-        if before is not None:
-            first = record.parents[0]
-            diff = unified_diff(before, text, f"parent/{first}.json", f"child/{record.genome_hash}.json")
-            artifacts.log_text(run_id, diff, DIFF)
+        self.owner.artifacts.log_text(run_id, text, GENOME)
+        log_parent_diffs(self.owner.artifacts, run_id, record, before, text, ".json")
 
     def _genome_json(self, genome_hash: str) -> str | None:
         """The genome's JSON, indented with sorted keys so that a diff shows the changed fields."""

@@ -3,13 +3,14 @@
 Each candidate run carries the tags docs/design.md "Lineage in MLflow" pins (``evoforum.genome_hash``,
 ``evoforum.parent_runs``, ``evoforum.operator``, ``evoforum.generation``, ``evoforum.transcripts``),
 a description linking to its parents' runs, its fitness values as metrics, and as artifacts its
-genome JSON, its exported code and the diff of that code against its first parent's. A later record
+genome JSON, its exported code and the diff of that code against each parent's. A later record
 of a genome logged before (evaluated again, usually from the cache) is a run of its own, tagged
 ``evoforum.repeat_of`` with the first run, so the runs and ``lineage.jsonl`` agree one to one. The
 experiment run gets the best-so-far and mean fitness of each generation as metrics at
 ``step=generation``, the winner's hash as ``evoforum.winner`` (its run is tagged
-``evoforum.is_winner``), and the lineage graph, fitness over generations and the cost/quality front
-as pictures. The experiment opens in MLflow's runs view (``mlflow.experimentKind``).
+``evoforum.is_winner``), and the lineage graph, fitness over generations (with the experiment's
+baselines) and the cost/quality front as pictures. The experiment opens in MLflow's runs view
+(``mlflow.experimentKind``).
 
 Candidate runs are tagged ``evoforum.population=workflows``. Other populations evolving in the
 same experiment (the co-evolved operator genomes) log through ``population(name, ...)``, a
@@ -43,7 +44,6 @@ from evoforum.tracking._population import PopulationLineage
 from evoforum.tracking.ancestry import closure, generation_fitness
 from evoforum.tracking.artifacts import FOLDER, PROXIED, RunArtifacts, own_store
 from evoforum.tracking.runs import (
-    DIFF,
     NOTE,
     SHORT,
     TAG,
@@ -51,25 +51,26 @@ from evoforum.tracking.runs import (
     CandidateFiles,
     Describe,
     description,
+    log_parent_diffs,
     log_transcripts,
     pinned_tags,
     read_rows,
     read_runs,
     run_link,
     run_name,
-    unified_diff,
+    runs_view_url,
 )
 from evoforum.tracking.traces import ConversationTraces
 
 
 @dataclass(frozen=True)
 class Described:
-    """A record to log, its files, its first parent's code, its parents' records and, for a
-    genome logged before, the hash whose first run it repeats."""
+    """A record to log, its files, its parents' code (in the order of ``record.parents``; None:
+    not known), its parents' records and whether it repeats a genome logged before."""
 
     record: LineageRecord
     files: CandidateFiles | None
-    before: str | None
+    before: tuple[str | None, ...]
     parents: tuple[LineageRecord | None, ...]
     repeat: bool = False
 
@@ -78,7 +79,27 @@ Job = Callable[[], object]
 """Work for the logging thread."""
 _STOP = object()
 RUNS_VIEW = ("mlflow.experimentKind", "custom_model_development")
-"""The experiment tag that opens it in MLflow's runs view rather than the GenAI traces page."""
+"""The experiment tag that opens it in MLflow's runs view rather than the GenAI traces page, in the
+UIs that read it (MLflow 3.17's takes the view from its URL: ``runs.RUNS_VIEW_QUERY``)."""
+STATE = "mlflow.json"
+"""The file, in the output folder, naming the run's tracking URI, experiment and experiment run."""
+
+
+def browse_hint(out: Path, port: int = 5000) -> str | None:
+    """How to browse the run in folder ``out`` in MLflow's UI: the ``mlflow ui`` command that serves
+    its own store and artifacts, and the address of the experiment's runs view; None for a run
+    logged to another store."""
+    state_file = out / STATE
+    if not state_file.exists():
+        return None
+    state = orjson.loads(state_file.read_bytes())
+    if not own_store(str(state["tracking_uri"]), out):
+        return None
+    command = (
+        f"mlflow ui --backend-store-uri sqlite:///{out / 'mlflow.db'}"
+        f" --artifacts-destination {out / FOLDER} --port {port}"
+    )
+    return f"{command}  then open {runs_view_url(str(state['experiment_id']), f'http://127.0.0.1:{port}')}"
 
 
 class MlflowLineage:
@@ -196,8 +217,10 @@ class MlflowLineage:
         elites: Sequence[str] = (),
         metrics: Mapping[str, float] | None = None,
         status: Literal["FINISHED", "FAILED", "KILLED"] = "FINISHED",
+        references: Mapping[str, float] | None = None,
     ) -> None:
         """Log the elites (in ``elites`` mode), the experiment's pictures and metrics, and end the run.
+        ``references`` (label -> score: the experiment's baselines) are drawn on the fitness picture.
 
         A run ``KILLED`` (stopped by a signal) gets no pictures: it must stop within seconds, and the
         session that resumes it draws them when it finishes."""
@@ -221,7 +244,7 @@ class MlflowLineage:
         try:
             if self._failure is None and status != "KILLED":
                 self._experiment_artifacts(
-                    elites[0] if elites else next(iter(self._best()), None), metrics or {}
+                    elites[0] if elites else next(iter(self._best()), None), metrics or {}, references or {}
                 )
             self._client.set_terminated(self.run_id, status=status)
         except Exception as error:  # vendor errors are translated at this seam
@@ -269,13 +292,13 @@ class MlflowLineage:
             self._logged.add(record.index)
             parents = tuple(self._first.get(p) for p in record.parents)
             if record.genome_hash in self._queued:
-                found.append(Described(record, None, None, parents, repeat=True))
+                found.append(Described(record, None, (), parents, repeat=True))
                 continue
             self._queued.add(record.genome_hash)
             files = self._describe(record.genome_hash) if self._describe else None
             self._code[record.genome_hash] = files.code if files else None
-            first = record.parents[0] if record.parents else None
-            before = self._parent_code(first) if first and files and files.code is not None else None
+            coded = files is not None and files.code is not None
+            before = tuple(self._parent_code(p) if coded else None for p in record.parents)
             found.append(Described(record, files, before, parents))
         return found
 
@@ -315,7 +338,7 @@ class MlflowLineage:
         return names + [f"objective_{i}" for i in range(len(names), len(record.values))]
 
     def _candidate_artifacts(
-        self, run_id: str, record: LineageRecord, files: CandidateFiles | None, before: str | None
+        self, run_id: str, record: LineageRecord, files: CandidateFiles | None, before: Sequence[str | None]
     ) -> None:
         if files is None:
             return
@@ -323,10 +346,7 @@ class MlflowLineage:
         if files.code is None:
             return
         self.artifacts.log_text(run_id, files.code, "workflow.py")
-        if before is not None:
-            first = record.parents[0]
-            diff = unified_diff(before, files.code, f"parent/{first}.py", f"child/{record.genome_hash}.py")
-            self.artifacts.log_text(run_id, diff, DIFF)
+        log_parent_diffs(self.artifacts, run_id, record, before, files.code, ".py")
 
     def _parent_code(self, genome_hash: str) -> str | None:
         if genome_hash not in self._code and self._describe is not None:
@@ -337,7 +357,7 @@ class MlflowLineage:
     # -- the experiment run -------------------------------------------------------------------
 
     def _parent_run(self, experiment: str, run_name: str | None, params: Mapping[str, Any]) -> str:
-        state_file = self.out_dir / "mlflow.json"
+        state_file = self.out_dir / STATE
         if state_file.exists():
             state = orjson.loads(state_file.read_bytes())
             self._experiment_id = str(state["experiment_id"])
@@ -415,7 +435,9 @@ class MlflowLineage:
         for key, value in tags.items():
             self._client.set_tag(self.run_id, key, value)
 
-    def _experiment_artifacts(self, winner: str | None, metrics: Mapping[str, float]) -> None:
+    def _experiment_artifacts(
+        self, winner: str | None, metrics: Mapping[str, float], references: Mapping[str, float]
+    ) -> None:
         from mlflow.entities import Metric
 
         if metrics:
@@ -427,7 +449,7 @@ class MlflowLineage:
         pictures = self.out_dir / "plots"
         paths = [
             plots.lineage_graph(self._records, winner, pictures / "lineage.png", self._objectives[0]),
-            plots.fitness_over_generations(self._records, pictures / "fitness.png"),
+            plots.fitness_over_generations(self._records, pictures / "fitness.png", references=references),
         ]
         if any(len(r.values) >= 2 for r in self._records):
             points = [(r.values[0], r.values[1]) for r in self._records if len(r.values) >= 2]

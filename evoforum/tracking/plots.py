@@ -1,14 +1,16 @@
-"""Experiment pictures: the lineage graph, fitness over generations and the cost/quality front.
+"""Experiment pictures: the lineage graph, fitness over generations (with the experiment's baselines)
+and the cost/quality front.
 
 matplotlib is imported lazily and drawn with the Agg backend (no display), each figure closed after
-it is saved. Every function but ``draw_lineage`` (which draws on given axes) writes one PNG and
+it is saved. Every function but the ``draw_*`` ones (which draw on given axes) writes one PNG and
 returns its path.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from itertools import cycle
 from pathlib import Path
 from typing import Any
 
@@ -112,23 +114,44 @@ def node_label(record: LineageRecord) -> str:
     return f"{record.genome_hash[:SHORT]} · {record.operator[:20]} · {fitness}"
 
 
-def fitness_over_generations(records: Sequence[LineageRecord], path: Path, objective: int = 0) -> Path:
-    """Best and mean fitness of each generation."""
+def fitness_over_generations(
+    records: Sequence[LineageRecord],
+    path: Path,
+    objective: int = 0,
+    references: Mapping[str, float] | None = None,
+) -> Path:
+    """The fitness over generations as a picture (see ``draw_fitness``)."""
     plt = _pyplot()
-    rows = generation_fitness(records, objective)
     figure, axes = plt.subplots(figsize=(7, 4))
+    draw_fitness(axes, records, objective, references)
+    return _save(plt, figure, path)
+
+
+def draw_fitness(
+    axes: Any,
+    records: Sequence[LineageRecord],
+    objective: int = 0,
+    references: Mapping[str, float] | None = None,
+) -> None:
+    """Best and mean fitness of each generation, and each of ``references`` (label -> score: the
+    experiment's baselines) as a dashed horizontal line, its label and score in the legend."""
+    rows = generation_fitness(records, objective)
     if rows:
         generations, best, mean = zip(*rows, strict=True)
         axes.plot(generations, best, marker="o", label="best")
         axes.plot(generations, mean, marker=".", label="mean")
-        axes.legend()
+    from matplotlib import rcParams
     from matplotlib.ticker import MaxNLocator
 
+    styles = rcParams["axes.prop_cycle"].by_key()["color"][2:]
+    for (label, value), color in zip((references or {}).items(), cycle(styles), strict=False):
+        axes.axhline(value, linestyle="--", linewidth=1.2, color=color, label=f"{label} {value:.3g}")
+    if rows or references:
+        axes.legend(fontsize=8)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_xlabel("generation")
     axes.set_ylabel("fitness")
     axes.set_title("fitness over generations")
-    return _save(plt, figure, path)
 
 
 def cost_quality_front(points: Sequence[tuple[float, float]], path: Path, cost: str = "cost") -> Path:

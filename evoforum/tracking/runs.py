@@ -1,8 +1,9 @@
 """What a candidate's MLflow run carries, and which genome went to which run.
 
 The tags docs/design.md "Lineage in MLflow" pins on every candidate run (transcripts too many for
-MLflow's tag limit move to an artifact the tag names), the files logged as its artifacts, and ``mlflow_runs.jsonl``, the output folder's record of run ids by genome hash and
-population.
+MLflow's tag limit move to an artifact the tag names), the files logged as its artifacts (a diff
+against each parent among them), and ``mlflow_runs.jsonl``, the output folder's record of run ids
+by genome hash and population.
 Shared by ``mlflow_sink`` (the workflow candidates) and ``_population`` (other populations).
 """
 
@@ -27,13 +28,17 @@ TAG_LIMIT = 8000
 """MLflow's longest tag value (``MAX_TAG_VAL_LENGTH``); a Postgres- or MySQL-backed server refuses more."""
 TRANSCRIPTS_FILE = "transcripts.json"
 """The artifact holding a run's transcripts when they do not fit its tag."""
-DIFF = "diff_first_parent.diff.txt"
-"""The artifact holding the diff against the first parent (``.txt``: MLflow's UI previews text by
-extension and has no viewer for ``.patch`` or ``.diff``)."""
 NOTE = "mlflow.note.content"
 """The tag MLflow's UI shows, as Markdown, as a run's description."""
 SHORT = 10
 """Characters of a genome hash in run names and descriptions."""
+
+
+def diff_artifact(position: int) -> str:
+    """``diff_parent_2.diff.txt``: the artifact holding the diff against a record's parent at
+    ``position`` (counted from 1, in the order of ``LineageRecord.parents``). ``.txt``: MLflow's UI
+    previews text by extension and has no viewer for ``.patch`` or ``.diff``."""
+    return f"diff_parent_{position}.diff.txt"
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,21 @@ def run_name(record: LineageRecord, prefix: str = "") -> str:
     return f"{prefix}g{record.generation}-{record.genome_hash[:SHORT]}"
 
 
+RUNS_VIEW_QUERY = "workflowType=machine_learning"
+"""The query that keeps MLflow's UI in its runs view ("Model training"). MLflow 3.17's UI takes the
+view from the URL, else from the browser's last choice (GenAI, on a first visit), and no longer
+from the experiment's ``mlflow.experimentKind`` tag."""
+
+
 def run_link(experiment_id: str, run_id: str, text: str) -> str:
-    """A Markdown link to a run, relative so that it works in MLflow's UI wherever it is served."""
-    return f"[{text}](#/experiments/{experiment_id}/runs/{run_id})"
+    """A Markdown link to a run, relative so that it works in MLflow's UI wherever it is served
+    (and in its runs view, ``RUNS_VIEW_QUERY``)."""
+    return f"[{text}](#/experiments/{experiment_id}/runs/{run_id}?{RUNS_VIEW_QUERY})"
+
+
+def runs_view_url(experiment_id: str, server: str = "http://127.0.0.1:5000") -> str:
+    """The address of an experiment's runs view in MLflow's UI served at ``server``."""
+    return f"{server}/#/experiments/{experiment_id}?{RUNS_VIEW_QUERY}"
 
 
 def score(record: LineageRecord | None, objective: str) -> str:
@@ -81,13 +98,14 @@ def description(
         return f"{head}\n\nEvaluated again (cached: {record.cached}): the genome of run {again}."
     if not record.parents:
         return f"{head}\n\nNo parents: a genome of the first population."
-    lines = [head, "", f"Parents (the diff against the first is the artifact `{DIFF}`):", ""]
+    lines = [head, "", "Parents (each with the artifact holding the diff against it):", ""]
     for genome_hash, parent in zip(record.parents, parents, strict=True):
         short = genome_hash[:SHORT]
         run_id = run_ids.get(genome_hash)
         name = run_link(experiment_id, run_id, short) if run_id else f"{short} (no run)"
         operator = parent.operator if parent is not None else "unknown"
-        lines.append(f"- {name} · {operator} · {score(parent, objective)}")
+        diff = diff_artifact(record.parents.index(genome_hash) + 1)  # a parent named twice: one diff
+        lines.append(f"- {name} · {operator} · {score(parent, objective)} · `{diff}`")
     return "\n".join(lines)
 
 
@@ -118,6 +136,27 @@ def log_transcripts(artifacts: RunArtifacts, run_id: str, record: LineageRecord)
     ``artifacts``) when its tag holds a reference to it rather than the hashes."""
     if len(",".join(record.transcripts)) > TAG_LIMIT:
         artifacts.log_text(run_id, orjson.dumps(list(record.transcripts)).decode(), TRANSCRIPTS_FILE)
+
+
+def log_parent_diffs(
+    artifacts: RunArtifacts,
+    run_id: str,
+    record: LineageRecord,
+    before: Sequence[str | None],
+    after: str,
+    suffix: str,
+) -> None:
+    """Log the diff of ``after`` (the record's genome as text: code or JSON) against each parent's
+    text in ``before`` (in the order of ``record.parents``; None: not known, no diff), as the
+    ``diff_artifact`` of that parent's position; a parent named twice gets one. The diff's file
+    names are ``parent/<hash><suffix>`` and ``child/<hash><suffix>``."""
+    seen: set[str] = set()
+    for position, (parent, text) in enumerate(zip(record.parents, before, strict=True), 1):
+        if text is None or parent in seen:
+            continue
+        seen.add(parent)
+        diff = unified_diff(text, after, f"parent/{parent}{suffix}", f"child/{record.genome_hash}{suffix}")
+        artifacts.log_text(run_id, diff, diff_artifact(position))
 
 
 def unified_diff(before: str, after: str, fromfile: str, tofile: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +28,9 @@ def mlflow_ui(args: Sequence[str], cwd: Path) -> Iterator[str]:
     mlflow = Path(sys.executable).with_name("mlflow")
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     argv = [str(mlflow), "ui", *args, "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(  # a session of its own: its uvicorn workers stop with it
+        argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -42,5 +45,9 @@ def mlflow_ui(args: Sequence[str], cwd: Path) -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine: uvicorn's graceful stop can take longer
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)

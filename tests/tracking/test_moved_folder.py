@@ -66,8 +66,8 @@ def test_a_moved_run_folder_serves_its_artifacts_through_mlflow_ui(
     client = MlflowClient(served)
     child = sink.run_ids["b" * 64]
     names = {a.path for a in client.list_artifacts(child)}
-    assert names == {"genome.json", "workflow.py", "diff_first_parent.diff.txt"}
-    diff = Path(client.download_artifacts(child, "diff_first_parent.diff.txt", str(tmp_path))).read_text()
+    assert names == {"genome.json", "workflow.py", "diff_parent_1.diff.txt"}
+    diff = Path(client.download_artifacts(child, "diff_parent_1.diff.txt", str(tmp_path))).read_text()
     assert "+    return 'bbbb'" in diff
     pictures = {a.path for a in client.list_artifacts(sink.run_id, "plots")}
     assert {"plots/lineage.png", "plots/fitness.png"} <= pictures

@@ -96,10 +96,10 @@ def test_operator_genomes_are_runs_of_their_own_population(tmp_path: Path, uri: 
     assert "improvement" not in a.data.metrics  # never credited: no fitness yet
     assert {f.path for f in client.list_artifacts(b.info.run_id)} == {
         "genome.json",
-        "diff_first_parent.diff.txt",
+        "diff_parent_1.diff.txt",
     }
     patch = Path(
-        client.download_artifacts(b.info.run_id, "diff_first_parent.diff.txt", str(tmp_path))
+        client.download_artifacts(b.info.run_id, "diff_parent_1.diff.txt", str(tmp_path))
     ).read_text()
     assert '-      "prompt": "Combine the parents."' in patch
     assert '+      "prompt": "Combine the parents. Be bold."' in patch

@@ -83,11 +83,12 @@ def test_every_candidate_is_a_nested_run_with_pinned_tags_and_artifacts(
     assert d["evoforum.transcripts"] == "td"
     assert runs["d"].data.metrics["quality"] == pytest.approx(0.9)
     artifacts = {a.path for a in client.list_artifacts(sink.run_ids["d"])}
-    assert artifacts == {"genome.json", "workflow.py", "diff_first_parent.diff.txt"}
-    diff = Path(client.download_artifacts(sink.run_ids["d"], "diff_first_parent.diff.txt", str(tmp_path)))
-    patch = diff.read_text()
-    assert "-    return 'c'" in patch
-    assert "+    return 'd'" in patch
+    assert artifacts == {"genome.json", "workflow.py", "diff_parent_1.diff.txt", "diff_parent_2.diff.txt"}
+    for name, parent in (("diff_parent_1.diff.txt", "c"), ("diff_parent_2.diff.txt", "b")):
+        patch = Path(client.download_artifacts(sink.run_ids["d"], name, str(tmp_path))).read_text()
+        assert f"--- parent/{parent}.py" in patch
+        assert f"-    return '{parent}'" in patch
+        assert "+    return 'd'" in patch
     pictures = {a.path for a in client.list_artifacts(sink.run_id, "plots")}
     assert pictures == {"plots/lineage.png", "plots/fitness.png", "plots/pareto.png"}
 
@@ -191,7 +192,7 @@ def test_the_experiment_run_and_the_winners_run_are_tagged(tmp_path: Path, track
     tags = client.get_run(sink.run_id).data.tags
     assert tags["evoforum.winner"] == "d"
     assert tags["evoforum.winner_run"] == sink.run_ids["d"]
-    assert f"runs/{sink.run_ids['d']})" in tags["mlflow.note.content"]
+    assert f"runs/{sink.run_ids['d']}?workflowType=machine_learning)" in tags["mlflow.note.content"]
     winners = client.search_runs(
         [client.get_run(sink.run_id).info.experiment_id], filter_string="tags.`evoforum.is_winner` = 'true'"
     )
@@ -212,9 +213,16 @@ def test_a_candidates_description_links_to_its_parents_runs(tmp_path: Path, trac
     note = run.data.tags["mlflow.note.content"]
     assert note.startswith("**mutate** · generation 2 · quality 0.9 on 3 items")
     c, b = sink.run_ids["c" * 64], sink.run_ids["b" * 64]
-    assert f"- [cccccccccc](#/experiments/{experiment}/runs/{c}) · mutate · quality 0.3 on 3 items" in note
-    assert f"- [bbbbbbbbbb](#/experiments/{experiment}/runs/{b}) · seed · quality 0.2 on 3 items" in note
-    assert "diff_first_parent.diff.txt" in note
+    assert (
+        f"- [cccccccccc](#/experiments/{experiment}/runs/{c}?workflowType=machine_learning) · mutate · quality 0.3 on 3 items"
+        in note
+    )
+    assert (
+        f"- [bbbbbbbbbb](#/experiments/{experiment}/runs/{b}?workflowType=machine_learning) · seed · quality 0.2 on 3 items"
+        in note
+    )
+    assert "quality 0.3 on 3 items · `diff_parent_1.diff.txt`" in note
+    assert "quality 0.2 on 3 items · `diff_parent_2.diff.txt`" in note
     assert run.data.tags["evoforum.parent_runs"] == f"{c},{b}"  # full run ids
     assert len(c) == 32
     assert run.info.run_name == "g2-dddddddddd"
@@ -247,7 +255,45 @@ def test_every_lineage_record_has_its_run_a_repeat_pointing_at_the_first(
     assert repeat.data.tags["evoforum.repeat_of"] == resumed.run_ids["c"] == first.run_ids["c"]
     assert repeat.data.tags["evoforum.cached"] == "True"
     assert repeat.data.metrics["quality"] == pytest.approx(0.35)
-    assert f"runs/{resumed.run_ids['c']})" in repeat.data.tags["mlflow.note.content"]
+    assert (
+        f"runs/{resumed.run_ids['c']}?workflowType=machine_learning)"
+        in repeat.data.tags["mlflow.note.content"]
+    )
     assert client.list_artifacts(repeat.info.run_id) == []  # the first run holds the genome's files
     rows = [json.loads(line) for line in (out / "mlflow_runs.jsonl").read_text().splitlines()]
     assert sorted(row["index"] for row in rows) == [r.index for r in records]
+
+
+def test_the_experiments_baselines_reach_its_fitness_picture(tmp_path: Path, tracking_uri: str) -> None:
+    import numpy as np
+    from PIL import Image
+
+    def baseline_pixels(out: Path, references: dict[str, float] | None) -> int:
+        sink = MlflowLineage(tracking_uri, out.name, out)
+        sink.emit(RECORDS)
+        sink.finish(references=references)
+        rgb = np.asarray(Image.open(out / "plots" / "fitness.png").convert("RGB")).astype(int)
+        red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+        return int(((green > red + 60) & (green > blue + 60)).sum())  # the first reference line is green
+
+    assert baseline_pixels(tmp_path / "plain", None) == 0
+    assert baseline_pixels(tmp_path / "baselines", {"single_call (test)": 0.5}) > 100
+
+
+def test_a_finished_run_says_how_to_browse_its_runs_view(tmp_path: Path) -> None:
+    from evoforum.tracking.mlflow_sink import browse_hint
+
+    out = tmp_path / "run"
+    sink = MlflowLineage(f"sqlite:///{out / 'mlflow.db'}", "exp", out)
+    sink.finish()
+    hint = browse_hint(out)
+    assert hint is not None
+    assert (
+        f"mlflow ui --backend-store-uri sqlite:///{out / 'mlflow.db'} --artifacts-destination {out / 'mlartifacts'}"
+        in hint
+    )
+    experiment = json.loads((out / "mlflow.json").read_text())["experiment_id"]
+    assert hint.endswith(f"http://127.0.0.1:5000/#/experiments/{experiment}?workflowType=machine_learning")
+    elsewhere = tmp_path / "shared"
+    MlflowLineage(f"sqlite:///{tmp_path / 'shared.db'}", "exp", elsewhere).finish()
+    assert browse_hint(elsewhere) is None  # another store: its server, its address
