@@ -147,7 +147,11 @@ async def var_or(
     rng: random.Random,
     generation: int,
 ) -> list[Individual]:
-    """DEAP's ``varOr``: each of ``lambda_`` children comes from crossover, mutation or reproduction."""
+    """DEAP's ``varOr``: each of ``lambda_`` children comes from crossover, mutation or reproduction.
+
+    A crossover that gives its first parent back unchanged (no crossover operator could combine
+    the two: same genes, or topologies that do not fit) makes no child; the first parent is
+    mutated instead, so the slot is not spent on a copy of a parent."""
     if cxpb + mutpb > 1.0:
         raise ValueError("the sum of the crossover and mutation probabilities must be <= 1.0")
     offspring: list[Individual] = []
@@ -156,7 +160,13 @@ async def var_or(
         if choice < cxpb and operators.crossover is not None and len(population) >= 2:
             first, second = rng.sample(list(population), 2)
             genome, _ = await settle(operators.crossover(first.genome, second.genome, rng))
-            offspring.append(_child(genome, (first, second), operators.crossover_name, generation, operators))
+            if str(genome.hash) != first.hash:
+                offspring.append(
+                    _child(genome, (first, second), operators.crossover_name, generation, operators)
+                )
+                continue
+            genome = await settle(operators.mutate(first.genome, rng))
+            offspring.append(_child(genome, (first,), operators.mutate_name, generation, operators))
         elif choice < cxpb + mutpb:
             parent = rng.choice(population)
             genome = await settle(operators.mutate(parent.genome, rng))
