@@ -6,13 +6,16 @@ model call takes seconds. Selection sees the valid split: one problem the local 
 docstring's own examples (``.sort()`` on a set; words counted instead of their lengths), so the
 seed workflows are not perfect and a run has something to improve. Options: ``seeds`` (seed
 genomes of the space, default ``[0]``: the plain write -> test -> fix loop;
-``configs/quickstart.yaml`` starts from ``[2, 0]``, the single call and that loop).
+``configs/quickstart.yaml`` starts from ``[2, 0]``, the single call and that loop) and ``solved``
+(default false: true gives the train problems their solutions, ``SOLUTIONS``, which the run
+stores for the genomes' recall steps and the space shows as few-shot examples).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from evoforum.errors import ConfigError
 from experiments._base import Splits
 from experiments._code import CodeExperiment, CodeProblem
 
@@ -87,13 +90,35 @@ PROBLEMS = {
 }  # fmt: skip
 
 
+SOLUTIONS = {
+    "quick/add": "    return a + b\n",
+    "quick/is_even": "    return n % 2 == 0\n",
+    "quick/reverse": "    return s[::-1]\n",
+    "quick/dedupe": "    seen = set()\n    return [x for x in xs if not (x in seen or seen.add(x))]\n",
+    "quick/largest": "    return max(xs)\n",
+    "quick/square_all": "    return [x * x for x in xs]\n",
+    "quick/rle": "    import itertools\n    return ''.join(f'{c}{len(list(g))}' for c, g in itertools.groupby(s))\n",
+}
+"""The train problems' solutions (bodies completing the prompt), given with the option ``solved``."""
+
+
 class Quickstart(CodeExperiment):
     name = "quickstart"
-    option_names = ("seeds",)
+    option_names = ("seeds", "solved")
 
     def __init__(self, options: dict[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(options, seed)
-        self.problems = PROBLEMS
+        solved = self.option("solved", False)
+        if not isinstance(solved, bool):
+            raise ConfigError(f"experiment.options.solved: true or false, not {solved!r}")
+        self.problems = (
+            {
+                i: p.model_copy(update={"canonical_solution": SOLUTIONS.get(i, "")})
+                for i, p in PROBLEMS.items()
+            }
+            if solved
+            else PROBLEMS
+        )
 
     def splits(self) -> Splits:
         return Splits(

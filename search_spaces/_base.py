@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import Field
 
-from evoforum.errors import GenomeInvalid
+from evoforum.errors import ConfigError, GenomeInvalid, did_you_mean
 from evoforum.genome import (
     Constraints,
     FromInputSpec,
@@ -64,10 +64,32 @@ class SearchSpace(ABC):
     """Whether the space's genomes may recall solved train items from the run's memory: its
     experiment gave some (the run stores them there); ``mut_recall`` adds recall steps only then."""
 
-    def __init__(self, examples: Sequence[tuple[str, str]] | None = None) -> None:
+    option_names: ClassVar[tuple[str, ...]] = ()
+    """The options the space takes (``search_space.options``)."""
+
+    def __init__(
+        self, examples: Sequence[tuple[str, str]] | None = None, options: Mapping[str, Any] | None = None
+    ) -> None:
         """``examples``: solved train items ``(problem, solution)`` for few-shot prompts; this
-        space shows none (spaces that do override this)."""
+        space shows none (spaces that do override this). ``options``: the config's
+        ``search_space.options``, each one of ``option_names`` (else ``ConfigError``)."""
         del examples
+        self.options = dict(options or {})
+        for key in self.options:
+            if key not in self.option_names:
+                known = ", ".join(self.option_names) or "none"
+                raise ConfigError(
+                    f"search_space.options.{key}: unknown option of {self.name!r}"
+                    f"{did_you_mean(key, self.option_names)}; known: {known}"
+                )
+
+    def probability(self, key: str, default: float) -> float:
+        """The option ``key`` as a probability (``default`` when not given; ``ConfigError``
+        unless a number from 0 to 1)."""
+        value = self.options.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ConfigError(f"search_space.options.{key}: a probability from 0 to 1, not {value!r}")
+        return float(value)
 
     @abstractmethod
     def seeds(self) -> tuple[WorkflowGenome, ...]:

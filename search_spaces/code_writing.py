@@ -17,7 +17,8 @@ may be reviewed by a critic that serves a bus subject, then revised (``reviewed`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,9 +68,11 @@ __all__ = [
 DRAWS = (3, 4, 5)
 DRAW_TEMPERATURES = (0.5, 0.8, 1.0)
 REVIEW_CHANCE = 0.15
-"""How often a random genome has its draft reviewed by a critic over the bus (``reviewed``)."""
+"""How often a random genome has its draft reviewed by a critic over the bus (``reviewed``; the
+option ``review_chance`` changes it)."""
 RECALL_CHANCE = 0.3
-"""How often a random genome's writer recalls solved train problems (when the experiment has some)."""
+"""How often a random genome's writer recalls solved train problems, when the experiment has some
+(the option ``recall_chance`` changes it)."""
 RECALLED = (1, 2, 3)
 """How many it recalls."""
 
@@ -79,7 +82,11 @@ class CodeWriting(SearchSpace):
     a plan; ``examples`` (solved train problems, ``(problem, solution)``) are the few-shot blocks a
     writer prompt may begin with (``BuildingBlocks.examples``; ``mut_examples`` adds or drops one);
     None: two small built-in ones. Given solved train problems, a random genome may also recall the
-    nearest of them from the run's memory for its writer (the run stores them there)."""
+    nearest of them from the run's memory for its writer (the run stores them there).
+
+    Options (``search_space.options``): ``review_chance`` and ``recall_chance``, how often a random
+    genome is ``reviewed`` and recalls (probabilities, default ``REVIEW_CHANCE`` and
+    ``RECALL_CHANCE``)."""
 
     name = "code_writing"
     constraints = Constraints(
@@ -91,18 +98,25 @@ class CodeWriting(SearchSpace):
         allowed_imports=("ast", "doctest", "re", "json", "math", "signal", LIBRARY),
     )
 
-    def __init__(self, examples: Sequence[tuple[str, str]] | None = None) -> None:
+    option_names = ("review_chance", "recall_chance")
+
+    def __init__(
+        self, examples: Sequence[tuple[str, str]] | None = None, options: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(examples, options)
         chosen = BUILT_IN_EXAMPLES if examples is None else examples
         self.blocks = BLOCKS.model_copy(update={"examples": few_shot(chosen)})
         self.recalls = bool(examples)
+        self.review_chance = self.probability("review_chance", REVIEW_CHANCE)
+        self.recall_chance = self.probability("recall_chance", RECALL_CHANCE)
 
     def _generate(self, rng: np.random.Generator) -> WorkflowGenome:
         genome = self._write(rng)
-        if chance(rng, REVIEW_CHANCE):
+        if chance(rng, self.review_chance):
             writer = genome.agent("writer")
             assert isinstance(writer, LLMAgentSpec)
             genome = reviewed(writer.system_prompt, writer.temperature, pick(rng, WRITE_PROMPTS))
-        if self.recalls and chance(rng, RECALL_CHANCE):
+        if self.recalls and chance(rng, self.recall_chance):
             genome = add_recall(genome, "writer", "problem", k=pick(rng, RECALLED)) or genome
         return genome
 

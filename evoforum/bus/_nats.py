@@ -8,6 +8,14 @@ naks it (redelivered after a short back-off); a message that fails the schema is
 A consumer the bus creates waits ``ack_wait`` seconds for an acknowledgement before the server
 redelivers; a handler running longer sends ``in_progress`` heartbeats meanwhile. Messages given
 up on are reported to ``on_dead`` (see ``_jetstream``).
+
+A lost connection is retried for ever (every 0.1 s), and the subscriptions come back with it;
+durable subjects live on in the server's JetStream store folder across a restart. What was
+acknowledged is never lost: a durable message whose ``publish`` returned is stored and is handled
+after the restart, and with a forum hook every message is posted to the forum before it is sent.
+What was in flight may be: a plain message or a request sent while the server was away, or a reply
+the server held when it went, is dropped, so that request ends in ``Timeout`` (the candidate fails
+on that item; the run goes on).
 """
 
 from __future__ import annotations

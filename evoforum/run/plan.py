@@ -156,11 +156,9 @@ def design(config: ExperimentConfig) -> Design:
     import search_spaces
     from evoforum.codegen import export
 
-    space = search_spaces.get(
-        config.search_space.name, experiment.examples() or None
-    )  # few-shot: train items
-    if config.search_space.options:
-        raise ConfigError("search_space.options: the search spaces take no options yet")
+    space = search_spaces.get(  # few-shot: train items
+        config.search_space.name, experiment.examples() or None, config.search_space.options
+    )
     measured = config.algorithm.objectives[1:]
     weights = config.operators.weights
     llm_operators = any(weights.get(name, 0) > 0 for name in ("rewrite", "lmx"))

@@ -106,3 +106,44 @@ def test_unknown_space_names_a_close_one() -> None:
 @given(genomes())
 def test_strategy_gives_valid_genomes(genome: WorkflowGenome) -> None:
     assert genome.problems() == []
+
+
+def test_code_writing_options_set_how_often_random_genomes_use_the_runtime_genes() -> None:
+    import experiments
+    from evoforum.genome import RecallSpec, RequestSpec
+
+    solved = experiments.get("quickstart", {"solved": True}).examples()
+    space = search_spaces.get("code_writing", solved, {"review_chance": 1, "recall_chance": 1})
+    for i in range(5):
+        kinds = {type(a) for a in space.random_genome(np.random.default_rng(i)).agents}
+        assert {RequestSpec, RecallSpec} <= kinds
+    never = search_spaces.get("code_writing", solved, {"review_chance": 0, "recall_chance": 0})
+    for i in range(5):
+        kinds = {type(a) for a in never.random_genome(np.random.default_rng(i)).agents}
+        assert not {RequestSpec, RecallSpec} & kinds
+
+
+@pytest.mark.parametrize(
+    ("space", "options", "message"),
+    [
+        ("code_writing", {"review_chanc": 1}, "did you mean 'review_chance'"),
+        ("code_writing", {"recall_chance": 1.5}, "a probability from 0 to 1"),
+        ("code_writing", {"review_chance": True}, "a probability from 0 to 1"),
+        ("qa_ensemble", {"review_chance": 1}, "known: none"),
+    ],
+)
+def test_a_bad_search_space_option_is_a_config_error(space: str, options: dict, message: str) -> None:
+    from evoforum.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        search_spaces.get(space, None, options)
+
+
+def test_quickstart_gives_solutions_to_recall_only_when_asked() -> None:
+    import experiments
+    from evoforum.errors import ConfigError
+
+    assert experiments.get("quickstart").recall_items() == ()
+    assert len(experiments.get("quickstart", {"solved": True}).recall_items()) == 7
+    with pytest.raises(ConfigError, match=r"experiment\.options\.solved"):
+        experiments.get("quickstart", {"solved": "yes"})

@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--faults", default=",".join(FAULT_KINDS), help="comma-separated fault kinds")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds before each streamed piece")
     parser.add_argument("--hang-seconds", type=float, default=3600.0)
     parser.add_argument("--model", default="stub")
     args = parser.parse_args(argv)
@@ -33,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         fault_rate=args.fault_rate,
         faults=faults,
         latency=args.latency,
+        token_delay=args.token_delay,
         hang_seconds=args.hang_seconds,
         model=args.model,
         host=args.host,
