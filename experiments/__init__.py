@@ -13,6 +13,7 @@ from experiments._base import Experiment, Problem, Splits, split
 EXPERIMENTS: dict[str, str] = {
     "quickstart": "experiments.quickstart:Quickstart",
     "humaneval": "experiments.humaneval:HumanEval",
+    "reasoning": "experiments.reasoning:Reasoning",
     "symbolic_regression": "experiments.symbolic_regression:SymbolicRegression",
     "sim_workflow": "experiments.sim_workflow:SimWorkflow",
 }

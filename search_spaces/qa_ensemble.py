@@ -64,6 +64,7 @@ BLOCKS = BuildingBlocks(
         "Think step by step.",
         "If unsure, say which answer is most likely.",
         "Answer briefly.",
+        "Give only the final answer, with no explanation.",
     ),
     tools=TOOLS,
     agent_templates=(
