@@ -3,7 +3,8 @@
 A function target is replaced as a whole ``FunctionDef`` node in the genome's code (the rest of
 the module is byte-identical); its signature must stay the same. A prompt target is the string
 argument of one ``LLMAgentSpec(...)`` call in the exported module; that argument node is replaced and
-the module parsed back with ``codegen.parse``. The placeholders of a prompt must stay the same.
+the module parsed back with ``codegen.parse``. The placeholders of a prompt must stay the same; an
+answer with no ``<prompt>`` element is taken whole when it keeps them.
 """
 
 from __future__ import annotations
@@ -88,13 +89,22 @@ def _args(function: cst.FunctionDef) -> str:
 
 
 def apply_prompt(genome: WorkflowGenome, name: str, answer: str) -> tuple[WorkflowGenome, str]:
-    found = _PROMPT.findall(answer)
-    if not found:
-        raise LLMMisbehaved("the rewrite holds no <prompt> element", raw=answer[:2000])
-    text = found[-1].strip()
+    """The child with the prompt of ``answer``: its last ``<prompt>`` element or, when it holds
+    none, the whole answer (without a fence around it) if it keeps the prompt's placeholders (a
+    small model often answers with the bare prompt; a prompt without placeholders, such as a system
+    prompt, is taken only from an element)."""
     agent_name, field = name.split(".")
     agent = genome.agent(agent_name)
     assert isinstance(agent, LLMAgentSpec)
+    found = _PROMPT.findall(answer)
+    if found:
+        text = found[-1].strip()
+    else:
+        text = _bare(answer)
+        if not placeholders(getattr(agent, field)) or placeholders(text) != placeholders(
+            getattr(agent, field)
+        ):
+            raise LLMMisbehaved("the rewrite holds no <prompt> element", raw=answer[:2000])
     if not text:
         raise LLMMisbehaved("the rewritten prompt is empty", raw=answer[:2000])
     if placeholders(text) != placeholders(getattr(agent, field)):
@@ -104,6 +114,13 @@ def apply_prompt(genome: WorkflowGenome, name: str, answer: str) -> tuple[Workfl
     literal = cst.SimpleString(repr(text))
     edited = _cst.replace_node(module, argument, argument.with_changes(value=literal))
     return parse(edited.code), text
+
+
+def _bare(answer: str) -> str:
+    """``answer`` stripped, without one fence around the whole of it."""
+    text = answer.strip()
+    fenced = re.fullmatch(r"```[\w-]*\n(.*?)\n?```", text, re.DOTALL)
+    return (fenced[1] if fenced else text).strip()
 
 
 def _agent_argument(module: cst.Module, agent: str, field: str) -> cst.Arg:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import pytest
 
 import search_spaces
+from evoforum.errors import LLMMisbehaved
 from evoforum.evolve.assess import Known
 from evoforum.evolve.evaluate import ItemResult
 from evoforum.evolve.individual import FAILED
@@ -19,6 +20,7 @@ from evoforum.evolve.operators import OperatorContext, _rewrite
 from evoforum.evolve.operators.feedback import Feedback
 from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module, make_lmx
 from evoforum.genome import LLMAgentSpec, WorkflowGenome
+from evoforum.genome.agents import placeholders
 from evoforum.llm import ChatRequest, Completion, OpenAICompatible, TokenSink, Usage
 from evoforum.llm.stub import StubServer
 
@@ -244,6 +246,19 @@ def test_prompt_targets_keep_placeholders() -> None:
     new = child.agent(agent.name)
     assert isinstance(new, LLMAgentSpec)
     assert new.prompt == text
+
+
+def test_a_bare_prompt_that_keeps_the_placeholders_is_taken_whole() -> None:
+    genome = population("qa_ensemble")[0]
+    agent = next(a for a in genome.agents if isinstance(a, LLMAgentSpec) and placeholders(a.prompt))
+    target = f"{agent.name}.prompt"
+    _, text = _rewrite.apply_prompt(genome, target, f"```text\nThink first. {agent.prompt}\n```")
+    assert text == f"Think first. {agent.prompt}"
+    for answer in ("AssertionError: candidate(1, 5) == '0b11'", "Compute the average of 1 and 5."):
+        with pytest.raises(LLMMisbehaved, match="no <prompt> element"):  # placeholders gone
+            _rewrite.apply_prompt(genome, target, answer)
+    with pytest.raises(LLMMisbehaved, match="no <prompt> element"):  # a system prompt: elements only
+        _rewrite.apply_prompt(genome, f"{agent.name}.system_prompt", "Be terse.")
 
 
 async def test_a_missing_model_or_a_server_that_is_down_is_raised_not_counted() -> None:
