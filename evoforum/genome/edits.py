@@ -24,7 +24,7 @@ from evoforum.genome.flows import (
 )
 from evoforum.genome.model import WorkflowGenome
 
-__all__ = ["EXAMPLES", "add_recall", "drop_recall", "off_bus", "over_bus"]
+__all__ = ["EXAMPLES", "add_recall", "drop_recall", "off_bus", "over_bus", "used_names"]
 
 EXAMPLES = "examples"
 """The parameter (and prompt placeholder) by which ``add_recall`` feeds recalled items to a prompt."""
@@ -165,14 +165,20 @@ def _calls(dag: DagSpec, agent: str) -> bool:
     return any(t.agent == agent for t in dag.tasks)
 
 
-def _names(genome: WorkflowGenome) -> set[str]:
-    names = set(genome.inputs) | {a.name for a in genome.agents} | set(read_code(genome.code).functions)
+def used_names(genome: WorkflowGenome) -> set[str]:
+    """Every name a new agent, task, state or output must not take."""
+    names = set(genome.inputs) | {a.name for a in genome.agents}
     for _, body in bodies(genome.entry):
         if isinstance(body, DagSpec):
             names |= {t.name for t in body.tasks} | {t.output_name for t in body.tasks}
         else:
             names |= {s.name for s in body.states}
     return names
+
+
+def _names(genome: WorkflowGenome) -> set[str]:
+    """``used_names`` and the functions of the genome's code."""
+    return used_names(genome) | set(read_code(genome.code).functions)
 
 
 def _fresh(base: str, taken: set[str]) -> str:

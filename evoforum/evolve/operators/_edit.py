@@ -36,17 +36,6 @@ def with_body(genome: WorkflowGenome, trail: Trail, new: Body) -> WorkflowGenome
     return genome.model_copy(update={"entry": replaced(genome.entry, trail, new)})
 
 
-def used_names(genome: WorkflowGenome) -> set[str]:
-    """Every name a new agent, task, state or output must not take."""
-    names = set(genome.inputs) | {a.name for a in genome.agents}
-    for _, part in bodies(genome.entry):
-        if isinstance(part, DagSpec):
-            names |= {t.name for t in part.tasks} | {t.output_name for t in part.tasks}
-        else:
-            names |= {s.name for s in part.states}
-    return names
-
-
 def fresh(base: str, taken: set[str]) -> str:
     """``base`` or ``base_2``, ``base_3``… whichever is not in ``taken`` (and add it there)."""
     stem = base.rstrip("0123456789_") or "x"

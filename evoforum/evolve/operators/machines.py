@@ -9,6 +9,7 @@ from evoforum.evolve.operators import _edit as e
 from evoforum.evolve.operators.base import Children, operator
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.genome import CompareSpec, DagSpec, MachineSpec, StateSpec, TransitionSpec, WorkflowGenome
+from evoforum.genome.edits import used_names
 from evoforum.graphs import reachable
 
 
@@ -41,7 +42,7 @@ def mut_add_state(
     if site is None:
         return []
     trail, machine, state = site
-    taken = e.used_names(genome)
+    taken = used_names(genome)
     assert isinstance(state.body, DagSpec)
     copy = StateSpec(name=e.fresh(f"{state.name}_again", taken), body=_renamed(state.body, taken))
     incoming = [i for i, t in enumerate(machine.transitions) if t.target == state.name]

@@ -24,6 +24,7 @@ from evoforum.genome import (
     WorkflowGenome,
 )
 from evoforum.genome._code import read_code
+from evoforum.genome.edits import used_names
 
 DEFAULT_TEMPERATURES = (0.0, 0.2, 0.5, 0.8)
 MAX_TOKENS_LADDER: tuple[int | None, ...] = (None, 256, 384, 512, 768)
@@ -142,7 +143,7 @@ def mut_add_task(parents: Sequence[WorkflowGenome], rng: random.Random, context:
     if site is None:
         return []
     trail, dag, task = site
-    taken = e.used_names(genome)
+    taken = used_names(genome)
     name, agent_name = e.fresh(f"refine_{task.name}", taken), e.fresh("refiner", taken)
     template = llm[task.agent]
     fragments = [str(f) for f in _blocks(context, "prompt_fragments")]
@@ -325,7 +326,7 @@ def mut_fan_out(parents: Sequence[WorkflowGenome], rng: random.Random, context: 
         )
         return [e.with_body(genome, trail, DagSpec(tasks=tasks))]
     model = drafts[rng.randrange(len(drafts))]
-    taken = e.used_names(genome) | {w.parameter for w in reader.inputs}
+    taken = used_names(genome) | {w.parameter for w in reader.inputs}
     twin = model.model_copy(update={"name": e.fresh(model.name, taken), "output": None})
     parameter = e.fresh("answer", taken | {twin.name})
     wired = reader.model_copy(
