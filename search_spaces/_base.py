@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import Field
@@ -20,6 +20,9 @@ from evoforum.genome import (
     WorkflowGenome,
 )
 from evoforum.genome._base import Frozen
+
+if TYPE_CHECKING:
+    from evoforum.evolve.operators import Operator
 
 T = TypeVar("T")
 
@@ -66,6 +69,12 @@ class SearchSpace(ABC):
 
     option_names: ClassVar[tuple[str, ...]] = ()
     """The options the space takes (``search_space.options``)."""
+
+    def operators(self) -> tuple[Operator, ...]:
+        """Mutations (one parent) and crossovers (two) of this space's own, beside the genome's: a
+        run draws them in the ``mutate`` and ``crossover`` groups. (Imported when asked for: the
+        data model of a space does not load the evolution engine.)"""
+        return ()
 
     def __init__(
         self, examples: Sequence[tuple[str, str]] | None = None, options: Mapping[str, Any] | None = None

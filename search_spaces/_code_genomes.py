@@ -115,7 +115,11 @@ TEST_PROMPT = (
 )
 """The tester's prompt (model-written tests for ``select_by_tests``)."""
 SELECTORS = ("select_by_examples", "select_by_vote", "select_by_tests")
-"""The tools that pick one of k drafts (see ``search_spaces._select_tools``)."""
+"""The tools that pick one of k drafts (see ``search_spaces._code_tools``)."""
+DRAWS = (3, 4, 5)
+"""How many drafts a sampled write takes (k of best-of-k)."""
+DRAW_TEMPERATURES = (0.5, 0.8, 1.0)
+"""The temperatures drafts are sampled at."""
 EXAMPLE_INTRO = "A solved example:\n\n"
 BUILT_IN_EXAMPLES = (
     (

@@ -18,7 +18,9 @@ genome code to a model inside fenced blocks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import ast
+import re
+from collections.abc import Iterable, Sequence
 
 from search_spaces.library import code_tools
 
@@ -91,9 +93,62 @@ def code_for(names: Sequence[str]) -> str:
 
     for name in names:
         add(name)
-    line = f"from {LIBRARY} import {', '.join(sorted(imported))}"
-    if len(line) > 88:  # formatted as ruff would (the exported module is checked with it)
-        line = f"from {LIBRARY} import (\n" + "".join(f"    {name},\n" for name in sorted(imported)) + ")"
-    parts = [line] if imported else []
+    parts = [_import(imported)] if imported else []
     parts += [TOOLS[name].strip() for name in tools]
     return "\n\n\n".join(parts) + "\n"
+
+
+def _import(names: Iterable[str]) -> str:
+    """The import of ``names`` from the library, formatted as ruff would (the exported module is
+    checked with it)."""
+    line = f"from {LIBRARY} import {', '.join(sorted(names))}"
+    if len(line) > 88:
+        line = f"from {LIBRARY} import (\n" + "".join(f"    {name},\n" for name in sorted(names)) + ")"
+    return line
+
+
+def with_tools(code: str, names: Sequence[str]) -> str:
+    """A genome's ``code`` that also has the tools ``names`` and everything they call: library
+    functions it lacks join its import from the library, tools it lacks come at its end. What the
+    code already defines stays as it is (an evolved ``keep_better`` is not replaced)."""
+    tree = ast.parse(code)
+    lines = code.splitlines()
+    found = next(
+        (n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == LIBRARY and n.level == 0),
+        None,
+    )
+    imported = {a.asname or a.name for a in found.names} if found is not None else set()
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    wanted = [n for n in _split(code_for(names)) if n not in imported and n not in defined]
+    added = [n for n in wanted if n not in TOOLS]
+    if added and found is not None:
+        assert found.end_lineno is not None
+        lines[found.lineno - 1 : found.end_lineno] = _import(imported | set(added)).splitlines()
+    elif added:
+        lines = [_import(added), "", "", *lines]
+    tools = [TOOLS[n].strip() for n in wanted if n in TOOLS]
+    return "\n\n\n".join(["\n".join(lines).rstrip(), *tools]) + "\n"
+
+
+def _split(code: str) -> list[str]:
+    """The names ``code_for``'s output imports and defines, in order."""
+    tree = ast.parse(code)
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.FunctionDef):
+            names.append(node.name)
+    return names
+
+
+def without_tools(code: str, names: Iterable[str]) -> str:
+    """A genome's ``code`` without the definitions of the tools ``names`` (a selector no agent
+    calls any more, say); the library import stays as it is."""
+    gone = set(names) & set(TOOLS)
+    lines = code.splitlines()
+    for node in reversed(ast.parse(code).body):
+        if isinstance(node, ast.FunctionDef) and node.name in gone:
+            assert node.end_lineno is not None
+            del lines[node.lineno - 1 : node.end_lineno]
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(lines).strip()) + "\n"

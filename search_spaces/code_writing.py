@@ -18,7 +18,7 @@ may be reviewed by a critic that serves a bus subject, then revised (``reviewed`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,8 @@ from search_spaces._base import SearchSpace, chance, pick, system_prompt
 from search_spaces._code_genomes import (
     BLOCKS,
     BUILT_IN_EXAMPLES,
+    DRAW_TEMPERATURES,
+    DRAWS,
     FIX_PROMPT,
     MODEL,
     PLAN_PROMPT,
@@ -47,6 +49,9 @@ from search_spaces._code_genomes import (
 )
 from search_spaces._code_tools import LIBRARY
 
+if TYPE_CHECKING:
+    from evoforum.evolve.operators import Operator
+
 __all__ = [
     "BLOCKS",
     "FIX_PROMPT",
@@ -65,8 +70,6 @@ __all__ = [
     "single_call",
 ]
 
-DRAWS = (3, 4, 5)
-DRAW_TEMPERATURES = (0.5, 0.8, 1.0)
 REVIEW_CHANCE = 0.15
 """How often a random genome has its draft reviewed by a critic over the bus (``reviewed``; the
 option ``review_chance`` changes it)."""
@@ -119,6 +122,12 @@ class CodeWriting(SearchSpace):
         if self.recalls and chance(rng, self.recall_chance):
             genome = add_recall(genome, "writer", "problem", k=pick(rng, RECALLED)) or genome
         return genome
+
+    def operators(self) -> tuple[Operator, ...]:
+        """``mut_best_of_k``: a draft becomes best-of-k, or a selector another."""
+        from search_spaces._code_operators import mut_best_of_k
+
+        return (mut_best_of_k,)
 
     def seeds(self) -> tuple[WorkflowGenome, ...]:
         """0: write, then repair twice at most; 1: write, then two fresh attempts told which

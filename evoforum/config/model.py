@@ -99,7 +99,9 @@ class OperatorsSection(Section):
     """Variation operators, their starting weights, and how the LLM operators learn."""
 
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"mutate": 1.0, "crossover": 1.0, "gp_code": 0.5, "lmx": 1.0, "rewrite": 1.0}
+        default_factory=lambda: {"mutate": 1.0, "crossover": 1.0, "gp_code": 0.5, "lmx": 1.0, "rewrite": 1.0},
+        description="per operator group (mutate, crossover, gp_code, lmx, rewrite: each of its operators at "
+        "that weight) or per operator by name (its own weight, over its group's); 0 leaves it out",
     )
     bandit: bool = Field(default=True, description="learn which operators pay off per unit of cost")
     edit_memory: bool = Field(default=True, description="offer past edits and their effect to LLM operators")

@@ -24,7 +24,18 @@ from evoforum.genome.flows import (
 )
 from evoforum.genome.model import WorkflowGenome
 
-__all__ = ["EXAMPLES", "add_recall", "drop_recall", "off_bus", "over_bus", "used_names"]
+__all__ = [
+    "EXAMPLES",
+    "add_recall",
+    "drop_recall",
+    "fresh",
+    "off_bus",
+    "over_bus",
+    "prune_agents",
+    "referenced_agents",
+    "rewired",
+    "used_names",
+]
 
 EXAMPLES = "examples"
 """The parameter (and prompt placeholder) by which ``add_recall`` feeds recalled items to a prompt."""
@@ -48,7 +59,7 @@ def add_recall(genome: WorkflowGenome, agent: str, query: str, *, k: int = 2) ->
     if not sites:
         return None
     taken = _names(genome)
-    recaller = _fresh("solved_examples", taken)
+    recaller = fresh("solved_examples", taken)
     entry = genome.entry
     for trail in sorted(sites):
         dag = dict(bodies(entry))[trail]
@@ -56,7 +67,7 @@ def add_recall(genome: WorkflowGenome, agent: str, query: str, *, k: int = 2) ->
         if any(EXAMPLES in (w.parameter for w in t.inputs) for t in dag.tasks if t.agent == agent):
             return None
         step = TaskSpec(
-            name=_fresh("recall_examples", taken),
+            name=fresh("recall_examples", taken),
             agent=recaller,
             inputs=(WireSpec(parameter="query", source=FromInputSpec(name=query)),),
         )
@@ -130,7 +141,7 @@ def over_bus(genome: WorkflowGenome, task: str, subject: str) -> WorkflowGenome 
             return None
         taken = _names(genome)
         spec = RequestSpec(
-            name=_fresh(f"{agent.name}_request", taken),
+            name=fresh(f"{agent.name}_request", taken),
             subject=subject,
             fields=tuple(w.parameter for w in found.inputs),
             responder=agent.name,
@@ -181,9 +192,36 @@ def _names(genome: WorkflowGenome) -> set[str]:
     return used_names(genome) | set(read_code(genome.code).functions)
 
 
-def _fresh(base: str, taken: set[str]) -> str:
+def fresh(base: str, taken: set[str]) -> str:
+    """``base`` or ``base_2``, ``base_3``… whichever is not in ``taken`` (and add it there); a
+    ``base`` that ends in a number counts on from its stem (``draft_1`` -> ``draft_2``)."""
+    stem = base.rstrip("0123456789_") or "x"
     name, number = base, 2
     while name in taken:
-        name, number = f"{base}_{number}", number + 1
+        name = f"{stem}_{number}"
+        number += 1
     taken.add(name)
     return name
+
+
+def rewired(task: TaskSpec, old: str, new: str) -> TaskSpec:
+    """``task`` reading from upstream task ``new`` wherever it read from ``old``."""
+    wires = tuple(
+        w.model_copy(update={"source": FromTaskSpec(task=new, field=w.source.field)})
+        if isinstance(w.source, FromTaskSpec) and w.source.task == old
+        else w
+        for w in task.inputs
+    )
+    return task.model_copy(update={"inputs": wires})
+
+
+def referenced_agents(genome: WorkflowGenome) -> set[str]:
+    """The agents a task calls, and the responders of the request agents among them."""
+    called = {t.agent for _, body in bodies(genome.entry) if isinstance(body, DagSpec) for t in body.tasks}
+    return called | {a.responder for a in genome.agents if isinstance(a, RequestSpec) and a.name in called}
+
+
+def prune_agents(genome: WorkflowGenome) -> WorkflowGenome:
+    """``genome`` without the agents nothing calls (``referenced_agents``)."""
+    used = referenced_agents(genome)
+    return genome.model_copy(update={"agents": tuple(a for a in genome.agents if a.name in used)})

@@ -304,8 +304,39 @@ GROUPS: dict[str, list[library.Operator]] = {
     "rewrite": [llm_rewrite],
 }
 LLM_GROUPS = ("lmx", "rewrite")
+
+
+def space_groups(space: Any) -> dict[str, list[library.Operator]]:
+    """``GROUPS`` with the space's own operators (``SearchSpace.operators``) among the mutations
+    and crossovers."""
+    own = space.operators() if hasattr(space, "operators") else ()
+    groups = {group: list(ops) for group, ops in GROUPS.items()}
+    groups["mutate"] += [op for op in own if op.arity == 1]
+    groups["crossover"] += [op for op in own if op.arity == 2]
+    return groups
+
+
 KINDS = {op.name: group for group in LLM_GROUPS for op in GROUPS[group]}
 """The kind of operator genome each LLM operator runs."""
+
+
+def _weighed(
+    weights: dict[str, float], groups: dict[str, list[library.Operator]], with_llm: bool
+) -> dict[str, tuple[library.Operator, float]]:
+    """The operators ``weights`` names, with their weights: a group's weight is each of its
+    operators'; an operator named on its own has its own (over its group's). Those at 0 are left
+    out, and so are the LLM groups' without a model (``with_llm``)."""
+    by_name = {op.name: op for ops in groups.values() for op in ops}
+    for key in weights:
+        if key not in groups and key not in by_name:
+            raise ConfigError(
+                f"operators.weights.{key}: unknown operator group or operator"
+                f"{did_you_mean(key, [*groups, *by_name])}; groups: {', '.join(groups)}"
+            )
+    chosen = {op.name: (op, w) for key, w in weights.items() if key in groups for op in groups[key]}
+    chosen.update((key, (by_name[key], w)) for key, w in weights.items() if key in by_name)
+    llm_ops = {op.name for group in LLM_GROUPS for op in groups[group]}
+    return {name: (op, w) for name, (op, w) in chosen.items() if w > 0 and (with_llm or name not in llm_ops)}
 
 
 class Seeding:
@@ -351,18 +382,7 @@ async def variation(
     The edit memory lives where ``edit_store`` says (in the process when None) and embeds with
     ``embedder`` (default: ``llm``). The operators read what the run knows of their parents from
     ``feedback`` (which the engine fills)."""
-    weights = config.operators.weights
-    for group in weights:
-        if group not in GROUPS:
-            raise ConfigError(
-                f"operators.weights.{group}: unknown operator group{did_you_mean(group, list(GROUPS))}"
-            )
-    chosen = {
-        op.name: (op, weight)
-        for group, weight in weights.items()
-        if weight > 0 and (llm is not None or group not in LLM_GROUPS)
-        for op in GROUPS[group]
-    }
+    chosen = _weighed(config.operators.weights, space_groups(space), llm is not None)
     if not chosen:
         raise ConfigError("operators.weights: no operator is left (give one a weight above 0)")
     uses_llm = any(op.uses_llm for op, _ in chosen.values())

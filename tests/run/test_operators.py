@@ -58,7 +58,8 @@ async def test_fixed_weights_choose_only_the_weighted_groups_without_a_model() -
     policy = await variation(config(bandit=False, weights={"mutate": 1.0, "rewrite": 1.0}), SPACE, None, None)
     assert policy.bandit is None
     names = {op.name for op in policy.operators}
-    assert names == {op.name for op in GROUPS["mutate"]}  # rewrite needs a model: left out
+    assert names == {op.name for op in GROUPS["mutate"]} | {"mut_best_of_k"}  # the space's own; rewrite
+    # needs a model: left out
     rng = random.Random(4)
     seed = SPACE.seeds()[0]
     children = [await policy.mutate(seed, rng) for _ in range(8)]
@@ -66,11 +67,23 @@ async def test_fixed_weights_choose_only_the_weighted_groups_without_a_model() -
     assert {child.metadata.origin.get("operator") for child in children if child.hash != seed.hash} <= names
 
 
+async def test_an_operator_named_on_its_own_has_its_own_weight_over_its_groups() -> None:
+    weights = {"mutate": 0.1, "mut_best_of_k": 2.0, "mut_temperature": 0.0}
+    policy = await variation(config(bandit=False, weights=weights), SPACE, None, None)
+    assert policy.weights is not None
+    assert policy.weights["mut_best_of_k"] == 2.0  # the space's own operator, weighed alone
+    assert policy.weights["mut_prompt"] == 0.1
+    assert "mut_temperature" not in policy.weights  # 0: left out of its group
+
+
 async def test_an_unknown_operator_group_is_named_with_a_suggestion() -> None:
     with pytest.raises(
-        ConfigError, match=re.escape("operators.weights.mutat: unknown operator group (did you mean 'mutate'")
+        ConfigError,
+        match=re.escape("operators.weights.mutat: unknown operator group or operator (did you mean 'mutate'"),
     ):
         await variation(config(weights={"mutat": 1.0}), SPACE, None, None)
+    with pytest.raises(ConfigError, match=re.escape("(did you mean 'mut_best_of_k'")):
+        await variation(config(weights={"mut_best_of_kk": 1.0}), SPACE, None, None)
     with pytest.raises(ConfigError, match="no operator is left"):
         await variation(config(weights={"rewrite": 1.0}), SPACE, None, None)
 

@@ -17,6 +17,10 @@ from evoforum.genome import (
     TaskSpec,
     WorkflowGenome,
 )
+from evoforum.genome.edits import fresh as fresh  # the genome's own edits, for the operators
+from evoforum.genome.edits import prune_agents as prune_agents
+from evoforum.genome.edits import referenced_agents as referenced_agents
+from evoforum.genome.edits import rewired as rewired
 from evoforum.genome.flows import Trail, bodies, replaced
 
 Body = DagSpec | MachineSpec
@@ -36,17 +40,6 @@ def with_body(genome: WorkflowGenome, trail: Trail, new: Body) -> WorkflowGenome
     return genome.model_copy(update={"entry": replaced(genome.entry, trail, new)})
 
 
-def fresh(base: str, taken: set[str]) -> str:
-    """``base`` or ``base_2``, ``base_3``… whichever is not in ``taken`` (and add it there)."""
-    stem = base.rstrip("0123456789_") or "x"
-    name, number = base, 2
-    while name in taken:
-        name = f"{stem}_{number}"
-        number += 1
-    taken.add(name)
-    return name
-
-
 def llm_agents(genome: WorkflowGenome) -> list[LLMAgentSpec]:
     return [a for a in genome.agents if isinstance(a, LLMAgentSpec)]
 
@@ -63,27 +56,6 @@ def consumers(dag: DagSpec, task: str) -> list[TaskSpec]:
         for t in dag.tasks
         if any(isinstance(w.source, FromTaskSpec) and w.source.task == task for w in t.inputs)
     ]
-
-
-def rewired(task: TaskSpec, old: str, new: str) -> TaskSpec:
-    """``task`` reading from upstream task ``new`` wherever it read from ``old``."""
-    wires = tuple(
-        w.model_copy(update={"source": FromTaskSpec(task=new, field=w.source.field)})
-        if isinstance(w.source, FromTaskSpec) and w.source.task == old
-        else w
-        for w in task.inputs
-    )
-    return task.model_copy(update={"inputs": wires})
-
-
-def referenced_agents(genome: WorkflowGenome) -> set[str]:
-    return {t.agent for _, part in dags(genome) for t in part.tasks}
-
-
-def prune_agents(genome: WorkflowGenome) -> WorkflowGenome:
-    """``genome`` without agents no task uses."""
-    used = referenced_agents(genome)
-    return genome.model_copy(update={"agents": tuple(a for a in genome.agents if a.name in used)})
 
 
 def values_read(genome: WorkflowGenome) -> set[str]:
