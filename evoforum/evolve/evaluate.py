@@ -175,6 +175,7 @@ class LocalEvaluator:
         return [result for part in done for result in part]
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Stop the worker processes (waited for off the event loop, which goes on meanwhile)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)

@@ -39,8 +39,8 @@ from evoforum.run.folder import GenomeBook, RunFolder, RunSummary
 from evoforum.run.llm import calls_in_flight
 from evoforum.run.plan import LLM_BUDGET, Design, Plan, StopFlag, design, plan
 from evoforum.run.progress import Earlier, ModelUse, Progress
+from evoforum.run.remote import RemoteItems, Tallied
 from evoforum.run.resources import Resources, forum_at, open_resources
-from evoforum.run.scoring import RemoteItems, Tallied
 
 
 async def run_experiment(

@@ -28,8 +28,9 @@ from evoforum.llm import Budget, Ledger, Metered, OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.run import run_experiment
 from evoforum.run.llm import RunBudget
+from evoforum.run.remote import RemoteItems, Tallied
 from evoforum.run.resources import _shared_budget
-from evoforum.run.scoring import RemoteItems, Tallied, WorkflowScorer
+from evoforum.run.scoring import WorkflowScorer
 from evoforum.sandbox import Sandbox, SandboxLimits
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"

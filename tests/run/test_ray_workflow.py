@@ -22,7 +22,8 @@ from evoforum.forum import Forum, PostgresStore
 from evoforum.llm import Ledger, OpenAICompatible
 from evoforum.llm.stub import StubServer
 from evoforum.run import run_experiment
-from evoforum.run.scoring import ENTRIES, RemoteItems, Tallied, WorkflowScorer
+from evoforum.run.remote import ENTRIES, RemoteItems, Tallied
+from evoforum.run.scoring import WorkflowScorer
 from evoforum.sandbox import Sandbox, SandboxLimits
 
 pytestmark = pytest.mark.services
