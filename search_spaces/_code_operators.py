@@ -4,10 +4,15 @@ tunes (``CodeWriting.operators``; a run draws it in the ``mutate`` group).
 ``mut_best_of_k`` finds one of two sites. A draft that an extractor reads (``extract_code`` of a
 writer's answer: the single call, a loop's first draft) becomes the first of k candidates: the
 draft itself, then k - 1 samples of the same prompt at a temperature above 0 by a ``sampler`` (the
-writer's twin), and a selector keeps one of them. The greedy draft stays a candidate and wins
-ties, so the selection changes the answer only for code that passes more of the examples. Or a
-selector already there gives way to another (``select_by_tests`` brings its tester, and takes it
-away again). ``mut_fan_out`` then grows and shrinks k.
+writer's twin), and a selector that ranks by the docstring examples keeps one of them
+(``KEEPERS``). The greedy draft stays a candidate and wins ties, so the answer changes only for
+code that passes more of the examples. Or a selector already there gives way to another, voting
+included (``select_by_tests`` brings its tester, and takes it away again). ``mut_fan_out`` then
+grows and shrinks k.
+
+Voting is not added to a draft directly: it may outvote a greedy draft that passes every example
+(with the local model, samples at temperature 1.0 that agree on a wrong answer did so in the
+quickstart).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from search_spaces._code_genomes import BLOCKS, DRAW_TEMPERATURES, DRAWS, SELECT
 from search_spaces._code_tools import with_tools, without_tools
 
 EXTRACTOR = "extract_code"
+KEEPERS = ("select_by_examples", "select_by_tests")
+"""The selectors a new best-of-k starts with: both rank by the examples first."""
 
 
 @operator("mut_best_of_k")
@@ -93,7 +100,7 @@ def _sample(
         draft.model_copy(update={"name": fresh("sample", taken), "agent": sampler.name, "output": None})
         for _ in range(DRAWS[rng.randrange(len(DRAWS))] - 1)
     ]
-    selector = SELECTORS[rng.randrange(len(SELECTORS))]
+    selector = KEEPERS[rng.randrange(len(KEEPERS))]
     agents: list[LLMAgentSpec | FunctionAgentSpec] = [
         sampler,
         FunctionAgentSpec(name=fresh("selector", taken), function=selector),

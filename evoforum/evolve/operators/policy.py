@@ -13,11 +13,13 @@ nothing) and stores the edit in the edit memory (not when either failed: no delt
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from evoforum.errors import LLMError, Timeout
 from evoforum.evolve.individual import Individual, is_failure
 from evoforum.evolve.operators.bandit import OperatorBandit
 from evoforum.evolve.operators.base import Operator
@@ -25,6 +27,8 @@ from evoforum.evolve.operators.coevolve import CoEvolution
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.evolve.variation import Operators
 from evoforum.genome import WorkflowGenome
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -142,7 +146,10 @@ class VariationPolicy:
                 reward = self.bandit.reward(child_score - parent_score, tokens)
             self.bandit.update(name, reward)
         if self.context.memory is not None:
-            await self.context.memory.record_child(child, parent_score, child_score)
+            try:
+                await self.context.memory.record_child(child, parent_score, child_score)
+            except (LLMError, Timeout) as error:  # the memory only helps: the run goes on without
+                log.warning("edit of %s not remembered: %s", child.hash[:12], error)
 
 
 def operator_of(genome: Any) -> str | None:

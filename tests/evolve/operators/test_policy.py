@@ -11,13 +11,16 @@ import numpy as np
 import pytest
 
 import search_spaces
+from evoforum.errors import Timeout
 from evoforum.evolve import Engine, InMemoryLineage, LocalEvaluator, MuPlusLambda
 from evoforum.evolve.individual import FAILED
-from evoforum.evolve.operators import CODE_GP, OperatorBandit, OperatorContext, VariationPolicy
+from evoforum.evolve.operators import CODE_GP, EditMemory, OperatorBandit, OperatorContext, VariationPolicy
 from evoforum.evolve.operators.base import Operator, operator
 from evoforum.evolve.operators.crossover import cx_agents
+from evoforum.evolve.operators.edit_memory import EDIT_KEY
 from evoforum.evolve.operators.structural import mut_prompt, mut_temperature
-from evoforum.genome import LLMAgentSpec, WorkflowGenome
+from evoforum.genome import LLMAgentSpec, Metadata, WorkflowGenome
+from evoforum.memory import MemoryVectorStore, SemanticMemory
 
 SPACE = search_spaces.get("qa_ensemble")
 
@@ -175,3 +178,28 @@ async def test_an_operator_that_makes_nothing_gives_way_to_another_and_the_paren
     policy = VariationPolicy(duds, OperatorContext(space=SPACE))
     assert await policy.mutate(parent, random.Random(0)) is parent  # none could make a child
     assert sorted(tried[1:]) == [f"dud_{i}" for i in range(5)]  # each tried once
+
+
+class _SlowEmbedder:
+    """An embedder whose every request times out (a model server too busy to answer in time)."""
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        raise Timeout("no embeddings within 120 s", seconds=120)
+
+
+async def test_an_edit_the_memory_cannot_embed_is_not_remembered_and_the_run_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    memory = EditMemory(SemanticMemory(_SlowEmbedder(), MemoryVectorStore(dim=4)))  # type: ignore[arg-type]
+    context = OperatorContext(space=SPACE, memory=memory)
+    bandit = OperatorBandit.over(["mut_temperature"])
+    policy = VariationPolicy([mut_temperature], context, bandit)
+    parent, rng = SPACE.seeds()[1], random.Random(0)
+    child = parent
+    while child.hash == parent.hash:
+        child = await policy.mutate(parent, rng)
+    edit = {"kind": "prompt", "before": "a", "after": "b"}
+    child = child.model_copy(update={"metadata": Metadata(origin={**child.metadata.origin, EDIT_KEY: edit})})
+    await policy.observe(child, 0.75, 0.5)
+    assert bandit.arms["mut_temperature"].pulls >= 1  # the bandit was paid before the memory failed
+    assert "not remembered" in caplog.text
