@@ -37,7 +37,7 @@ from evoforum.genome.agents import (
     RememberSpec,
     RequestSpec,
 )
-from evoforum.genome.flows import walk
+from evoforum.genome.flows import bodies, state_names, walk
 
 CODE_MARKER = "# -- code: helper functions and tools "
 WORKFLOW_MARKER = "# -- workflow "
@@ -50,6 +50,10 @@ CALLS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """Per agent kind, what its exported tasks call and the injected resources they pass first (a
 request passes its responder after the agent)."""
+SAMPLED = ("llm", "request")
+"""The kinds whose exported calls pass their call-site seed, ``seed=sites.seed("state/task")``
+(``sites=Depends(call_sites)``), so an exported module asks what the compiled genome asks."""
+SITES = "call_sites"
 
 MAIN = """if __name__ == "__main__":
     run_script(workflow, INPUTS)
@@ -83,8 +87,8 @@ def export(genome: WorkflowGenome) -> str:
     lines += [""]
     lines += [line for a in genome.agents for line in render(_agent(a), 0, f"{a.name} = ")]
     parts.append("\n".join(lines))
-    for task, dag in _tasks(genome):
-        parts.append("\n".join(_task(task, dag, genome.agent(task.agent))))
+    for site, task, dag in _tasks(genome):
+        parts.append("\n".join(_task(task, dag, genome.agent(task.agent), site)))
     parts.append("\n".join(render(body_node(genome.entry), 0, "workflow = ")))
     parts.append(MAIN.rstrip("\n"))
     return "\n\n\n".join(parts) + "\n"
@@ -121,16 +125,22 @@ def _imports(genome: WorkflowGenome) -> str:
     memory = sorted(CALLS[kind][0] for kind in kinds & {"recall", "remember"})
     if memory:
         lines.append(f"from evoforum.genome.memory_tasks import {', '.join(memory)}")
-    runnable = sorted(CALLS[kind][0] for kind in kinds & {"llm", "request"})
+    sampled = [CALLS[kind][0] for kind in kinds & set(SAMPLED)]
+    runnable = sorted([*sampled, SITES]) if sampled else []
     if runnable:
         lines.append(f"from evoforum.genome.runnable import {', '.join(runnable)}")
     return "\n".join(lines)
 
 
-def _tasks(genome: WorkflowGenome) -> list[tuple[TaskSpec, DagSpec]]:
-    return [
-        (task, body) for _, body in walk(genome.entry) if isinstance(body, DagSpec) for task in body.tasks
-    ]
+def _tasks(genome: WorkflowGenome) -> list[tuple[str, TaskSpec, DagSpec]]:
+    """Every task with its DAG and its call site (``"state/task"``: the names of the states above
+    it, then its own; the path a compiled genome seeds its calls by)."""
+    found = []
+    for trail, body in bodies(genome.entry):
+        if isinstance(body, DagSpec):
+            states = state_names(genome.entry, trail)
+            found += [("/".join((*states, task.name)), task, body) for task in body.tasks]
+    return found
 
 
 def _agent(agent: AgentSpec) -> Node:
@@ -177,7 +187,7 @@ def _runtime_agent(agent: RecallSpec | RememberSpec | RequestSpec) -> Node:
     return call("RequestSpec", args)
 
 
-def _task(task: TaskSpec, dag: DagSpec, agent: AgentSpec | None) -> list[str]:
+def _task(task: TaskSpec, dag: DagSpec, agent: AgentSpec | None, site: str) -> list[str]:
     outputs = {t.name: t.output_name for t in dag.tasks}
     params: dict[str, None] = {}
     kwargs = []
@@ -200,6 +210,9 @@ def _task(task: TaskSpec, dag: DagSpec, agent: AgentSpec | None) -> list[str]:
     if agent is not None and agent.kind in CALLS:
         function, resources = CALLS[agent.kind]
         items += [Item(Atom(f"Depends(providers.{name})"), f"{name}=") for name in resources]
+        if agent.kind in SAMPLED:
+            items.append(Item(Atom(f"Depends({SITES})"), "sites="))
+            kwargs.append(Item(Atom(f"sites.seed({string(site)})"), "seed="))
         head = Seq(f"async def {task.name}(", items, ")")
         passed = [*resources, task.agent]
         if isinstance(agent, RequestSpec):

@@ -237,7 +237,7 @@ class _Reader:
             passed = [name(arg.value, "a resource or an agent") for arg in args[:count]]
             agent = passed[runtime[called]]
             self.calls[task_name] = (called, passed, call)
-            args = args[count:]
+            args = [arg for arg in args[count:] if not _is_site_seed(arg)]
         else:
             agent = called
         raw = RawTask(task_name, agent, executor, output, function)
@@ -277,6 +277,19 @@ def _options(function: cst.FunctionDef) -> tuple[Any, str | None]:
         output = text(args["output"], "the output name") if "output" in args else None
         return executor, output
     raise Rejected(decorator, "expected @task or @task(executor=..., output=...)")
+
+
+def _is_site_seed(arg: cst.Arg) -> bool:
+    """``seed=sites.seed("state/task")``: the call-site seed an exported call passes (the genome
+    does not store it: it follows from where the task is)."""
+    value = arg.value
+    return (
+        arg.keyword is not None
+        and arg.keyword.value == "seed"
+        and isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == "seed"
+    )
 
 
 def _is_injected(param: cst.Param) -> bool:

@@ -188,6 +188,17 @@ def walk(body: DagSpec | MachineSpec, path: str = "entry") -> list[tuple[str, Da
     return [(path + "".join(f".states[{i}].body" for i in trail), part) for trail, part in bodies(body)]
 
 
+def state_names(body: DagSpec | MachineSpec, trail: Trail) -> tuple[str, ...]:
+    """The names of the states that ``trail`` (see ``bodies``) passes through, outermost first."""
+    names = []
+    for index in trail:
+        assert isinstance(body, MachineSpec)
+        state = body.states[index]
+        names.append(state.name)
+        body = state.body
+    return tuple(names)
+
+
 def replaced(body: DagSpec | MachineSpec, trail: Trail, new: DagSpec | MachineSpec) -> DagSpec | MachineSpec:
     """``body`` with the part at ``trail`` (see ``bodies``) replaced by ``new``."""
     if not trail:

@@ -92,10 +92,12 @@ from evoforum.llm.types import ChatRequest
 
 __all__ = [
     "ASKED",
+    "CallSites",
     "CodeRunner",
     "UnconfinedRunner",
     "ask",
     "call_seed",
+    "call_sites",
     "llm_agent",
     "prompt_message",
     "render_prompt",
@@ -124,9 +126,34 @@ def call_seed(path: str, attempt: int) -> int:
     return int(digest([path, attempt], domain="call-seed")[:8], 16) & 0x7FFFFFFF
 
 
-async def ask(llm: LLMClient, agent: LLMAgentSpec, **values: Any) -> Any:
-    """One call of an LLM agent: its answer text, or a dict when it has an output schema."""
-    return await _ask(agent, values, llm=llm)
+class CallSites:
+    """The sampling seeds of one workflow run: ``seed(path)`` is the call-site seed of the next
+    model call of the task at ``path`` (``"state/task"``), its attempt the task's calls so far."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def seed(self, path: str) -> int:
+        attempt = self._counts[path] = self._counts.get(path, -1) + 1
+        return call_seed(path, attempt)
+
+
+@provider(scope="run")
+def call_sites() -> CallSites:
+    """A fresh ``CallSites`` per workflow run: compiled genomes and exported modules
+    (``sites=Depends(call_sites)``) count their calls alike, so both send the same seeds."""
+    return CallSites()
+
+
+async def ask(llm: LLMClient, agent: LLMAgentSpec, *, seed: int | None = None, **values: Any) -> Any:
+    """One call of an LLM agent: its answer text, or a dict when it has an output schema.
+    ``seed``: the call-site seed (``CallSites.seed``), sent only when the agent samples above
+    temperature 0 (a greedy answer does not depend on it)."""
+    return await _ask(agent, values, llm=llm, seed=_sampling(agent, seed))
+
+
+def _sampling(agent: LLMAgentSpec, seed: int | None) -> int | None:
+    return seed if agent.temperature > 0 else None
 
 
 def llm_agent(spec: LLMAgentSpec) -> Agent:
@@ -233,7 +260,8 @@ async def request(
     """One request of ``spec`` on ``bus``: ``responder`` (an LLM agent) serves the subject while
     the request is open, answering it with ``llm`` (its call bound to ``forum``, sampled with
     ``seed``), and its answer (as text) is returned. The subject on the wire is
-    ``dialogue.<room>.<spec.subject>``, the room a fresh token, so concurrent runs sharing one
+    ``dialogue.<room>.<spec.subject>``, the room a fresh token (``seed`` is sent only when the
+    responder samples above temperature 0), so concurrent runs sharing one
     bus never answer each other's requests; a bus with a forum hook lands both messages there."""
     subject: Subject[BaseModel, DialogueReply] = Subject(
         f"dialogue.{secrets.token_hex(6)}.{spec.subject}",
@@ -243,7 +271,9 @@ async def request(
 
     async def serve(envelope: Any) -> DialogueReply:
         asked = envelope.data.model_dump()
-        answer = await _ask(responder, asked, llm=llm, seed=seed, forum=forum, asker=spec.subject)
+        answer = await _ask(
+            responder, asked, llm=llm, seed=_sampling(responder, seed), forum=forum, asker=spec.subject
+        )
         return DialogueReply(text=answer if isinstance(answer, str) else json.dumps(answer))
 
     text = {name: value if isinstance(value, str) else str(value) for name, value in values.items()}
@@ -274,21 +304,15 @@ def to_workflow(
     return _Compiler(genome, runner or UnconfinedRunner()).body(genome.entry, ())
 
 
-@provider(scope="run")
-def call_counts() -> dict[str, int]:
-    """How often each task path has asked the model so far in this run (its next attempt)."""
-    return {}
-
-
 _INJECTED: dict[str, dict[str, Callable[..., Any]]] = {
-    "llm": {"_forum": providers.forum, "_call_counts": call_counts},
+    "llm": {"_forum": providers.forum, "_sites": call_sites},
     "recall": {"_memory": providers.memory, "_llm": providers.llm},
     "remember": {"_memory": providers.memory, "_llm": providers.llm},
     "request": {
         "_bus": providers.bus,
         "_llm": providers.llm,
         "_forum": providers.forum,
-        "_call_counts": call_counts,
+        "_sites": call_sites,
     },
 }
 """Per agent kind, the resources a compiled task of it is given (parameter name -> provider)."""
@@ -365,7 +389,7 @@ class _Compiler:
         async def run(**values: Any) -> Any:
             kwargs = {parameter: _field(values[source], key) for parameter, source, key in wires}
             if isinstance(agent, LLMAgentSpec):
-                seed = _next_seed(values, path) if agent.temperature > 0 else None
+                seed = _sampling(agent, values["_sites"].seed(path))
                 forum = values["_forum"]
                 return await _ask(agent, kwargs, seed=seed, forum=forum, asker=path, answerer=answerer)
             if isinstance(agent, RecallSpec):
@@ -374,7 +398,7 @@ class _Compiler:
                 return await remember(values["_memory"], values["_llm"], agent, **kwargs)
             if isinstance(agent, RequestSpec):
                 assert isinstance(responder, LLMAgentSpec)
-                seed = _next_seed(values, path) if responder.temperature > 0 else None
+                seed = values["_sites"].seed(path)
                 return await request(
                     values["_bus"],
                     values["_llm"],
@@ -396,13 +420,6 @@ class _Compiler:
         run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
         run.__name__ = run.__qualname__ = spec.name
         return run
-
-
-def _next_seed(values: Mapping[str, Any], path: str) -> int:
-    """The call-site seed of the next model call of the task at ``path`` in this run."""
-    counts = values["_call_counts"]
-    attempt = counts[path] = counts.get(path, -1) + 1
-    return call_seed(path, attempt)
 
 
 def _field(value: Any, key: str | None) -> Any:
