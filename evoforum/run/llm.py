@@ -37,6 +37,7 @@ from evoforum.config import ExperimentConfig
 from evoforum.errors import BackendError, BudgetExceeded, ConfigError, UsageError
 from evoforum.evolve.rng import derive_seed
 from evoforum.llm import Budget, Completion, Ledger, Limited, LLMClient, Recording, TokenSink
+from evoforum.llm._tokens import count_prompt
 from evoforum.llm.accounting import Price, PriceTable, meter_below
 from evoforum.llm.budget import Account, BudgetPool
 from evoforum.llm.config import LLMConfig, build_client
@@ -76,7 +77,8 @@ class Cached(Wrapper):
 
 
 class Sampling(Wrapper):
-    """Sets ``model`` (when given), the seed and a ``max_tokens`` cap on each request; counts tokens.
+    """Sets ``model`` (when given), the seed and a ``max_tokens`` cap on each request; counts the
+    tokens of its calls, embeddings included.
 
     The seed is ``seed`` for a request that names none, else ``sampling_seed(seed, item, its
     seed)``."""
@@ -116,6 +118,13 @@ class Sampling(Wrapper):
         self.calls += 1
         self.tokens += completion.usage.prompt_tokens + completion.usage.completion_tokens
         return completion
+
+    async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
+        """The vectors of ``texts``; their tokens (as the ledger counts an embedding's) join the
+        item's, so a workflow that recalls pays for it in the cost objective too."""
+        vectors = await self.inner.embed(texts, model=model)
+        self.tokens += count_prompt(texts)
+        return vectors
 
     async def aclose(self) -> None:
         return None  # the shared client below is closed by its owner

@@ -10,6 +10,7 @@ from evoforum.forum import InMemoryStore
 from evoforum.genome import DagSpec, FunctionAgentSpec, LLMAgentSpec, TaskSpec, WorkflowGenome, to_workflow
 from evoforum.genome.runnable import call_seed
 from evoforum.llm import ChatRequest, Completion, OpenAICompatible, Recording
+from evoforum.llm._tokens import count_prompt
 from evoforum.llm.protocol import Wrapper
 from evoforum.llm.stub import StubServer
 from evoforum.run.llm import Sampling, sampling_seed
@@ -108,3 +109,10 @@ async def test_sampling_mixes_run_item_and_call_site_seeds_into_the_recorded_req
     for request in seen.requests:  # each recorded under its own hash (the seed is part of the key)
         assert await recording.lookup(request) is not None
     assert len(set(answers["a"].split("|"))) == 2  # the stub answered the two drafts differently
+
+
+async def test_an_items_tokens_count_its_embeddings_too() -> None:
+    sampling = Sampling(Scripted(), seed=0, item="x")
+    texts = ["a solved problem", "another one"]
+    assert await sampling.embed(texts) == [[0.0], [0.0]]
+    assert sampling.tokens == count_prompt(texts) > 0
