@@ -49,8 +49,8 @@ from evoforum.sandbox.sandbox import CANDIDATE_FILE
 MEASURED: dict[str, str] = {"cost": "tokens", "latency": "latency_s"}
 """The objectives after quality (``algorithm.objectives``) and what measures each: the item's
 ``info`` key, also the objective's name in lineage, MLflow and ``summary.json``. ``tokens``: the
-model tokens the item's workflow used (calls and embeddings); ``latency_s``: the wall seconds of its run (up to the
-failure or the time limit when it failed). Both are minimised."""
+model tokens the item's workflow used (calls and embeddings); ``latency_s``: the wall seconds of
+its run (up to the failure or the time limit when it failed). Both are minimised."""
 
 
 E = TypeVar("E", bound=BaseException)
