@@ -2,7 +2,7 @@
 tunes (``CodeWriting.operators``; a run draws it in the ``mutate`` group).
 
 ``mut_best_of_k`` finds one of two sites. A draft that an extractor reads (``extract_code`` of a
-writer's answer: the single call, a loop's first draft) becomes the first of k candidates: the
+writer's answer: the single call, a loop's first draft or its repair) becomes the first of k candidates: the
 draft itself, then k - 1 samples of the same prompt at a temperature above 0 by a ``sampler`` (the
 writer's twin), and a selector that ranks by the docstring examples keeps one of them
 (``KEEPERS``). The greedy draft stays a candidate and wins ties, so the answer changes only for
@@ -105,7 +105,7 @@ def _sample(
         sampler,
         FunctionAgentSpec(name=fresh("selector", taken), function=selector),
     ]
-    sink = not any(extract.name in _whole_reads(t) or _reads(t, extract.name) for t in dag.tasks)
+    sink = not any(_reads(t, extract.name) for t in dag.tasks)
     inputs = [_problem(), *(_answer(i, t.name) for i, t in enumerate([draft, *samples], 1))]
     added = list(samples)
     if selector == "select_by_tests":
