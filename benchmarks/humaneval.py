@@ -18,7 +18,13 @@ summary):
 Writes ``benchmarks/results/humaneval.json`` and the winner's exported module as
 ``benchmarks/results/humaneval_winner.py`` (into ``--out`` instead when ``--set`` changed the protocol).
 
-    python benchmarks/humaneval.py [--out runs/humaneval] [--skip-random] [--set key=value ...]
+The protocol takes longer than one sitting on 2 cores. ``--pack`` writes the run folders as they
+are (checkpoints, result cache, lineage, MLflow) to ``benchmarks/results/humaneval_run.tar.gz``, so
+another clone continues the run: given no ``--out`` folder yet, the script unpacks that file into
+it first, and ``evoforum resume`` goes on from the last checkpoint (the model answers of a
+generation cut short are asked again). The file goes once the report is written.
+
+    python benchmarks/humaneval.py [--out runs/humaneval] [--skip-random] [--set key=value ...] [--pack]
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -42,6 +49,8 @@ CONFIG = ROOT / "configs" / "humaneval.yaml"
 RESULTS = ROOT / "benchmarks" / "results"
 BOOTSTRAP = 10_000
 LIBRARY = "search_spaces.library.code_tools"
+STATE = RESULTS / "humaneval_run.tar.gz"
+"""The run folders of a protocol under way (``--pack``)."""
 
 
 def _evoforum(*args: str) -> None:
@@ -226,7 +235,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "humaneval")
     parser.add_argument("--skip-random", action="store_true", help="no random-search run")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--pack", action="store_true", help=f"write the run folders to {STATE.name} and stop")
     args = parser.parse_args()
+    if args.pack:
+        with tarfile.open(STATE, "w:gz") as packed:
+            packed.add(args.out, arcname=".")
+        print(f"packed {args.out} into {STATE.relative_to(ROOT)}", file=sys.stderr)
+        return
+    if not args.out.exists() and STATE.exists():
+        with tarfile.open(STATE) as packed:
+            packed.extractall(args.out, filter="data")
+        print(f"unpacked {STATE.relative_to(ROOT)} into {args.out}", file=sys.stderr)
     evolution = args.out / "evolution"
     summary = ensure_run(evolution, args.overrides)
     random_run = None
@@ -245,6 +264,8 @@ def main() -> None:
     text = json.dumps(found, indent=2)
     (results / "humaneval.json").write_text(text + "\n")
     shutil.copyfile(evolution / "winner.py", results / "humaneval_winner.py")
+    if results == RESULTS:
+        STATE.unlink(missing_ok=True)  # done: nothing left to continue
     print(text)
 
 
