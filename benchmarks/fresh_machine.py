@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--keep", action="store_true", help="leave the clone and its caches (printed)")
     args = parser.parse_args(argv)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True
+    )
     report: dict[str, Any] = {
         "commit": commit.stdout.strip(),
         "cpus": os.cpu_count(),
@@ -61,7 +63,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     postgres = Path(tempfile.mkdtemp(prefix="evoforum-fresh-postgres-", dir="/var/tmp"))
     postgres.chmod(0o755)
     clone, log = private / "evoforum", private / "make.log"
-    env = {key: value for key, value in os.environ.items() if key not in SERVICE_URLS and key != "VIRTUAL_ENV"}
+    env = {
+        key: value for key, value in os.environ.items() if key not in SERVICE_URLS and key != "VIRTUAL_ENV"
+    }
     env |= {
         "UV_CACHE_DIR": str(private / "uv-cache"),
         "XDG_CACHE_HOME": str(private / "cache"),
@@ -76,13 +80,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         report["second_run_s"] = _timed(["make", "run", "OUT=runs/second"], clone, env, log)
         for name in ("first", "second"):
             outcome = figures(clone / "runs" / name, report[f"{name}_run_s"])
-            report[f"{name}_run"] = {key: outcome[key] for key in ("generation_0_best", "final_best", "improved")}
+            report[f"{name}_run"] = {
+                key: outcome[key] for key in ("generation_0_best", "final_best", "improved")
+            }
     except subprocess.CalledProcessError as error:
         report["failed"] = f"{' '.join(map(str, error.cmd))} exited {error.returncode}; see {log}"
         args.keep = True
     finally:
         if (clone / ".venv" / "bin" / "evoforum").exists():
-            subprocess.run([str(clone / ".venv/bin/evoforum"), "services", "down"], cwd=clone, env=env, check=False)
+            subprocess.run(
+                [str(clone / ".venv/bin/evoforum"), "services", "down"], cwd=clone, env=env, check=False
+            )
         if args.keep:
             report["kept"] = [str(private), str(postgres)]
         else:

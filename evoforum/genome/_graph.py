@@ -23,6 +23,17 @@ if TYPE_CHECKING:
     from evoforum.genome.model import WorkflowGenome
 
 
+RESERVED_PARAMETERS: dict[str, frozenset[str]] = {
+    "llm": frozenset({"llm", "agent", "seed"}),
+    "recall": frozenset({"memory", "embedder", "spec"}),
+    "remember": frozenset({"memory", "embedder", "spec"}),
+    "request": frozenset({"bus", "llm", "spec", "responder", "forum", "seed"}),
+}
+"""Per agent kind, the parameter names of the function its task calls (``ask``, ``recall``,
+``remember``, ``request``) besides the task's values: a wire of that name would pass one argument
+twice in the exported module."""
+
+
 def output_names(body: DagSpec | MachineSpec) -> set[str]:
     """The output names of every task in ``body``."""
     return {task.output_name for _, part in walk(body) if isinstance(part, DagSpec) for task in part.tasks}
@@ -105,6 +116,11 @@ class FlowChecker:
             where = f"{path}.inputs[{index}]"
             if not is_name(wire.parameter):
                 self.add(f"{where}.parameter", f"{wire.parameter!r} is not a Python name")
+            elif agent is not None and wire.parameter in RESERVED_PARAMETERS.get(agent.kind, ()):
+                self.add(
+                    f"{where}.parameter",
+                    f"{wire.parameter!r} is a parameter of the {agent.kind} call itself: rename the wire",
+                )
             source = wire.source
             if isinstance(source, FromTaskSpec) and source.task not in dag_names:
                 hint = did_you_mean(source.task, dag_names)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from evoforum.errors import GenomeInvalid
@@ -17,6 +19,9 @@ from evoforum.genome import (
     TransitionSpec,
     WorkflowGenome,
 )
+from evoforum.genome._graph import RESERVED_PARAMETERS
+from evoforum.genome.memory_tasks import recall, remember
+from evoforum.genome.runnable import ask, request
 from tests.genome.helpers import CODE, machine, pipeline, wire
 
 
@@ -161,6 +166,21 @@ def test_parameter_wired_twice_and_not_a_name() -> None:
     found = problems(genome)
     assert ("entry.tasks[0].inputs", "parameter 'topic' is wired 2 times") in found
     assert ("entry.tasks[0].inputs[2].parameter", "'a-b' is not a Python name") in found
+
+
+def test_parameter_named_like_a_parameter_of_the_call_itself() -> None:
+    genome = pipeline(entry=dag(llm_task("draft", wire("topic", "topic"), wire("seed", "topic"))))
+    assert only(genome) == (
+        "entry.tasks[0].inputs[1].parameter",
+        "'seed' is a parameter of the llm call itself: rename the wire",
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(RESERVED_PARAMETERS))
+def test_reserved_parameters_are_those_of_the_called_function(kind: str) -> None:
+    called = {"llm": ask, "recall": recall, "remember": remember, "request": request}[kind]
+    named = inspect.signature(called).parameters.values()
+    assert RESERVED_PARAMETERS[kind] == {p.name for p in named if p.kind is not p.VAR_KEYWORD}
 
 
 def test_value_read_from_both_a_task_and_the_values() -> None:
