@@ -93,7 +93,7 @@ def browse_hint(out: Path, port: int = 5000) -> str | None:
     if not state_file.exists():
         return None
     state = orjson.loads(state_file.read_bytes())
-    if not own_store(str(state["tracking_uri"]), out):
+    if not (state.get("own_store") or own_store(str(state["tracking_uri"]), out)):
         return None
     command = (
         f"mlflow ui --backend-store-uri sqlite:///{out / 'mlflow.db'}"
@@ -362,6 +362,8 @@ class MlflowLineage:
             state = orjson.loads(state_file.read_bytes())
             self._experiment_id = str(state["experiment_id"])
             self._client.update_run(state["run_id"], status="RUNNING")
+            if state["tracking_uri"] != self.tracking_uri:  # the folder moved, its own store with it
+                self._write_state(state["experiment_id"], state["run_id"])
             return str(state["run_id"])
         found = self._client.get_experiment_by_name(experiment)
         if found is not None:
@@ -382,16 +384,22 @@ class MlflowLineage:
         flat = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for start in range(0, len(flat), 90):
             self._client.log_batch(run.info.run_id, params=flat[start : start + 90])
+        self._write_state(self._experiment_id, run.info.run_id)
+        return str(run.info.run_id)
+
+    def _write_state(self, experiment_id: str, run_id: str) -> None:
+        """``mlflow.json``; ``own_store`` marks a store inside the folder, wherever it moves."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         state = {
             "tracking_uri": self.tracking_uri,
-            "experiment_id": self._experiment_id,
-            "run_id": run.info.run_id,
+            "own_store": own_store(self.tracking_uri, self.out_dir),
+            "experiment_id": experiment_id,
+            "run_id": run_id,
         }
+        state_file = self.out_dir / STATE
         tmp = state_file.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(state))
         tmp.replace(state_file)
-        return str(run.info.run_id)
 
     def _last_step(self) -> int:
         """The last generation whose fitness metrics the experiment run holds (-1: none)."""

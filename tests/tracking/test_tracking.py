@@ -297,3 +297,31 @@ def test_a_finished_run_says_how_to_browse_its_runs_view(tmp_path: Path) -> None
     elsewhere = tmp_path / "shared"
     MlflowLineage(f"sqlite:///{tmp_path / 'shared.db'}", "exp", elsewhere).finish()
     assert browse_hint(elsewhere) is None  # another store: its server, its address
+
+
+def test_a_moved_run_folder_still_says_how_to_browse_it_and_resumes_in_its_new_place(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from evoforum.tracking.mlflow_sink import browse_hint
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    first = MlflowLineage(f"sqlite:///{old / 'mlflow.db'}", "exp", old, describe=describe)
+    first.emit(RECORDS[:2])
+    first.finish(status="KILLED")
+    old.rename(new)
+    uri = f"sqlite:///{new / 'mlflow.db'}"
+    hint = browse_hint(new)
+    assert hint is not None
+    assert uri in hint
+    resumed = MlflowLineage(uri, "exp", new, describe=describe, history=RECORDS[:2])
+    resumed.emit(RECORDS[2:])
+    resumed.finish()
+    assert resumed.run_id == first.run_id
+    assert json.loads((new / "mlflow.json").read_text())["tracking_uri"] == uri
+    assert not old.exists()
+    client = MlflowClient(uri)
+    children = client.search_runs(
+        [client.get_run(first.run_id).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{first.run_id}'",
+    )
+    assert len(children) == len(RECORDS)
