@@ -15,7 +15,10 @@ Per server:
   new (cold); the time until the first token (``max_tokens=1``).
 - ``humaneval``: wall time of one pass of the single-call seed (its system prompt and prompt,
   greedy, at most 384 tokens) over the first ``--problems`` HumanEval problems, as many in flight
-  as the server has slots.
+  as the server has slots. When the old server's figures cover fewer problems (read from
+  ``llm_serving_before.json``), ``humaneval_first`` is the new server's pass over those first
+  problems, on a server started again, and ``humaneval_same_problems`` compares the two servers on
+  exactly those problems: wall time, speed-up, identical greedy answers.
 - ``limit``: the model's bytes per decoded token against the measured memory bandwidth (one
   stream cannot decode faster than bandwidth / model bytes; batching shares those reads).
 
@@ -26,12 +29,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -264,26 +269,62 @@ def _seconds(fn: Any) -> float:
     return time.perf_counter() - start
 
 
-async def measure(name: str, argv: list[str], port: int, slots: int, problems: int) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def serving(argv: list[str], port: int) -> AsyncIterator[OpenAICompatible]:
+    """A client of the server ``argv`` starts, stopped afterwards (a new one has no prompt cache)."""
     with tempfile.TemporaryDirectory() as folder:
         log = Path(folder) / "server.log"
         process = launch(argv, log)
-        await ready(process, port, log)
-        client = OpenAICompatible(f"http://127.0.0.1:{port}/v1", MODEL_NAME, timeout=900)
         try:
-            shown = [Path(argv[0]).name, *("<model>" if a.endswith(".gguf") else a for a in argv[1:])]
-            report: dict[str, Any] = {"server": name, "argv": shown, "slots": slots}
-            report["throughput"] = await throughput(client, max_tokens=48)
-            _progress(name, "throughput", report["throughput"])
-            report["prefix"] = await prefix(client)
-            _progress(name, "prefix", report["prefix"])
-            report["humaneval"] = await humaneval(client, problems, slots) if problems else None
-            _progress(name, "humaneval", report["humaneval"])
-            return report
+            await ready(process, port, log)
+            client = OpenAICompatible(f"http://127.0.0.1:{port}/v1", MODEL_NAME, timeout=900)
+            try:
+                yield client
+            finally:
+                await client.aclose()
         finally:
-            await client.aclose()
             process.terminate()
             process.wait(30)
+
+
+async def measure(
+    name: str, argv: list[str], port: int, slots: int, problems: int, also: int | None = None
+) -> dict[str, Any]:
+    """The sections of one server; ``also``: a second HumanEval pass over the first ``also``
+    problems, on a server started again (so the first pass's prompt cache does not help it)."""
+    shown = [Path(argv[0]).name, *("<model>" if a.endswith(".gguf") else a for a in argv[1:])]
+    report: dict[str, Any] = {"server": name, "argv": shown, "slots": slots}
+    async with serving(argv, port) as client:
+        report["throughput"] = await throughput(client, max_tokens=48)
+        _progress(name, "throughput", report["throughput"])
+        report["prefix"] = await prefix(client)
+        _progress(name, "prefix", report["prefix"])
+        report["humaneval"] = await humaneval(client, problems, slots) if problems else None
+        _progress(name, "humaneval", report["humaneval"])
+    if also:
+        async with serving(argv, port) as client:
+            report["humaneval_first"] = await humaneval(client, also, slots)
+        _progress(name, "humaneval_first", report["humaneval_first"])
+    return report
+
+
+def compare(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """The HumanEval pass of both servers over the same problems: the speed-up in wall time and
+    how many greedy answers are the same (the old figures may cover fewer problems than the new
+    pass: then the new server's pass over those first problems is the one compared)."""
+    before = old["humaneval"]
+    after = new["humaneval"] if new["humaneval"]["problems"] == before["problems"] else new["humaneval_first"]
+    pairs = list(zip(after["answers"], before["answers"], strict=True))
+    return {
+        "problems": before["problems"],
+        "wall_s": {"before": before["wall_s"], "after": after["wall_s"]},
+        "speedup": round(before["wall_s"] / after["wall_s"], 2),
+        "same_answers": sum(a == b for a, b in pairs),
+        "seconds_per_problem": {
+            "before": round(before["wall_s"] / before["problems"], 2),
+            "after_all": round(new["humaneval"]["wall_s"] / new["humaneval"]["problems"], 2),
+        },
+    }
 
 
 async def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -297,28 +338,34 @@ async def main(argv: list[str] | None = None) -> dict[str, Any]:
         "load_average_1m_at_start": round(os.getloadavg()[0], 2),
         "limit": memory_limit(),
     }
-    for name in args.servers.split(","):
+    names = args.servers.split(",")
+    for name in set(names) - {"llama-server", "llama-cpp-python"}:
+        raise SystemExit(f"unknown server {name!r}")
+    old: dict[str, Any] | None = None
+    if "llama-cpp-python" in names:
         port = free_port()
-        if name == "llama-server":
-            settings = server_settings()
-            report[name] = await measure(
-                name, LLMService().argv_for(model, port), port, settings.slots, args.problems
-            )
-        elif name == "llama-cpp-python":
-            old = old_server_argv(model, port)
-            if old is not None:
-                report[name] = await measure(name, old, port, 1, args.problems)
-            elif BEFORE.is_file():
-                report[name] = {"measured_before": True, **orjson.loads(BEFORE.read_bytes())[name]}
-        else:
-            raise SystemExit(f"unknown server {name!r}")
-    new, old = report.get("llama-server"), report.get("llama-cpp-python")
-    if new and old and new.get("humaneval") and old.get("humaneval"):
-        same = sum(
-            a == b for a, b in zip(new["humaneval"]["answers"], old["humaneval"]["answers"], strict=False)
+        argv_old = old_server_argv(model, port)
+        if argv_old is not None:
+            old = await measure("llama-cpp-python", argv_old, port, 1, args.problems)
+        elif BEFORE.is_file():
+            old = {"measured_before": True, **orjson.loads(BEFORE.read_bytes())["llama-cpp-python"]}
+        if old is not None:
+            report["llama-cpp-python"] = old
+    if "llama-server" in names:
+        port = free_port()
+        before = (old or {}).get("humaneval") or {}
+        also = before.get("problems") if before.get("problems", args.problems) < args.problems else None
+        new = await measure(
+            "llama-server",
+            LLMService().argv_for(model, port),
+            port,
+            server_settings().slots,
+            args.problems,
+            also,
         )
-        report["humaneval_speedup"] = round(old["humaneval"]["wall_s"] / new["humaneval"]["wall_s"], 2)
-        report["humaneval_same_answers"] = same
+        report["llama-server"] = new
+        if old is not None and before and new["humaneval"]:
+            report["humaneval_same_problems"] = compare(new, old)
     report["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     return report
 
