@@ -87,9 +87,10 @@ def output_files() -> set[str]:
     from evoforum.evolve.checkpoint import FILENAME
     from evoforum.evolve.engine import JOURNAL
     from evoforum.run import RunFolder
+    from evoforum.tracking.mlflow_sink import STATE
 
     names = {value for key, value in vars(RunFolder).items() if key.isupper() and isinstance(value, str)}
-    return names | {FILENAME, JOURNAL}
+    return names | {FILENAME, JOURNAL, STATE}
 
 
 def cited_names(text: str) -> list[str]:
