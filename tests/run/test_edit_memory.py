@@ -199,6 +199,7 @@ async def stopped_and_resumed(stub: StubServer, tmp_path: Path, db: Database | N
     assert policy.context.memory is not None
     assert straight.context.memory is not None
     assert policy.context.memory.edits == straight.context.memory.edits
+    assert policy.context.stats.as_dict() == straight.context.stats.as_dict()  # operator counts too
     # examples were offered before the kill (whether an early edit improves depends on the seed)
     assert any(edit.delta > 0 for edit in policy.context.memory.edits[:kept])
     if db is not None:

@@ -65,6 +65,13 @@ class OperatorStats:
     def invalid_rate(self, name: str) -> float:
         return self.of(name).invalid_rate
 
+    def state(self) -> dict[str, dict[str, Any]]:
+        """The counts as plain data, for a checkpoint (``restore`` takes them back)."""
+        return {name: {**vars(c), "problems": dict(c.problems)} for name, c in self.counts.items()}
+
+    def restore(self, state: Mapping[str, Mapping[str, Any]]) -> None:
+        self.counts = {name: OperatorCounts(**counts) for name, counts in state.items()}
+
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return {
             name: {

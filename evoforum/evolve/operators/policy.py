@@ -113,11 +113,17 @@ class VariationPolicy:
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint keeps: the bandit's arms, the children still awaiting their fitness,
-        the co-evolving operator genomes and the edit memory."""
+        the co-evolving operator genomes, the edit memory and the operators' counts."""
         bandit = self.bandit.state() if self.bandit is not None else None
         coevolution = self.coevolution.state() if self.coevolution is not None else None
         memory = self.context.memory.state() if self.context.memory is not None else None
-        return {"bandit": bandit, "pending": dict(self.pending), "coevolution": coevolution, "memory": memory}
+        return {
+            "bandit": bandit,
+            "pending": dict(self.pending),
+            "coevolution": coevolution,
+            "memory": memory,
+            "stats": self.context.stats.state(),
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         if state["bandit"] is not None:
@@ -127,6 +133,7 @@ class VariationPolicy:
             self.coevolution.restore(state["coevolution"])
         if self.context.memory is not None:  # a checkpoint without one: an empty memory
             self.context.memory.restore(state.get("memory") or {"edits": []})
+        self.context.stats.restore(state.get("stats") or {})  # older checkpoints: counted anew
 
     async def observe(self, child: WorkflowGenome, child_score: float, parent_score: float) -> None:
         """Pay the bandit for ``child``, remember its edit (when an LLM operator made one) and

@@ -122,6 +122,8 @@ async def test_the_engine_names_operators_in_lineage_pays_the_bandit_and_checkpo
     await engine(resumed, InMemoryLineage(), generations=2).run(resume=True)
     assert resumed.bandit is not None
     assert resumed.bandit.state() == policy.bandit.state()
+    assert resumed.context.stats.as_dict() == policy.context.stats.as_dict()  # the counts go on
+    assert sum(c["calls"] for c in policy.context.stats.as_dict().values()) > 0
 
 
 async def test_a_failed_child_is_the_worst_finite_outcome_for_the_bandit_not_minus_1e300() -> None:
