@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from evoforum.errors import AgentFailed, ForumError, PromiseCancelled
+from evoforum.errors import AgentFailed, BackendError, ForumError, PromiseCancelled
 from evoforum.forum.message import Message
 
 log = logging.getLogger("evoforum.forum")
@@ -163,7 +163,10 @@ class MessagePromise:
             await callback(marker)
         except Exception as error:
             self._cancel_error = error
-            log.warning("recording the cancel marker of %s failed: %r", self.sender, error, exc_info=error)
+            # a backend that failed (a store stopping with the run) says enough in one line; any
+            # other error is a defect and keeps its traceback
+            shown = None if isinstance(error, BackendError) else error
+            log.warning("recording the cancel marker of %s failed: %r", self.sender, error, exc_info=shown)
 
     async def _result(self, *, raise_failure: bool) -> Message:
         if not self._closed:

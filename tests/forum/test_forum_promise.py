@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import BaseModel
 
-from evoforum.errors import AgentFailed, ForumError, NotSerializable, PromiseCancelled
+from evoforum.errors import AgentFailed, BackendError, ForumError, NotSerializable, PromiseCancelled
 from evoforum.forum import Forum, Message, MessagePromise, agent
 
 
@@ -353,3 +353,24 @@ async def test_an_error_in_on_cancel_is_chained_and_logged_not_raised_instead(
     assert tokens == []
     assert isinstance(ended, PromiseCancelled)
     assert "cannot record the marker" in caplog.text
+    assert "Traceback" in caplog.text  # an unexpected error keeps its traceback
+
+
+async def test_a_store_that_fails_while_a_marker_is_recorded_is_one_line_not_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def produce(promise: MessagePromise) -> Message:
+        await asyncio.sleep(3600)
+        return Message("never")
+
+    async def stopping(marker: Message) -> None:
+        raise BackendError("PostgreSQL store failed: the database system is shutting down")
+
+    promise = MessagePromise(produce, sender="slow", on_cancel=stopping)
+    assert promise.cancel()
+    with pytest.raises(PromiseCancelled) as raised:
+        await promise
+    assert isinstance(raised.value.__cause__, BackendError)
+    assert "recording the cancel marker of slow failed" in caplog.text
+    assert "shutting down" in caplog.text
+    assert "Traceback" not in caplog.text
