@@ -56,12 +56,15 @@ STATE = RESULTS / "humaneval_run.tar.gz"
 def _evoforum(*args: str) -> None:
     command = [sys.executable, "-m", "evoforum", *args]
     print("$", " ".join(command[2:]), file=sys.stderr, flush=True)
-    try:
-        done = subprocess.run(command, cwd=ROOT, check=False)
-    except KeyboardInterrupt:  # the run got the same Ctrl-C, checkpoints and stops
-        done = subprocess.CompletedProcess(command, 130)
-    if done.returncode:  # stopped (130: resume the protocol by running this script again) or failed
-        raise SystemExit(done.returncode)
+    process = subprocess.Popen(command, cwd=ROOT)
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:  # the run got the same Ctrl-C: let it checkpoint and stop
+            continue
+    if code:  # stopped (130: resume the protocol by running this script again) or failed
+        raise SystemExit(code)
 
 
 def ensure_run(out: Path, overrides: list[str]) -> dict[str, Any]:
