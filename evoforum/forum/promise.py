@@ -33,6 +33,8 @@ from evoforum.forum.message import Message
 
 log = logging.getLogger("evoforum.forum")
 
+RECORDING_CANCEL = "evoforum.recording-cancel-marker"
+"""The name of the task that records a cancelled promise's marker (``recorded_cancellations``)."""
 DEFAULT_MAX_LAG = 4096
 """How many tokens the producer may run ahead of its slowest active reader."""
 
@@ -154,7 +156,8 @@ class MessagePromise:
             child.cancel()
         self._task.cancel()
         if self._on_cancel is not None:
-            self._background = self._loop.create_task(self._record_cancel(self._on_cancel, marker))
+            recording = self._record_cancel(self._on_cancel, marker)
+            self._background = self._loop.create_task(recording, name=RECORDING_CANCEL)
         return True
 
     async def _record_cancel(self, callback: OnCancel, marker: Message) -> None:
@@ -355,3 +358,11 @@ class _Cursor:
         if promise._drain is not None:
             promise._release()
         return tokens[index]
+
+
+async def recorded_cancellations(within_s: float) -> None:
+    """Wait, at most ``within_s`` seconds, for the cancel markers this event loop is still
+    recording: a run that stops calls it before it closes the store they go to."""
+    pending = [t for t in asyncio.all_tasks() if t.get_name() == RECORDING_CANCEL and not t.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=within_s)

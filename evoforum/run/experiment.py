@@ -33,6 +33,7 @@ from evoforum.evolve.checkpoint import load_checkpoint
 from evoforum.evolve.individual import Individual, is_failure
 from evoforum.evolve.lineage import read_lineage
 from evoforum.evolve.watch import WorkTally
+from evoforum.forum.promise import recorded_cancellations
 from evoforum.run.algorithms import ALGORITHMS, Origins, base_of, describe_sample, unwrap_samples
 from evoforum.run.display import Display, Mode
 from evoforum.run.folder import GenomeBook, RunFolder, RunSummary
@@ -41,6 +42,10 @@ from evoforum.run.plan import LLM_BUDGET, Design, Plan, StopFlag, design, plan
 from evoforum.run.progress import Earlier, ModelUse, Progress
 from evoforum.run.remote import RemoteItems, Tallied
 from evoforum.run.resources import Resources, forum_at, open_resources
+
+MARKER_WAIT_S = 2.0
+"""How long a stopping run waits for the cancel markers of its calls in flight (within the CLI's
+grace of 7 s before it ends the process)."""
 
 
 async def run_experiment(
@@ -70,6 +75,8 @@ async def run_experiment(
             state_dir=state_dir,
             spent=(earlier.tokens, earlier.cost),
         )
+        # unwound before the services close: the markers of calls cancelled by a stop reach the store
+        stack.push_async_callback(recorded_cancellations, MARKER_WAIT_S)
         if not resume:  # only once the services answer: a run that never started leaves no config
             folder.save_config(config)
         book = GenomeBook(folder / folder.GENOMES, partial(describe_sample, designed.describe))

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from evoforum.errors import AgentFailed, BackendError, ForumError, NotSerializable, PromiseCancelled
 from evoforum.forum import Forum, Message, MessagePromise, agent
+from evoforum.forum.promise import recorded_cancellations
 
 
 async def collect(promise: MessagePromise) -> list[str]:
@@ -374,3 +375,24 @@ async def test_a_store_that_fails_while_a_marker_is_recorded_is_one_line_not_a_t
     assert "recording the cancel marker of slow failed" in caplog.text
     assert "shutting down" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+async def test_a_stopping_run_can_wait_for_the_cancel_markers_still_being_recorded() -> None:
+    recorded: list[Message] = []
+
+    async def produce(promise: MessagePromise) -> Message:
+        await asyncio.sleep(3600)
+        return Message("never")
+
+    async def slow_store(marker: Message) -> None:
+        await asyncio.sleep(0.2)
+        recorded.append(marker)
+
+    promises = [MessagePromise(produce, sender=f"agent_{i}", on_cancel=slow_store) for i in range(3)]
+    for promise in promises:
+        assert promise.cancel()
+    assert recorded == []
+    await recorded_cancellations(within_s=5)
+    assert sorted(m.sender for m in recorded) == ["agent_0", "agent_1", "agent_2"]
+    assert all(m.kind == "cancelled" for m in recorded)
+    await recorded_cancellations(within_s=5)  # nothing left: returns at once
