@@ -100,6 +100,12 @@ class SearchSpace(ABC):
             raise ConfigError(f"search_space.options.{key}: a probability from 0 to 1, not {value!r}")
         return float(value)
 
+    def repair(self, genome: WorkflowGenome) -> WorkflowGenome | None:
+        """``genome`` made valid where this space knows how (an operator's invalid child goes
+        through it before it is counted invalid); None: no repair (the default)."""
+        del genome
+        return None
+
     @abstractmethod
     def seeds(self) -> tuple[WorkflowGenome, ...]:
         """Hand-written starting genomes."""

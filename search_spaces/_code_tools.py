@@ -130,6 +130,14 @@ def with_tools(code: str, names: Sequence[str]) -> str:
     return "\n\n\n".join(["\n".join(lines).rstrip(), *tools]) + "\n"
 
 
+def lacking(code: str, names: Iterable[str]) -> list[str]:
+    """The tools and library functions among ``names`` that ``code`` neither defines nor imports
+    (``SyntaxError`` when it does not parse)."""
+    present = set(_split(code))
+    known = set(TOOLS) | set(code_tools.__all__)
+    return [name for name in dict.fromkeys(names) if name in known and name not in present]
+
+
 def _split(code: str) -> list[str]:
     """The names ``code_for``'s output imports and defines, in order."""
     tree = ast.parse(code)

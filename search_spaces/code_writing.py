@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from evoforum.genome import Constraints, GuardSpec, LLMAgentSpec, PredicateSpec, WorkflowGenome
+from evoforum.genome import (
+    Constraints,
+    FunctionAgentSpec,
+    GuardSpec,
+    LLMAgentSpec,
+    PredicateSpec,
+    WorkflowGenome,
+)
 from evoforum.genome.edits import add_recall
 from search_spaces._base import SearchSpace, chance, pick, system_prompt
 from search_spaces._code_genomes import (
@@ -47,7 +54,7 @@ from search_spaces._code_genomes import (
     single_call,
     with_examples,
 )
-from search_spaces._code_tools import LIBRARY
+from search_spaces._code_tools import LIBRARY, lacking, with_tools
 
 if TYPE_CHECKING:
     from evoforum.evolve.operators import Operator
@@ -128,6 +135,17 @@ class CodeWriting(SearchSpace):
         from search_spaces._code_operators import mut_best_of_k
 
         return (mut_best_of_k,)
+
+    def repair(self, genome: WorkflowGenome) -> WorkflowGenome | None:
+        """``genome`` with the tools and library functions that its function agents name but its
+        code lacks (an LMX child names them without bringing them along); None when it lacks none
+        or its code does not parse."""
+        named = [a.function for a in genome.agents if isinstance(a, FunctionAgentSpec)]
+        try:
+            missing = lacking(genome.code, named)
+        except SyntaxError:
+            return None
+        return genome.model_copy(update={"code": with_tools(genome.code, missing)}) if missing else None
 
     def seeds(self) -> tuple[WorkflowGenome, ...]:
         """0: write, then repair twice at most; 1: write, then two fresh attempts told which

@@ -401,6 +401,7 @@ async def variation(
         items=known.items,
         transcripts=known.excerpts,
         summaries=known.summaries,
+        repair=getattr(space, "repair", None),
     )
     bandit = library.OperatorBandit.over(list(chosen)) if config.operators.bandit else None
     fixed = None if bandit is not None else {name: weight for name, (_, weight) in chosen.items()}

@@ -67,6 +67,18 @@ async def test_fixed_weights_choose_only_the_weighted_groups_without_a_model() -
     assert {child.metadata.origin.get("operator") for child in children if child.hash != seed.hash} <= names
 
 
+async def test_the_operators_repair_their_invalid_children_with_the_spaces_repair() -> None:
+    policy = await variation(config(bandit=False, weights={"mutate": 1.0}), SPACE, None, None)
+    assert policy.context.repair == SPACE.repair
+    loop = SPACE.seeds()[0]
+    child = loop.model_copy(update={"code": loop.code.replace("    failure_report,\n", "")})
+    assert SPACE.check(child) != []
+    assert policy.context.repair is not None
+    repaired = policy.context.repair(child)
+    assert repaired is not None
+    assert SPACE.check(repaired) == []
+
+
 async def test_an_operator_named_on_its_own_has_its_own_weight_over_its_groups() -> None:
     weights = {"mutate": 0.1, "mut_best_of_k": 2.0, "mut_temperature": 0.0}
     policy = await variation(config(bandit=False, weights=weights), SPACE, None, None)

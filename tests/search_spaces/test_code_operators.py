@@ -113,3 +113,35 @@ def test_with_tools_adds_what_a_tool_calls_and_keeps_an_evolved_tool() -> None:
     assert {"select_by_vote", "example_calls", "behaviour", "keep_better"} <= set(namespace)
     assert with_tools(code, ["select_by_vote"]) == code
     assert "def select_by_vote" not in without_tools(code, ["select_by_vote"])
+
+
+def test_a_child_naming_tools_its_code_lacks_is_repaired_not_counted_invalid() -> None:
+    from evoforum.evolve.operators.base import accept
+
+    loop = SPACE.seeds()[0]
+    stripped = loop.code.replace("    failure_report,\n", "").replace("def keep_better", "def _unused")
+    child = loop.model_copy(update={"code": stripped})  # as an LMX child that names them without them
+    assert {what.split(":")[0] for _, what in SPACE.check(child)} == {
+        "unknown function 'failure_report'",
+        "unknown function 'keep_better'",
+    }
+    repaired = SPACE.repair(child)
+    assert repaired is not None
+    assert SPACE.check(repaired) == []
+    assert "failure_report" in repaired.code
+    assert "def keep_better" in repaired.code
+    assert parse(export(repaired)).hash == repaired.hash
+    context = OperatorContext(space=SPACE, repair=SPACE.repair)
+    assert accept(child, context, "lmx_code") == repaired
+    counts = context.stats.of("lmx_code")
+    assert (counts.children, counts.repaired, counts.invalid) == (1, 1, 0)
+
+
+def test_repair_gives_nothing_for_a_genome_that_lacks_no_tool_or_does_not_parse() -> None:
+    loop = SPACE.seeds()[0]
+    assert SPACE.repair(loop) is None
+    assert SPACE.repair(loop.model_copy(update={"code": "def (:\n"})) is None
+    unknown = loop.model_copy(
+        update={"agents": (*loop.agents, FunctionAgentSpec(name="helper", function="no_such_tool"))}
+    )
+    assert SPACE.repair(unknown) is None  # neither a tool nor a library function: nothing to bring
