@@ -34,9 +34,11 @@ import json
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -238,6 +240,24 @@ def _name(out: Path, genome_hash: str) -> str:
     return ""
 
 
+def pack(out: Path) -> None:
+    """``out``'s run folders into ``STATE``, without this machine's paths: the folders' own files
+    name the checkout (a resume there writes them again), MLflow's default experiment its place."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "runs"
+        shutil.copytree(out, copy)
+        here = str(ROOT.resolve())
+        for path in [*copy.glob("*/mlflow.json"), *copy.glob("*/run.json")]:
+            path.write_text(path.read_text().replace(here, "."))
+        for path in copy.glob("*/mlflow.db"):
+            with sqlite3.connect(path) as db:
+                db.execute(
+                    "UPDATE experiments SET artifact_location = 'mlruns/' || experiment_id WHERE artifact_location LIKE '/%'"
+                )
+        with tarfile.open(STATE, "w:gz") as packed:
+            packed.add(copy, arcname=".")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "humaneval")
@@ -246,8 +266,7 @@ def main() -> None:
     parser.add_argument("--pack", action="store_true", help=f"write the run folders to {STATE.name} and stop")
     args = parser.parse_args()
     if args.pack:
-        with tarfile.open(STATE, "w:gz") as packed:
-            packed.add(args.out, arcname=".")
+        pack(args.out)
         print(f"packed {args.out} into {STATE.relative_to(ROOT)}", file=sys.stderr)
         return
     if not args.out.exists() and STATE.exists():
