@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from pydantic import BaseModel
@@ -334,25 +334,33 @@ async def test_a_custom_producer_streams_through_push() -> None:
     assert (await promise).content == "abc"
 
 
-async def test_an_error_in_on_cancel_is_chained_and_logged_not_raised_instead(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    async def produce(promise: MessagePromise) -> Message:
-        await asyncio.sleep(3600)
-        return Message("never")
+async def forever(promise: MessagePromise) -> Message:
+    """A producer that never answers: its promise ends only by being cancelled."""
+    await asyncio.sleep(3600)
+    return Message("never")
 
-    async def broken(marker: Message) -> None:
-        raise RuntimeError("cannot record the marker")
 
-    promise = MessagePromise(produce, sender="slow", on_cancel=broken)
+async def cancelled_with(on_cancel: Callable[[Message], Awaitable[None]]) -> PromiseCancelled:
+    """Cancel a promise of ``forever`` whose ``on_cancel`` is given; what awaiting it raised."""
+    promise = MessagePromise(forever, sender="slow", on_cancel=on_cancel)
     assert promise.cancel()
     with pytest.raises(PromiseCancelled) as raised:
         await promise
-    assert isinstance(raised.value.__cause__, RuntimeError)
     assert (await promise.settled()).kind == "cancelled"
     tokens, ended = await read_until_raised(promise)
     assert tokens == []
     assert isinstance(ended, PromiseCancelled)
+    return raised.value
+
+
+async def test_an_error_in_on_cancel_is_chained_and_logged_not_raised_instead(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(marker: Message) -> None:
+        raise RuntimeError("cannot record the marker")
+
+    raised = await cancelled_with(broken)
+    assert isinstance(raised.__cause__, RuntimeError)
     assert "cannot record the marker" in caplog.text
     assert "Traceback" in caplog.text  # an unexpected error keeps its traceback
 
@@ -360,18 +368,11 @@ async def test_an_error_in_on_cancel_is_chained_and_logged_not_raised_instead(
 async def test_a_store_that_fails_while_a_marker_is_recorded_is_one_line_not_a_traceback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def produce(promise: MessagePromise) -> Message:
-        await asyncio.sleep(3600)
-        return Message("never")
-
     async def stopping(marker: Message) -> None:
         raise BackendError("PostgreSQL store failed: the database system is shutting down")
 
-    promise = MessagePromise(produce, sender="slow", on_cancel=stopping)
-    assert promise.cancel()
-    with pytest.raises(PromiseCancelled) as raised:
-        await promise
-    assert isinstance(raised.value.__cause__, BackendError)
+    raised = await cancelled_with(stopping)
+    assert isinstance(raised.__cause__, BackendError)
     assert "recording the cancel marker of slow failed" in caplog.text
     assert "shutting down" in caplog.text
     assert "Traceback" not in caplog.text
@@ -380,15 +381,11 @@ async def test_a_store_that_fails_while_a_marker_is_recorded_is_one_line_not_a_t
 async def test_a_stopping_run_can_wait_for_the_cancel_markers_still_being_recorded() -> None:
     recorded: list[Message] = []
 
-    async def produce(promise: MessagePromise) -> Message:
-        await asyncio.sleep(3600)
-        return Message("never")
-
     async def slow_store(marker: Message) -> None:
         await asyncio.sleep(0.2)
         recorded.append(marker)
 
-    promises = [MessagePromise(produce, sender=f"agent_{i}", on_cancel=slow_store) for i in range(3)]
+    promises = [MessagePromise(forever, sender=f"agent_{i}", on_cancel=slow_store) for i in range(3)]
     for promise in promises:
         assert promise.cancel()
     assert recorded == []
