@@ -115,22 +115,14 @@ def paired(a: dict[str, float], b: dict[str, float], rng: random.Random) -> dict
 
 
 def operator_report(out: Path, summary: dict[str, Any]) -> dict[str, Any]:
-    """Invalid-child rates of the LLM operators, and what the rewrites aimed at (from every child
-    genome the run made): prompts, or functions of the genome's code, which are logic unless they
-    are the library's plumbing."""
-    plumbing = _library_functions()
-    targets: Counter[str] = Counter()
-    for line in (out / "genomes.jsonl").read_text().splitlines():
-        if not line.strip():
-            continue
-        origin = json.loads(json.loads(line)["json"]).get("metadata", {}).get("origin", {})
-        edit = origin.get("edit")
-        if edit and "rewrite" in str(origin.get("operator", "")):
-            name = re.match(r"\s*(?:async\s+)?def\s+(\w+)", edit.get("before", ""))
-            function = name[1] if name else "?"
-            targets["prompt" if edit["kind"] == "prompt" else f"function:{function}"] += 1
-    rates = {}
+    """Invalid-child rates of the LLM operators, and what the rewrites aimed at: prompts, or
+    functions of the genome's code, which are logic unless they are the library's plumbing. The
+    aims are counted over every rewrite call (the operators' ``targets``), or, in a run whose
+    counts predate them, over the rewrites' valid children (their recorded edit)."""
+    rates, attempts = {}, Counter[str]()
     for name, counts in summary.get("operators", {}).items():
+        if "rewrite" in name:
+            attempts.update(counts.get("targets", {}))
         if name.startswith(("lmx", "llm_rewrite")) and counts.get("calls"):
             rates[name] = {
                 "calls": counts["calls"],
@@ -140,13 +132,30 @@ def operator_report(out: Path, summary: dict[str, Any]) -> dict[str, Any]:
                 "no_valid_child_rate": (counts["invalid"] + counts.get("failures", 0)) / counts["calls"],
                 "problems": counts.get("problems", {}),
             }
+    targets = attempts or _child_targets(out)
+    plumbing = _library_functions()
     aimed = sum(targets.values())
     at_plumbing = sum(n for target, n in targets.items() if target.removeprefix("function:") in plumbing)
     return {
         "llm_operators": rates,
         "rewrite_targets": dict(targets),
+        "rewrite_targets_counted_over": "calls" if attempts else "valid children",
         "rewrite_share_prompts_or_logic": (aimed - at_plumbing) / aimed if aimed else None,
     }
+
+
+def _child_targets(out: Path) -> Counter[str]:
+    """What the rewrites' valid children changed, as ``prompt`` or ``function:name``."""
+    targets: Counter[str] = Counter()
+    for line in (out / "genomes.jsonl").read_text().splitlines():
+        if not line.strip():
+            continue
+        origin = json.loads(json.loads(line)["json"]).get("metadata", {}).get("origin", {})
+        edit = origin.get("edit")
+        if edit and "rewrite" in str(origin.get("operator", "")):
+            name = re.match(r"\s*(?:async\s+)?def\s+(\w+)", edit.get("before", ""))
+            targets["prompt" if edit["kind"] == "prompt" else f"function:{name[1] if name else '?'}"] += 1
+    return targets
 
 
 def _library_functions() -> set[str]:

@@ -41,6 +41,9 @@ class OperatorCounts:
     failures: int = 0
     tokens: int = 0
     problems: dict[str, int] = field(default_factory=dict)
+    targets: dict[str, int] = field(default_factory=dict)
+    """What the calls aimed at, valid child or not (the LLM rewrite: ``prompt:agent.field`` or
+    ``function:name``)."""
 
     @property
     def attempted(self) -> int:
@@ -67,7 +70,10 @@ class OperatorStats:
 
     def state(self) -> dict[str, dict[str, Any]]:
         """The counts as plain data, for a checkpoint (``restore`` takes them back)."""
-        return {name: {**vars(c), "problems": dict(c.problems)} for name, c in self.counts.items()}
+        return {
+            name: {**vars(c), "problems": dict(c.problems), "targets": dict(c.targets)}
+            for name, c in self.counts.items()
+        }
 
     def restore(self, state: Mapping[str, Mapping[str, Any]]) -> None:
         self.counts = {name: OperatorCounts(**counts) for name, counts in state.items()}
@@ -84,6 +90,7 @@ class OperatorStats:
                 "tokens": c.tokens,
                 "invalid_rate": round(c.invalid_rate, 4),
                 "problems": dict(sorted(c.problems.items(), key=lambda kv: -kv[1])[:5]),
+                **({"targets": dict(sorted(c.targets.items()))} if c.targets else {}),
             }
             for name, c in sorted(self.counts.items())
         }

@@ -139,6 +139,9 @@ def make_rewrite(name: str = "llm_rewrite") -> Operator:
         target = _rewrite.pick_target(genome, rng)
         if target is None:
             return []
+        aimed = context.stats.of(name).targets
+        label = f"{target.kind}:{target.name}"
+        aimed[label] = aimed.get(label, 0) + 1
         inputs = {
             "kind": target.kind,
             "target": target.shown,

@@ -16,7 +16,8 @@ from evoforum.errors import LLMMisbehaved
 from evoforum.evolve.assess import Known
 from evoforum.evolve.evaluate import ItemResult
 from evoforum.evolve.individual import FAILED
-from evoforum.evolve.operators import OperatorContext, _rewrite
+from evoforum.evolve.operators import OperatorContext, _cst, _rewrite
+from evoforum.evolve.operators.context import OperatorStats
 from evoforum.evolve.operators.feedback import Feedback
 from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module, make_lmx
 from evoforum.genome import LLMAgentSpec, WorkflowGenome
@@ -157,6 +158,27 @@ async def test_rewrite_shows_the_score_its_items_the_informative_failure_and_the
     assert archive[0].startswith(f"- {better.hash[:8]} score 0.75 on 4 items · seed")
     assert archive[1].startswith(f"- {parent.hash[:8]} score 0.25 on 4 items")
     assert pool[2].hash[:8] not in prompt
+
+
+async def test_the_rewrite_counts_what_each_call_aimed_at_valid_child_or_not() -> None:
+    pool = population("qa_ensemble")
+    context = OperatorContext(space=search_spaces.get("qa_ensemble"), llm=_Echo())
+    rng = random.Random(3)
+    for genome in pool[:6]:
+        assert await llm_rewrite([genome], rng, context) == []  # nothing usable: invalid
+    counts = context.stats.of("llm_rewrite")
+    assert counts.invalid == 6
+    assert sum(counts.targets.values()) == 6
+    functions = {name for g in pool[:6] if g.code for name in _cst.functions(_cst.parse(g.code))}
+    prompts = {f"{a.name}.{f}" for g in pool[:6] for a in g.agents for f in _rewrite.PROMPT_FIELDS}
+    for label in counts.targets:
+        kind, name = label.split(":", 1)
+        assert name in (functions if kind == "function" else prompts)
+    saved = context.stats.state()
+    again = OperatorStats()
+    again.restore(saved)
+    assert again.of("llm_rewrite").targets == counts.targets
+    assert context.stats.as_dict()["llm_rewrite"]["targets"] == dict(sorted(counts.targets.items()))
 
 
 async def test_lmx_shows_its_parents_best_first_with_scores_and_items() -> None:
