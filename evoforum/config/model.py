@@ -199,7 +199,8 @@ class TrackingSection(Section):
 
 
 class BudgetSection(Section):
-    """Limits; the run stops cleanly at the first one reached."""
+    """Limits on the search; the run stops cleanly at the first one reached. The test split is
+    scored after the search, outside them."""
 
     evaluations: PositiveInt | None = None
     llm_tokens: PositiveInt | None = None

@@ -112,6 +112,7 @@ async def run_experiment(
         if result.best is None:
             raise ConfigError("no candidate was evaluated: the budget allows no evaluation")
         search = usage.totals()  # what the search spent, before the test split is scored
+        await resources.lift_budget()  # the budget bounds the search, not the test split
         status.tally.begin("test")
         test_score, test_tokens, baselines = await _test_scores(engine, designed, book, result.best)
         winner, _ = base_of(result.best.genome)

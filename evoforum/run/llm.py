@@ -255,6 +255,9 @@ class BudgetActor:
     def snapshot(self) -> Account:
         return self.account
 
+    def lift(self) -> None:
+        self.account.budget = Budget()
+
 
 class ActorBudget:
     """A ``BudgetPool`` that is a handle to a ``BudgetActor`` (what a worker holds)."""
@@ -333,6 +336,14 @@ class RunBudget:
                 self.account.settle(tokens, cost, used_tokens, used_cost)
                 return
         shared.settle(tokens, cost, used_tokens, used_cost)
+
+    async def lift(self) -> None:
+        """No limit from now on (the account goes on counting): see ``Resources.lift_budget``."""
+        with self._lock:
+            self.account.budget = Budget()
+            shared = self._shared
+        if shared is not None:
+            await shared.handle.lift.remote()
 
     async def snapshot(self) -> Account:
         """The account as it stands (from the actor once shared)."""

@@ -35,7 +35,8 @@ import orjson
 
 from evoforum.config import ExperimentConfig
 from evoforum.errors import ConfigError, ServiceUnavailable, UnknownMessage, UsageError
-from evoforum.llm import Ledger, LLMClient
+from evoforum.llm import Budget, Ledger, LLMClient
+from evoforum.llm.accounting import meter_below
 from evoforum.llm.config import LLMConfig
 from evoforum.run.folder import RunFolder
 from evoforum.run.llm import Cached, RunBudget, llm_settings, model_client, operator_settings
@@ -79,6 +80,17 @@ class Resources:
     def cache_hits(self) -> int:
         """Calls served from the record instead of a model, so far."""
         return sum(layer.hits for layer in self.cached)
+
+    async def lift_budget(self) -> None:
+        """No LLM limit from now on: the budget bounds the search, and the test split (the winner
+        and the baselines) is scored after it, whatever it left. What the calls spend is still
+        counted."""
+        for client in (self.llm, self.operator_llm):
+            metered = meter_below(client) if client is not None else None
+            if metered is not None:
+                metered.budget = Budget()
+        if self.budget is not None:
+            await self.budget.lift()
 
 
 async def open_store(url: str) -> Any:

@@ -299,6 +299,11 @@ def test_an_llm_token_budget_stops_the_run_cleanly(env: dict[str, str], tmp_path
     assert summary["stopped"] in ("llm_tokens", "llm_budget")
     assert isinstance(summary["generations"], int)
     assert summary["generations"] < 5
+    best = summary["best"]
+    assert isinstance(best, dict)
+    # the budget bounds the search: the winner is still scored on the test split
+    assert best["test_score"] is not None
+    assert summary["search_llm_tokens"] < summary["llm_tokens"]
 
 
 def test_humaneval_scores_best_of_k_at_the_winners_tokens(env: dict[str, str], tmp_path: Path) -> None:
