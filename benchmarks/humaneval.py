@@ -103,6 +103,8 @@ def item_scores(out: Path, genome_hash: str, items: list[str]) -> dict[str, floa
 def paired(a: dict[str, float], b: dict[str, float], rng: random.Random) -> dict[str, Any]:
     """Mean of ``a`` minus ``b`` over the items both have, with a 95% bootstrap interval."""
     items = sorted(set(a) & set(b))
+    if not items:  # one side was not scored on the test split
+        return {"items": 0, "difference": None, "ci95": None, "wins": 0, "losses": 0}
     diffs = [a[item] - b[item] for item in items]
     means = sorted(sum(rng.choices(diffs, k=len(diffs))) / len(diffs) for _ in range(BOOTSTRAP))
     return {
