@@ -9,7 +9,8 @@ summary):
    the same test problems, the single call and best-of-k at the winner's tokens per problem.
 2. ``random``: random search over the same space with the evolution's search budget (the tokens of
    the workflows and the operators alike, before the test split was scored) as its
-   ``budget.llm_tokens``.
+   ``budget.llm_tokens``; only its winner is scored on the test split (the baselines are the
+   evolution run's: ``experiment.baselines=false``).
 3. the report: the winner's pass@1 beside each baseline, with the paired difference and its 95%
    confidence interval (a bootstrap over test problems, resampled together for both sides), whether
    the winner is an evolved offspring, tokens, wall time, the operators' invalid-child rates, what
@@ -292,6 +293,7 @@ def main() -> None:
         budget = [
             "algorithm.kind=random_search",
             "algorithm.generations=1000",
+            "experiment.baselines=false",  # scored in the evolution run already
             f"budget.llm_tokens={search_tokens(evolution, summary)}",
         ]
         ensure_run(random_run, [*args.overrides, *budget])

@@ -23,6 +23,12 @@ class ExperimentSection(Section):
 
     name: str = Field(description="an experiment of experiments/ (quickstart, humaneval, …)")
     options: dict[str, Any] = Field(default_factory=dict, description="passed to the experiment")
+    baselines: bool = Field(
+        default=True,
+        description="score the experiment's baselines (one plain call, ...) on the test split beside"
+        " the winner; a baseline run of its own, such as random search, can leave them to the run"
+        " it is compared with",
+    )
 
 
 class SearchSpaceSection(Section):

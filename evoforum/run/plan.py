@@ -168,7 +168,7 @@ def design(config: ExperimentConfig) -> Design:
         export=export,
         weights=(1.0, *(-1.0 for _ in measured)),
         objectives=("quality", *(MEASURED[o] for o in measured)),
-        baselines=experiment.baselines(),
+        baselines=experiment.baselines() if config.experiment.baselines else {},
         space=space,
         needs_store=True,
         needs_llm=experiment.uses_llm or llm_operators,

@@ -44,6 +44,11 @@ def test_schema_file_is_the_config_schema() -> None:
     assert json.loads((CONFIGS / "schema.json").read_text()) == json.loads(json.dumps(json_schema()))
 
 
+def test_a_run_can_leave_the_baselines_to_another() -> None:
+    assert design(load_config(CONFIGS / "humaneval.yaml")).baselines
+    assert design(load_config(CONFIGS / "humaneval.yaml", ["experiment.baselines=false"])).baselines == {}
+
+
 def test_random_search_is_one_switch_away() -> None:
     config = load_config(CONFIGS / "sim_workflow.yaml", ["algorithm.kind=random_search"])
     assert config.algorithm.kind == "random_search"
