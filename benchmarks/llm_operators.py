@@ -12,7 +12,8 @@ Reported per operator: calls, valid children (repaired ones among them), invalid
 unchanged children, tokens and seconds per call; for the rewrite, what each call aimed at (a prompt,
 a function of the genome's own logic, or the library's plumbing) and the share of prompts or logic.
 The model server is the checkout's (``evoforum services``), shared with any run in progress, so
-seconds per call depend on what else it serves. Prints JSON (``--out`` writes it too).
+seconds per call depend on what else it serves. Prints JSON; ``--out`` writes it too, after each
+operator.
 
     python benchmarks/llm_operators.py [--run runs/humaneval/evolution] [--trials 12] [--out FILE]
 """
@@ -121,7 +122,7 @@ async def measure(
     return row
 
 
-async def main(run: Path, trials: int, size: int, seed: int) -> dict[str, Any]:
+async def main(run: Path, trials: int, size: int, seed: int, out: Path | None = None) -> dict[str, Any]:
     from evoforum.services import local_services  # honours EVOFORUM_LLM_URL; else starts the model
 
     entries, space, valid = known(run)
@@ -143,21 +144,26 @@ async def main(run: Path, trials: int, size: int, seed: int) -> dict[str, Any]:
             summaries=feedback.summaries,
             repair=getattr(space, "repair", None),
         )
+        found: dict[str, Any] = {
+            "benchmark": "llm_operators",
+            "model": urls.llm_model,
+            "run": run.name,
+            "parents": {g.hash[:8]: round(feedback.scores[g.hash], 4) for g in pool},
+            "parents_with_failure_excerpt": sum(g.hash in feedback.excerpts for g in pool),
+            "trials_per_operator": trials,
+            "edit_memory": False,
+            "operators": {},
+        }
         try:
-            rows = {op.name: await measure(op, pool, context, trials, seed) for op in OPERATORS}
+            for op in OPERATORS:  # each operator's row is written as soon as it is measured
+                found["operators"][op.name] = await measure(op, pool, context, trials, seed)
+                found["wall_s"] = round(time.perf_counter() - started, 1)
+                print(f"{op.name}: {found['operators'][op.name]}", file=sys.stderr, flush=True)
+                if out is not None:
+                    out.write_text(json.dumps(found, indent=2) + "\n")
         finally:
             await client.aclose()
-    return {
-        "benchmark": "llm_operators",
-        "model": urls.llm_model,
-        "run": run.name,
-        "parents": {g.hash[:8]: round(feedback.scores[g.hash], 4) for g in pool},
-        "parents_with_failure_excerpt": sum(g.hash in feedback.excerpts for g in pool),
-        "trials_per_operator": trials,
-        "edit_memory": False,
-        "operators": rows,
-        "wall_s": round(time.perf_counter() - started, 1),
-    }
+    return found
 
 
 if __name__ == "__main__":
@@ -170,8 +176,4 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    found = asyncio.run(main(args.run, args.trials, args.pool, args.seed))
-    text = json.dumps(found, indent=2)
-    if args.out is not None:
-        args.out.write_text(text + "\n")
-    print(text)
+    print(json.dumps(asyncio.run(main(args.run, args.trials, args.pool, args.seed, args.out)), indent=2))
