@@ -160,7 +160,7 @@ async def main(run: Path, trials: int, size: int, seed: int, out: Path | None = 
                 found["wall_s"] = round(time.perf_counter() - started, 1)
                 print(f"{op.name}: {found['operators'][op.name]}", file=sys.stderr, flush=True)
                 if out is not None:
-                    out.write_text(json.dumps(found, indent=2) + "\n")
+                    await asyncio.to_thread(out.write_text, json.dumps(found, indent=2) + "\n")
         finally:
             await client.aclose()
     return found
