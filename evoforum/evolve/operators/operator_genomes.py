@@ -35,6 +35,12 @@ REWRITE = "rewrite"
 PLACEHOLDER_MODEL = "operator-model"
 """The model named in operator genomes; ``run_operator_genome`` asks the context's model instead."""
 
+LMX_MAX_TOKENS = 1536
+REWRITE_MAX_TOKENS = 1024
+"""Caps on an operator's answer: a module of two or three parents' size, one function or prompt.
+A small model can otherwise repeat itself until its context is full (minutes of a busy server's
+slot for an answer that does not parse)."""
+
 LMX_INPUTS = ("parents", "examples", "count", "hint", "feedback", "archive")
 REWRITE_INPUTS = ("kind", "target", "score", "feedback", "examples", "hint", "archive")
 
@@ -69,6 +75,7 @@ def lmx_genome() -> WorkflowGenome:
             "What went wrong on one input:\n{feedback}\n\n{examples}\n\n{parents}"
         ),
         temperature=0.7,
+        max_tokens=LMX_MAX_TOKENS,
     )
     return _one_agent(LMX, "propose", breeder, LMX_INPUTS)
 
@@ -84,11 +91,13 @@ def rewrite_genome() -> WorkflowGenome:
             "The workflow scored {score}. What went wrong on one input:\n{feedback}\n\n"
             "The best workflows so far:\n{archive}\n\n"
             "Edits that helped before:\n{examples}\n\n"
-            "Rewrite the {kind} below so the workflow does better. {hint} Keep its name and signature "
-            "(or its placeholders in braces). Reply with the rewritten {kind} only, in the same "
-            "form as it is given.\n\n{target}"
+            "Rewrite the {kind} below so the workflow does better. {hint} It serves every problem, "
+            "not only the one shown: keep it general. Keep its name and signature (or its "
+            "placeholders in braces). Reply with the rewritten {kind} only, in the same form as it "
+            "is given.\n\n{target}"
         ),
         temperature=0.5,
+        max_tokens=REWRITE_MAX_TOKENS,
     )
     return _one_agent(REWRITE, "rewrite", rewriter, REWRITE_INPUTS)
 

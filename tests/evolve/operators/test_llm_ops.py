@@ -20,6 +20,7 @@ from evoforum.evolve.operators import OperatorContext, _cst, _rewrite
 from evoforum.evolve.operators.context import OperatorStats
 from evoforum.evolve.operators.feedback import Feedback
 from evoforum.evolve.operators.llm_ops import llm_rewrite, lmx_code, lmx_module, make_lmx
+from evoforum.evolve.operators.operator_genomes import LMX_MAX_TOKENS, REWRITE_MAX_TOKENS
 from evoforum.genome import LLMAgentSpec, WorkflowGenome
 from evoforum.genome.agents import placeholders
 from evoforum.llm import ChatRequest, Completion, OpenAICompatible, TokenSink, Usage
@@ -112,10 +113,12 @@ class _Echo:
 
     def __init__(self) -> None:
         self.seen: list[str] = []
+        self.caps: list[int | None] = []
         self.inner = _Scripted(["nothing usable"])
 
     async def complete(self, request: ChatRequest, *, on_token: TokenSink | None = None) -> Completion:
         self.seen.append(request.messages[-1].content)
+        self.caps.append(request.params.max_tokens)
         return await self.inner.complete(request, on_token=on_token)
 
     async def embed(self, texts: Sequence[str], *, model: str | None = None) -> list[list[float]]:
@@ -158,6 +161,8 @@ async def test_rewrite_shows_the_score_its_items_the_informative_failure_and_the
     assert archive[0].startswith(f"- {better.hash[:8]} score 0.75 on 4 items · seed")
     assert archive[1].startswith(f"- {parent.hash[:8]} score 0.25 on 4 items")
     assert pool[2].hash[:8] not in prompt
+    assert "keep it general" in prompt  # not a prompt about the failing problem alone
+    assert llm.caps == [REWRITE_MAX_TOKENS]  # a small model's endless answer is cut short
 
 
 async def test_the_rewrite_counts_what_each_call_aimed_at_valid_child_or_not() -> None:
@@ -191,6 +196,7 @@ async def test_lmx_shows_its_parents_best_first_with_scores_and_items() -> None:
     first = prompt.index(f"Parent 1 ({high.hash[:8]}, score 0.9 on 4 items)")
     assert first < prompt.index(f"Parent 2 ({low.hash[:8]}, score 0.5 on 4 items)")
     assert "Parent 1:\nproblem q/2" in prompt
+    assert llm.caps == [LMX_MAX_TOKENS]
 
 
 async def test_without_feedback_the_prompts_say_nothing_is_known_yet() -> None:
