@@ -1,7 +1,8 @@
 """A content-addressed result cache: (genome hash, item id, seed) -> ``ItemResult``.
 
 No genome is evaluated twice on the same item with the same seed. In an output folder the cache
-lives in an append-only journal (pickled batches of new results, flushed after each batch). A
+lives in an append-only journal (pickled batches of new results, flushed after each batch; a run's
+local evaluator appends each item as it finishes, so a long batch stopped midway keeps its work). A
 checkpoint records how many journal bytes it covers; on resume, results past that mark are work
 the killed run finished after its last checkpoint, and are kept rather than run again. A torn
 last batch (the process died while writing) is cut off. Appending keeps each generation's cost

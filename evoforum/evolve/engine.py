@@ -132,11 +132,15 @@ class Engine:
     """Asked before each new generation: a reason to stop early (a wall clock or an LLM budget
     spent), or None to go on. The run then ends with ``stopped`` set to that reason."""
     watcher: WorkWatcher = field(default_factory=Unwatched)
+    result_cache: ResultCache | None = None
+    """The results (default: a cache journalled in ``out_dir``). A run passes the one its evaluator
+    also journals each item into as it finishes, so a run stopped in the middle of a long batch,
+    such as the test split, keeps what that batch had done."""
 
     def __post_init__(self) -> None:
         self.weights = tuple(float(w) for w in self.weights)
         journal = self.out_dir / JOURNAL if self.out_dir is not None else None
-        self.cache = ResultCache(journal)
+        self.cache = self.result_cache or ResultCache(journal)
         self.assessor = Assessor(
             self.evaluator,
             self.cache,

@@ -29,7 +29,10 @@ import orjson
 from evoforum.config import ExperimentConfig
 from evoforum.errors import BudgetExceeded, ConfigError, EvoforumError
 from evoforum.evolve import Engine, EvolutionResult, JsonlLineage, LocalEvaluator, Racing
+from evoforum.evolve.cache import Key, ResultCache
 from evoforum.evolve.checkpoint import load_checkpoint
+from evoforum.evolve.engine import JOURNAL
+from evoforum.evolve.evaluate import ItemResult
 from evoforum.evolve.individual import Individual, is_failure
 from evoforum.evolve.lineage import read_lineage
 from evoforum.evolve.watch import WorkTally
@@ -337,7 +340,8 @@ def _engine(
     search = ALGORITHMS[section.kind](section, book.remembering(planned.operators), origins)
     lineage = JsonlLineage(folder / folder.LINEAGE)
     stack.callback(lineage.close)
-    evaluator = _evaluator(config, folder, planned, resources, stop, progress.tally)
+    cache = ResultCache(folder.path / JOURNAL)
+    evaluator = _evaluator(config, folder, planned, resources, stop, progress.tally, cache)
     stack.push_async_callback(evaluator.aclose)
     return Engine(
         operators=search.operators,
@@ -358,7 +362,18 @@ def _engine(
         on_generation=[progress.generation_done],
         stop=stop,
         watcher=progress.tally,
+        result_cache=cache,
     )
+
+
+def _done(
+    cache: ResultCache | None, tally: WorkTally | None, finished: Sequence[tuple[Key, ItemResult]]
+) -> None:
+    """Items as they finish: into the result cache's journal, then the progress tally."""
+    if cache is not None:
+        cache.put_many(finished)
+    if tally is not None:
+        tally.done(finished)
 
 
 def _evaluator(
@@ -368,16 +383,18 @@ def _evaluator(
     resources: Resources,
     stop: StopFlag,
     tally: WorkTally | None = None,
+    cache: ResultCache | None = None,
 ) -> Any:
     """The evaluator of ``evaluation.backend``; on Ray, a workflow experiment's items are scored by
     ``RemoteItems`` (workers open the run's services themselves) and their model calls are
-    tallied into the driver's ledger. A local evaluator tells ``tally`` each item as it is done
-    (on Ray the assessor tells it each batch)."""
+    tallied into the driver's ledger. A local evaluator puts each item into ``cache`` (its journal)
+    and tells ``tally`` as the item is done (on Ray the assessor does both each batch)."""
     evaluation = config.evaluation
     if evaluation.backend != "ray":
         concurrency = evaluation.items_at_once(resources.llm_slots)
-        on_done = tally.done if tally is not None else None
-        return LocalEvaluator(unwrap_samples(planned.item_fn), concurrency=concurrency, on_done=on_done)
+        return LocalEvaluator(
+            unwrap_samples(planned.item_fn), concurrency=concurrency, on_done=partial(_done, cache, tally)
+        )
     from evoforum.evolve import RayTuneEvaluator
 
     scorer = planned.scorer
