@@ -69,7 +69,7 @@ async def vary(
     except (EvoforumError, ValueError, SyntaxError, RecursionError) as error:
         counts.failures += 1
         counts.invalid += 1
-        _note(counts.problems, f"{type(error).__name__}: {str(error).splitlines()[0][:80]}")
+        note(counts.problems, f"{type(error).__name__}: {str(error).splitlines()[0][:80]}")
         return []
     children: Children = []
     known = {parent.hash for parent in parents}
@@ -99,7 +99,7 @@ def accept(child: WorkflowGenome, context: OperatorContext, name: str) -> Workfl
             return repaired
     counts.invalid += 1
     for _, what in problems[:3]:
-        _note(counts.problems, what.split(":")[0][:60])
+        note(counts.problems, what.split(":")[0][:60])
     return None
 
 
@@ -110,8 +110,9 @@ def _problems(child: WorkflowGenome, context: OperatorContext) -> list[tuple[str
         return [("", str(error))]
 
 
-def _note(problems: dict[str, int], what: str) -> None:
-    problems[what] = problems.get(what, 0) + 1
+def note(counts: dict[str, int], what: str) -> None:
+    """One more ``what`` in ``counts`` (an operator's problems or targets)."""
+    counts[what] = counts.get(what, 0) + 1
 
 
 def _stamp(child: WorkflowGenome, name: str, parents: Sequence[WorkflowGenome]) -> WorkflowGenome:

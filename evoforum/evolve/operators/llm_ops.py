@@ -20,7 +20,7 @@ from evoforum.codegen import export, parse
 from evoforum.errors import ConfigError, LLMMisbehaved
 from evoforum.evolve.operators import _cst, _rewrite
 from evoforum.evolve.operators._edit import fence, fenced_blocks
-from evoforum.evolve.operators.base import Children, Operator
+from evoforum.evolve.operators.base import Children, Operator, note
 from evoforum.evolve.operators.context import OperatorContext
 from evoforum.evolve.operators.edit_memory import EDIT_KEY, format_examples
 from evoforum.evolve.operators.feedback import archive, score_line
@@ -139,9 +139,7 @@ def make_rewrite(name: str = "llm_rewrite") -> Operator:
         target = _rewrite.pick_target(genome, rng)
         if target is None:
             return []
-        aimed = context.stats.of(name).targets
-        label = f"{target.kind}:{target.name}"
-        aimed[label] = aimed.get(label, 0) + 1
+        note(context.stats.of(name).targets, f"{target.kind}:{target.name}")
         inputs = {
             "kind": target.kind,
             "target": target.shown,
